@@ -1,0 +1,306 @@
+//! [`UserPool`]: which Cognito user pool issues the tokens, and where its keys are.
+
+use crate::error::ConfigError;
+use reqwest::Url;
+
+/// A Cognito user pool whose tokens are trusted.
+///
+/// By default a pool is described by its id alone (`us-east-1_AbCdEfGhI`): the
+/// region is read from the id, both issuer forms Cognito uses are accepted
+/// (`https://cognito-idp.{region}.amazonaws.com/{id}` and
+/// `https://issuer-cognito-idp.{region}.amazonaws.com/{id}`), and keys come from
+/// `https://cognito-idp.{region}.amazonaws.com/{id}/.well-known/jwks.json`.
+///
+/// Emulators and tests can set the issuer and the JWKS URL explicitly. Nothing is
+/// checked until the [`Verifier`](crate::Verifier) is built, which reports a bad
+/// pool as a [`ConfigError`].
+///
+/// ```
+/// use tower_cognito::UserPool;
+///
+/// // A real pool.
+/// let pool = UserPool::new("us-east-1_AbCdEfGhI");
+///
+/// // moto: tokens carry the AWS issuer, keys are served on loopback.
+/// let moto = UserPool::new("us-east-1_AbCdEfGhI")
+///     .jwks_url("http://127.0.0.1:5000/us-east-1_AbCdEfGhI/.well-known/jwks.json");
+///
+/// // cognito-local: its own issuer and keys.
+/// let local = UserPool::new("local_3NbqUrDa")
+///     .issuer("http://127.0.0.1:9229/local_3NbqUrDa")
+///     .jwks_url("http://127.0.0.1:9229/local_3NbqUrDa/.well-known/jwks.json");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct UserPool {
+    id: String,
+    region: Option<String>,
+    issuer: Option<String>,
+    jwks_url: Option<String>,
+    allow_http: bool,
+}
+
+/// A pool whose configuration has been checked.
+#[derive(Clone, Debug)]
+pub(crate) struct ResolvedPool {
+    pub(crate) id: String,
+    pub(crate) issuers: Vec<String>,
+    pub(crate) jwks_url: Url,
+}
+
+impl UserPool {
+    /// A pool identified by its id, such as `us-east-1_AbCdEfGhI`; the region is
+    /// the part before the underscore.
+    pub fn new(pool_id: impl Into<String>) -> Self {
+        Self {
+            id: pool_id.into(),
+            region: None,
+            issuer: None,
+            jwks_url: None,
+            allow_http: false,
+        }
+    }
+
+    /// A pool given by region and id. The id may be the full id
+    /// (`us-east-1_AbCdEfGhI`, whose region must then match) or the part after
+    /// the underscore (`AbCdEfGhI`).
+    pub fn in_region(region: impl Into<String>, pool_id: impl Into<String>) -> Self {
+        let mut pool = Self::new(pool_id);
+        pool.region = Some(region.into());
+        pool
+    }
+
+    /// Trust exactly this issuer (the token's `iss`) instead of the two AWS forms.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Fetch the pool's keys from this URL instead of `{issuer}/.well-known/jwks.json`.
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks_url = Some(url.into());
+        self
+    }
+
+    /// **Insecure**: allow a plain `http://` JWKS URL on a host other than
+    /// loopback. Plain HTTP on `127.0.0.0/8`, `::1` and `localhost` is always
+    /// allowed (emulators, tests); anywhere else an attacker on the network path
+    /// could substitute the keys.
+    pub fn insecure_allow_http(mut self) -> Self {
+        self.allow_http = true;
+        self
+    }
+
+    /// The pool id as given.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn resolve(&self) -> Result<ResolvedPool, ConfigError> {
+        let explicit = self.issuer.is_some() && self.jwks_url.is_some();
+        let (region, id) = self.region_and_id(explicit)?;
+
+        let issuers = match &self.issuer {
+            Some(issuer) => {
+                check_url(issuer, "issuer", self.allow_http, &self.id)?;
+                vec![issuer.clone()]
+            }
+            None => {
+                let region = region.as_deref().ok_or_else(|| {
+                    ConfigError::new(format!(
+                        "user pool `{}`: no region in the pool id and no explicit issuer",
+                        self.id
+                    ))
+                })?;
+                vec![
+                    format!("https://cognito-idp.{region}.amazonaws.com/{id}"),
+                    format!("https://issuer-cognito-idp.{region}.amazonaws.com/{id}"),
+                ]
+            }
+        };
+
+        let jwks = match &self.jwks_url {
+            Some(url) => url.clone(),
+            None => format!("{}/.well-known/jwks.json", issuers[0]),
+        };
+        let jwks_url = check_url(&jwks, "JWKS URL", self.allow_http, &self.id)?;
+
+        Ok(ResolvedPool {
+            id,
+            issuers,
+            jwks_url,
+        })
+    }
+
+    fn region_and_id(&self, explicit: bool) -> Result<(Option<String>, String), ConfigError> {
+        let bad = |why: &str| {
+            ConfigError::new(format!(
+                "user pool id `{}` {why}; expected the form `us-east-1_AbCdEfGhI`",
+                self.id.escape_debug()
+            ))
+        };
+        if self.id.is_empty() {
+            return Err(bad("is empty"));
+        }
+        if !self
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            || self.id.len() > 128
+        {
+            return Err(bad("has characters other than letters, digits, `-` and `_`"));
+        }
+        let split = self.id.split_once('_');
+        match (&self.region, split) {
+            (Some(region), Some((prefix, _))) => {
+                check_region(region).map_err(|why| bad(&why))?;
+                if prefix != region {
+                    return Err(bad(&format!("is not in region `{region}`")));
+                }
+                Ok((Some(region.clone()), self.id.clone()))
+            }
+            (Some(region), None) => {
+                check_region(region).map_err(|why| bad(&why))?;
+                Ok((Some(region.clone()), format!("{region}_{}", self.id)))
+            }
+            (None, Some((prefix, rest))) => {
+                if explicit {
+                    // Emulators use ids like `local_3NbqUrDa`; the URLs say all.
+                    return Ok((check_region(prefix).ok().map(|()| prefix.to_owned()), self.id.clone()));
+                }
+                check_region(prefix).map_err(|why| bad(&why))?;
+                if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(bad("has no alphanumeric part after the underscore"));
+                }
+                Ok((Some(prefix.to_owned()), self.id.clone()))
+            }
+            (None, None) if explicit => Ok((None, self.id.clone())),
+            (None, None) => Err(bad("has no region prefix")),
+        }
+    }
+}
+
+fn check_region(region: &str) -> Result<(), String> {
+    let ok = region.len() <= 32
+        && region.contains('-')
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && region.as_bytes().last().is_some_and(u8::is_ascii_digit)
+        && region.as_bytes()[0].is_ascii_lowercase();
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("has `{}` where an AWS region such as `us-east-1` belongs", region.escape_debug()))
+    }
+}
+
+fn check_url(url: &str, what: &str, allow_http: bool, pool: &str) -> Result<Url, ConfigError> {
+    let parsed = Url::parse(url).map_err(|e| {
+        ConfigError::new(format!("user pool `{pool}`: {what} `{url}` is not a valid URL ({e})"))
+    })?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_http || is_loopback(&parsed) => {}
+        "http" => {
+            return Err(ConfigError::new(format!(
+                "user pool `{pool}`: {what} `{url}` uses plain http on a non-loopback host; \
+                 use https, or UserPool::insecure_allow_http if you really mean it"
+            )));
+        }
+        other => {
+            return Err(ConfigError::new(format!(
+                "user pool `{pool}`: {what} `{url}` has scheme `{other}`, expected https"
+            )));
+        }
+    }
+    if parsed.host().is_none() {
+        return Err(ConfigError::new(format!("user pool `{pool}`: {what} `{url}` has no host")));
+    }
+    Ok(parsed)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_pool_gets_both_issuer_forms_and_default_jwks() {
+        let p = UserPool::new("us-east-1_AbCdEfGhI").resolve().unwrap();
+        assert_eq!(
+            p.issuers,
+            [
+                "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI",
+                "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI"
+            ]
+        );
+        assert_eq!(
+            p.jwks_url.as_str(),
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI/.well-known/jwks.json"
+        );
+    }
+
+    #[test]
+    fn region_and_short_id() {
+        let p = UserPool::in_region("eu-west-2", "AbC123").resolve().unwrap();
+        assert_eq!(p.id, "eu-west-2_AbC123");
+        let err = UserPool::in_region("eu-west-2", "us-east-1_AbC").resolve().unwrap_err();
+        assert!(err.message().contains("not in region"), "{err}");
+    }
+
+    #[test]
+    fn bad_ids_are_config_errors_that_say_why() {
+        for (id, why) in [
+            ("", "is empty"),
+            ("AbCdEfGhI", "no region prefix"),
+            ("us-east-1_", "no alphanumeric part"),
+            ("US_EAST_abc", "AWS region"),
+            ("us-east-1_Ab/Cd", "characters other than"),
+            ("us-east-1_Ab Cd", "characters other than"),
+        ] {
+            let err = UserPool::new(id).resolve().unwrap_err();
+            assert!(err.message().contains(why), "{id:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn emulator_ids_work_with_explicit_urls() {
+        let p = UserPool::new("local_3NbqUrDa")
+            .issuer("http://127.0.0.1:9229/local_3NbqUrDa")
+            .jwks_url("http://127.0.0.1:9229/local_3NbqUrDa/.well-known/jwks.json")
+            .resolve()
+            .unwrap();
+        assert_eq!(p.issuers, ["http://127.0.0.1:9229/local_3NbqUrDa"]);
+    }
+
+    #[test]
+    fn aws_issuer_with_loopback_jwks() {
+        let p = UserPool::new("us-east-1_AbCdEfGhI")
+            .jwks_url("http://127.0.0.1:5000/us-east-1_AbCdEfGhI/.well-known/jwks.json")
+            .resolve()
+            .unwrap();
+        assert_eq!(p.issuers.len(), 2);
+        assert_eq!(p.jwks_url.port(), Some(5000));
+    }
+
+    #[test]
+    fn plain_http_elsewhere_is_refused_unless_asked_for() {
+        let pool = UserPool::new("us-east-1_AbC").jwks_url("http://keys.example.com/jwks.json");
+        let err = pool.clone().resolve().unwrap_err();
+        assert!(err.message().contains("plain http"), "{err}");
+        assert!(pool.insecure_allow_http().resolve().is_ok());
+        let err = UserPool::new("us-east-1_AbC").jwks_url("ftp://x/y").resolve().unwrap_err();
+        assert!(err.message().contains("scheme `ftp`"), "{err}");
+        let err = UserPool::new("us-east-1_AbC").jwks_url("not a url").resolve().unwrap_err();
+        assert!(err.message().contains("not a valid URL"), "{err}");
+    }
+}

@@ -1,0 +1,179 @@
+//! A JWKS endpoint on 127.0.0.1 whose behaviour a test controls.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// How a [`JwksServer`] answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwksBehavior {
+    /// Serve the key set (200, JSON).
+    Serve,
+    /// Answer with this status and an empty body.
+    Status(u16),
+    /// Wait this long, then serve the key set.
+    Delay(Duration),
+    /// Serve these bytes as the body (200).
+    Body(Vec<u8>),
+    /// Stream this many bytes of JSON-looking filler (200). With
+    /// `declare_length`, a `Content-Length` header announces the size;
+    /// without it the body ends when the connection closes.
+    Huge {
+        /// Bytes to send.
+        bytes: u64,
+        /// Whether to send `Content-Length`.
+        declare_length: bool,
+    },
+}
+
+/// A minimal HTTP/1.1 server on `127.0.0.1` that serves a JWKS document, counts
+/// requests, and can be told to fail, hang or send garbage. Stopped when dropped.
+pub struct JwksServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    task: JoinHandle<()>,
+}
+
+struct State {
+    jwks: Mutex<Vec<u8>>,
+    behavior: Mutex<JwksBehavior>,
+    requests: AtomicUsize,
+    bytes_sent: AtomicUsize,
+}
+
+impl fmt::Debug for JwksServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwksServer")
+            .field("addr", &self.addr)
+            .field("requests", &self.requests())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for JwksServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl JwksServer {
+    /// Starts serving `jwks` on an ephemeral port of 127.0.0.1.
+    pub async fn start(jwks: Vec<u8>) -> io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            jwks: Mutex::new(jwks),
+            behavior: Mutex::new(JwksBehavior::Serve),
+            requests: AtomicUsize::new(0),
+            bytes_sent: AtomicUsize::new(0),
+        });
+        let task_state = Arc::clone(&state);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, Arc::clone(&task_state)));
+            }
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A URL on this server (every path serves the same document).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/{}", self.addr, path.trim_start_matches('/'))
+    }
+
+    /// Replaces the document served.
+    pub fn set_jwks(&self, jwks: Vec<u8>) {
+        *lock(&self.state.jwks) = jwks;
+    }
+
+    /// Changes how the server answers from the next request on.
+    pub fn set_behavior(&self, behavior: JwksBehavior) {
+        *lock(&self.state.behavior) = behavior;
+    }
+
+    /// How many requests have arrived so far.
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// How many body bytes the server managed to write so far.
+    pub fn bytes_sent(&self) -> usize {
+        self.state.bytes_sent.load(Ordering::SeqCst)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn serve(mut stream: TcpStream, state: Arc<State>) {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+        if request.len() > 16 * 1024 {
+            return;
+        }
+    }
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    let behavior = lock(&state.behavior).clone();
+    let jwks = lock(&state.jwks).clone();
+    let _ = match behavior {
+        JwksBehavior::Serve => respond(&mut stream, 200, &jwks, &state).await,
+        JwksBehavior::Status(code) => respond(&mut stream, code, b"", &state).await,
+        JwksBehavior::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            respond(&mut stream, 200, &jwks, &state).await
+        }
+        JwksBehavior::Body(body) => respond(&mut stream, 200, &body, &state).await,
+        JwksBehavior::Huge { bytes, declare_length } => {
+            huge(&mut stream, bytes, declare_length, &state).await
+        }
+    };
+    let _ = stream.shutdown().await;
+}
+
+async fn respond(stream: &mut TcpStream, status: u16, body: &[u8], state: &State) -> io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    state.bytes_sent.fetch_add(body.len(), Ordering::SeqCst);
+    Ok(())
+}
+
+async fn huge(stream: &mut TcpStream, bytes: u64, declare_length: bool, state: &State) -> io::Result<()> {
+    let length = if declare_length {
+        format!("content-length: {bytes}\r\n")
+    } else {
+        String::new()
+    };
+    let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{length}connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    let chunk = vec![b' '; 64 * 1024];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        stream.write_all(&chunk[..n]).await?;
+        state.bytes_sent.fetch_add(n, Ordering::SeqCst);
+        left -= n as u64;
+    }
+    Ok(())
+}

@@ -1,0 +1,456 @@
+//! [`Verifier`]: turns a token string into verified [`Claims`].
+
+use crate::claims::Claims;
+use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::jwks::{Key, KeySettings, KeySource};
+use crate::pool::UserPool;
+use crate::token;
+use moka::Expiry;
+use moka::future::Cache;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Default largest token accepted, in bytes.
+pub const DEFAULT_MAX_TOKEN_SIZE: usize = 16 * 1024;
+/// Default largest JWKS response accepted, in bytes.
+pub const DEFAULT_MAX_JWKS_SIZE: usize = 1024 * 1024;
+/// Default number of verified tokens kept.
+pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
+
+/// Verifies Cognito tokens against one or more user pools.
+///
+/// Cloning is cheap, and clones share everything: the pools' key caches and the
+/// verified-token cache. Build one per set of pools and hand clones to every layer.
+///
+/// A token passes when, in this order (the full check of Cognito's docs):
+/// 1. it is at most [`max_token_size`](VerifierBuilder::max_token_size) bytes;
+/// 2. it has exactly three unpadded base64url segments whose header and payload
+///    are JSON objects without duplicate names;
+/// 3. its header says `alg: RS256` (pinned: the token never chooses), has a
+///    `kid`, and has no `crit`;
+/// 4. its `iss` is exactly the issuer of a configured pool (a token of any other
+///    issuer is refused before any key is fetched);
+/// 5. that pool's key set has an RSA key with that `kid` (`use` sig or absent,
+///    `alg` RS256 or absent, 2048 to 8192 bits), and the signature verifies;
+/// 6. `exp` is present and not passed, `nbf` (if present) has come, both with
+///    the configured [`leeway`](VerifierBuilder::leeway) (default none);
+/// 7. `token_use` is `id` or `access`;
+/// 8. when [client ids](VerifierBuilder::client_id) are configured, the ID
+///    token's `aud` or the access token's `client_id` is one of them.
+///
+/// Which token use and scopes a route needs is the route's business:
+/// see [`Requirement`](crate::Requirement).
+///
+/// ```no_run
+/// # async fn run(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// use tower_cognito::{UserPool, Verifier};
+///
+/// let verifier = Verifier::builder()
+///     .pool(UserPool::new("us-east-1_AbCdEfGhI"))
+///     .client_id("1example23456789")
+///     .build()?;
+/// let claims = verifier.verify(token).await?;
+/// println!("hello {}", claims.sub());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pools: Vec<Pool>,
+    by_issuer: HashMap<String, usize>,
+    client_ids: Vec<String>,
+    leeway: u64,
+    max_token_size: usize,
+    tokens: Option<Cache<String, Verified>>,
+}
+
+struct Pool {
+    id: Arc<str>,
+    keys: Arc<KeySource>,
+}
+
+#[derive(Clone)]
+struct Verified {
+    claims: Claims,
+    key: Arc<Key>,
+}
+
+struct UntilExp;
+
+impl Expiry<String, Verified> for UntilExp {
+    fn expire_after_create(&self, _: &String, value: &Verified, _: std::time::Instant) -> Option<Duration> {
+        Some(value.claims.expires_at().duration_since(SystemTime::now()).unwrap_or_default())
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("pools", &self.inner.pools.iter().map(|p| &*p.id).collect::<Vec<_>>())
+            .field("issuers", &self.inner.by_issuer.keys().collect::<Vec<_>>())
+            .field("client_ids", &self.inner.client_ids)
+            .field("leeway_secs", &self.inner.leeway)
+            .field("max_token_size", &self.inner.max_token_size)
+            .field("token_cache", &self.inner.tokens.is_some())
+            .finish()
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Verifier {
+    /// A builder with secure defaults.
+    pub fn builder() -> VerifierBuilder {
+        VerifierBuilder::default()
+    }
+
+    /// A verifier for one pool, every other setting at its default.
+    pub fn new(pool: UserPool) -> Result<Self, ConfigError> {
+        Self::builder().pool(pool).build()
+    }
+
+    /// Verifies a token (the bare token, without `Bearer `) and returns its claims.
+    pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let inner = &*self.inner;
+        if token.len() > inner.max_token_size {
+            return Err(AuthError::malformed("token is larger than the size limit"));
+        }
+        if let Some(cache) = &inner.tokens {
+            if let Some(hit) = cache.get(token).await {
+                if !hit.key.is_removed() && now_secs() < hit.claims.exp().saturating_add(inner.leeway) {
+                    inner.pools[self.pool_index(&hit.claims)].keys.tick();
+                    return Ok(hit.claims);
+                }
+                cache.invalidate(token).await;
+            }
+        }
+        let (claims, key) = self.verify_uncached(token).await?;
+        if let Some(cache) = &inner.tokens {
+            cache
+                .insert(
+                    token.to_owned(),
+                    Verified {
+                        claims: claims.clone(),
+                        key,
+                    },
+                )
+                .await;
+        }
+        Ok(claims)
+    }
+
+    fn pool_index(&self, claims: &Claims) -> usize {
+        self.inner.by_issuer.get(claims.issuer()).copied().unwrap_or(0)
+    }
+
+    async fn verify_uncached(&self, token: &str) -> Result<(Claims, Arc<Key>), AuthError> {
+        let inner = &*self.inner;
+        let parsed = token::parse(token, inner.max_token_size)?;
+        let issuer = match parsed.payload.get("iss") {
+            Some(Value::String(iss)) => iss,
+            _ => return Err(AuthError::malformed("token has no string iss claim")),
+        };
+        let Some(&index) = inner.by_issuer.get(issuer.as_str()) else {
+            return Err(AuthError::new(
+                AuthErrorKind::WrongIssuer,
+                "token iss is not a configured user pool",
+            ));
+        };
+        let pool = &inner.pools[index];
+        let key = pool.keys.key(&parsed.kid).await?;
+        let signature = token::decode_signature(parsed.signature)?;
+        if !key.verify(parsed.signing_input, &signature) {
+            return Err(AuthError::new(
+                AuthErrorKind::BadSignature,
+                "token signature does not verify",
+            ));
+        }
+        let claims = Claims::from_payload(parsed.payload, Arc::clone(&pool.id))?;
+        let now = now_secs();
+        if now >= claims.exp().saturating_add(inner.leeway) {
+            return Err(AuthError::new(AuthErrorKind::Expired, "token exp has passed"));
+        }
+        if claims.nbf().is_some_and(|nbf| now.saturating_add(inner.leeway) < nbf) {
+            return Err(AuthError::new(AuthErrorKind::NotYetValid, "token nbf has not come"));
+        }
+        if !inner.client_ids.is_empty()
+            && !claims
+                .client_id()
+                .is_some_and(|c| inner.client_ids.iter().any(|allowed| allowed == c))
+        {
+            return Err(AuthError::new(
+                AuthErrorKind::WrongClient,
+                "token was issued to an app client that is not configured",
+            ));
+        }
+        Ok((claims, key))
+    }
+
+    /// Fetches every pool's key set now, for start-up. Fails with the first pool's
+    /// error, so a wrong pool id or an unreachable JWKS shows before traffic does.
+    pub async fn prefetch(&self) -> Result<(), AuthError> {
+        for pool in &self.inner.pools {
+            pool.keys.prefetch().await?;
+        }
+        Ok(())
+    }
+
+    /// Whether every pool has a usable key set (for a readiness probe). False until
+    /// the first successful fetch, and after `max_stale` without one.
+    pub fn is_ready(&self) -> bool {
+        self.inner.pools.iter().all(|p| p.keys.is_ready())
+    }
+
+    /// The configured pools' ids.
+    pub fn pool_ids(&self) -> impl Iterator<Item = &str> {
+        self.inner.pools.iter().map(|p| &*p.id)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn key_source(&self, index: usize) -> &Arc<KeySource> {
+        &self.inner.pools[index].keys
+    }
+}
+
+/// Builds a [`Verifier`]; see its setters for the defaults.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct VerifierBuilder {
+    pools: Vec<UserPool>,
+    client_ids: Vec<String>,
+    leeway: Duration,
+    max_token_size: usize,
+    client: Option<reqwest::Client>,
+    fetch_timeout: Duration,
+    connect_timeout: Duration,
+    max_jwks_size: usize,
+    refresh_interval: Duration,
+    unknown_kid_cooldown: Duration,
+    max_backoff: Duration,
+    max_stale: Duration,
+    token_cache_capacity: u64,
+}
+
+impl Default for VerifierBuilder {
+    fn default() -> Self {
+        Self {
+            pools: Vec::new(),
+            client_ids: Vec::new(),
+            leeway: Duration::ZERO,
+            max_token_size: DEFAULT_MAX_TOKEN_SIZE,
+            client: None,
+            fetch_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            max_jwks_size: DEFAULT_MAX_JWKS_SIZE,
+            refresh_interval: Duration::from_secs(15 * 60),
+            unknown_kid_cooldown: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(60),
+            max_stale: Duration::from_secs(24 * 60 * 60),
+            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
+        }
+    }
+}
+
+impl VerifierBuilder {
+    /// Trusts tokens of this user pool. Call once per pool (up to 1,000, as API
+    /// Gateway allows); the pool is chosen by the token's `iss`.
+    pub fn pool(mut self, pool: UserPool) -> Self {
+        self.pools.push(pool);
+        self
+    }
+
+    /// Trusts tokens of each of these pools.
+    pub fn pools(mut self, pools: impl IntoIterator<Item = UserPool>) -> Self {
+        self.pools.extend(pools);
+        self
+    }
+
+    /// Accepts only tokens issued to this app client (`aud` of ID tokens,
+    /// `client_id` of access tokens). Call again to allow several. Default: any
+    /// client of the pool, as API Gateway does; set this in production.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_ids.push(client_id.into());
+        self
+    }
+
+    /// Accepts only tokens issued to one of these app clients.
+    pub fn client_ids<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.client_ids.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Clock skew allowed on `exp` and `nbf`. Default: none. At most 5 minutes.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Largest token accepted, in bytes, checked before anything is decoded.
+    /// Default: 16 KiB (Cognito tokens are 1 to 4 KiB).
+    pub fn max_token_size(mut self, bytes: usize) -> Self {
+        self.max_token_size = bytes;
+        self
+    }
+
+    /// The HTTP client for JWKS fetches. Default: a rustls client with a 2 s
+    /// connect timeout. The [`fetch_timeout`](Self::fetch_timeout) applies to
+    /// every fetch either way.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Longest a JWKS fetch may take, from connecting to the last byte. Default: 5 s.
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// Longest the default client waits to connect. Default: 2 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Largest JWKS response read, in bytes; a larger one is a failed fetch, cut
+    /// off at the limit. Default: 1 MiB.
+    pub fn max_jwks_size(mut self, bytes: usize) -> Self {
+        self.max_jwks_size = bytes;
+        self
+    }
+
+    /// How often the key sets are re-read in the background, so that a key Cognito
+    /// removed stops being trusted. Default: 15 minutes.
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    /// Least time between two fetches caused by tokens with unknown `kid`s: a flood
+    /// of random `kid`s causes at most one fetch per cooldown, and a real rotation
+    /// is seen within one. Also the first step of the back-off after a failed fetch
+    /// (doubling up to [`max_backoff`](Self::max_backoff)). Default: 5 s.
+    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
+        self.unknown_kid_cooldown = cooldown;
+        self
+    }
+
+    /// Longest wait between fetch attempts while the JWKS endpoint fails. Default: 60 s.
+    pub fn max_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
+    }
+
+    /// How long the last good key set keeps serving while every refresh fails.
+    /// After that, requests are answered as "key set unavailable" (5xx).
+    /// Default: 24 hours.
+    pub fn max_stale(mut self, max_stale: Duration) -> Self {
+        self.max_stale = max_stale;
+        self
+    }
+
+    /// Most verified tokens remembered, so a repeated token skips the signature
+    /// check (each is forgotten at its `exp`, or when its key leaves the key set).
+    /// `0` turns the cache off. Default: 10,000.
+    pub fn token_cache_capacity(mut self, entries: u64) -> Self {
+        self.token_cache_capacity = entries;
+        self
+    }
+
+    /// Checks the configuration and builds the verifier.
+    pub fn build(self) -> Result<Verifier, ConfigError> {
+        if self.pools.is_empty() {
+            return Err(ConfigError::new("no user pool configured"));
+        }
+        if self.pools.len() > 1000 {
+            return Err(ConfigError::new("more than 1,000 user pools configured"));
+        }
+        if self.leeway > Duration::from_secs(300) {
+            return Err(ConfigError::new("leeway is longer than 5 minutes"));
+        }
+        if self.max_token_size < 64 {
+            return Err(ConfigError::new("max_token_size is below 64 bytes"));
+        }
+        if self.max_jwks_size < 256 {
+            return Err(ConfigError::new("max_jwks_size is below 256 bytes"));
+        }
+        for (what, d) in [
+            ("fetch_timeout", self.fetch_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("refresh_interval", self.refresh_interval),
+            ("max_stale", self.max_stale),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::new(format!("{what} is zero")));
+            }
+        }
+        if self.client_ids.iter().any(String::is_empty) {
+            return Err(ConfigError::new("an empty client id is configured"));
+        }
+        let client = match self.client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.fetch_timeout)
+                .build()
+                .map_err(|e| ConfigError::new(format!("cannot build the HTTP client: {e}")))?,
+        };
+        let settings = Arc::new(KeySettings {
+            client,
+            fetch_timeout: self.fetch_timeout,
+            max_jwks_size: self.max_jwks_size,
+            refresh_interval: self.refresh_interval,
+            unknown_kid_cooldown: self.unknown_kid_cooldown,
+            max_backoff: self.max_backoff.max(self.unknown_kid_cooldown),
+            max_stale: self.max_stale,
+        });
+
+        let mut pools = Vec::with_capacity(self.pools.len());
+        let mut by_issuer = HashMap::new();
+        let mut by_url: HashMap<String, Arc<KeySource>> = HashMap::new();
+        for pool in &self.pools {
+            let resolved = pool.resolve()?;
+            // Pools served from one JWKS URL share one key source.
+            let keys = by_url
+                .entry(resolved.jwks_url.to_string())
+                .or_insert_with(|| Arc::new(KeySource::new(resolved.jwks_url.clone(), Arc::clone(&settings))))
+                .clone();
+            for issuer in &resolved.issuers {
+                if by_issuer.insert(issuer.clone(), pools.len()).is_some() {
+                    return Err(ConfigError::new(format!("issuer `{issuer}` is configured twice")));
+                }
+            }
+            pools.push(Pool {
+                id: Arc::from(resolved.id),
+                keys,
+            });
+        }
+        let tokens = (self.token_cache_capacity > 0).then(|| {
+            Cache::builder()
+                .max_capacity(self.token_cache_capacity)
+                .expire_after(UntilExp)
+                .build()
+        });
+        tracing::debug!(backend = crate::crypto::BACKEND, pools = pools.len(), "built Cognito verifier");
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                pools,
+                by_issuer,
+                client_ids: self.client_ids,
+                leeway: self.leeway.as_secs(),
+                max_token_size: self.max_token_size,
+                tokens,
+            }),
+        })
+    }
+}
