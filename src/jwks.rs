@@ -48,11 +48,6 @@ impl Key {
     pub(crate) fn is_removed(&self) -> bool {
         self.removed.load(Ordering::Relaxed)
     }
-
-    #[cfg(test)]
-    pub(crate) fn kid(&self) -> &str {
-        &self.kid
-    }
 }
 
 impl fmt::Debug for Key {
@@ -191,10 +186,6 @@ impl KeySource {
             refreshing: AtomicBool::new(false),
             epoch: Instant::now(),
         }
-    }
-
-    pub(crate) fn url(&self) -> &Url {
-        &self.url
     }
 
     /// The key with this `kid`, fetching the set if it is not known yet and a fetch
@@ -385,14 +376,6 @@ impl KeySource {
             body.extend_from_slice(&chunk);
         }
         parse_jwks(&body, &self.url)
-    }
-
-    #[cfg(test)]
-    pub(crate) async fn cached_kids(&self) -> Vec<String> {
-        self.keys.run_pending_tasks().await;
-        let mut kids: Vec<String> = self.keys.iter().map(|(_, k)| k.kid().to_owned()).collect();
-        kids.sort();
-        kids
     }
 }
 

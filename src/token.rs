@@ -13,7 +13,7 @@ pub(crate) struct Parsed<'a> {
     pub(crate) kid: String,
     /// `header.payload`: the bytes the signature covers.
     pub(crate) signing_input: &'a [u8],
-    pub(crate) signature: &'a str,
+    pub(crate) signature: Vec<u8>,
     pub(crate) payload: Map<String, Value>,
 }
 
@@ -40,8 +40,10 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, AuthError
     if signature.is_empty() {
         return Err(AuthError::malformed("token has an empty signature"));
     }
-
     let header_json = decode_segment(header_b64, "header")?;
+    let payload_json = decode_segment(payload_b64, "payload")?;
+    let signature = decode_segment(signature, "signature")?;
+
     let header: Header = serde_json::from_slice(&header_json)
         .map_err(|_| AuthError::malformed("token header is not a JSON object with a string `alg`"))?;
     if header.alg != "RS256" {
@@ -61,7 +63,6 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, AuthError
         _ => return Err(AuthError::malformed("token header has no `kid`")),
     };
 
-    let payload_json = decode_segment(payload_b64, "payload")?;
     let UniqueMap(payload) = serde_json::from_slice(&payload_json)
         .map_err(|_| AuthError::malformed("token payload is not a JSON object with unique names"))?;
 
@@ -78,15 +79,10 @@ fn decode_segment(segment: &str, what: &'static str) -> Result<Vec<u8>, AuthErro
     URL_SAFE_NO_PAD.decode(segment).map_err(|_| {
         AuthError::malformed(match what {
             "header" => "token header is not unpadded base64url",
-            _ => "token payload is not unpadded base64url",
+            "payload" => "token payload is not unpadded base64url",
+            _ => "token signature is not unpadded base64url",
         })
     })
-}
-
-pub(crate) fn decode_signature(signature: &str) -> Result<Vec<u8>, AuthError> {
-    URL_SAFE_NO_PAD
-        .decode(signature)
-        .map_err(|_| AuthError::malformed("token signature is not unpadded base64url"))
 }
 
 /// A JSON object that refuses duplicate names, so no two checks can read the same
@@ -136,7 +132,7 @@ mod tests {
         let p = parse(&t, 16 * 1024).unwrap();
         assert_eq!(p.kid, "k1");
         assert_eq!(p.payload["sub"], "a");
-        assert_eq!(p.signature, "c2ln");
+        assert_eq!(p.signature, b"sig");
         assert_eq!(p.signing_input, t.rsplit_once('.').unwrap().0.as_bytes());
     }
 

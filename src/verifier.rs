@@ -168,8 +168,7 @@ impl Verifier {
         };
         let pool = &inner.pools[index];
         let key = pool.keys.key(&parsed.kid).await?;
-        let signature = token::decode_signature(parsed.signature)?;
-        if !key.verify(parsed.signing_input, &signature) {
+        if !key.verify(parsed.signing_input, &parsed.signature) {
             return Err(AuthError::new(
                 AuthErrorKind::BadSignature,
                 "token signature does not verify",
@@ -214,11 +213,6 @@ impl Verifier {
     /// The configured pools' ids.
     pub fn pool_ids(&self) -> impl Iterator<Item = &str> {
         self.inner.pools.iter().map(|p| &*p.id)
-    }
-
-    #[cfg(test)]
-    pub(crate) fn key_source(&self, index: usize) -> &Arc<KeySource> {
-        &self.inner.pools[index].keys
     }
 }
 

@@ -1,0 +1,128 @@
+use super::service::CognitoAuth;
+use crate::error::ConfigError;
+use crate::requirement::Requirement;
+use crate::response::Responses;
+use crate::verifier::Verifier;
+use http::HeaderName;
+use http::header::AUTHORIZATION;
+use std::sync::Arc;
+use tower_layer::Layer;
+
+/// Verifies each request's Cognito token and applies the route's
+/// [`Requirement`], as API Gateway's Cognito authorizer does.
+///
+/// An authorized request reaches the inner service with the token's
+/// [`Claims`](crate::Claims) in its extensions. A rejected one never does: it is
+/// answered as [`Responses`] says (API Gateway's responses by default), with the
+/// [`AuthError`](crate::AuthError) in the response's extensions.
+///
+/// All layers made from one [`Verifier`] share its key cache and verified-token
+/// cache; a layer itself holds only the route's settings, cheap to clone.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tower_cognito::{Claims, CognitoAuthLayer, Requirement, UserPool, Verifier};
+///
+/// # fn app() -> Result<Router, tower_cognito::ConfigError> {
+/// let verifier = Verifier::builder()
+///     .pool(UserPool::new("us-east-1_AbCdEfGhI"))
+///     .client_id("1example23456789")
+///     .build()?;
+/// let auth = CognitoAuthLayer::new(verifier);
+///
+/// let app = Router::new()
+///     // ID token (API Gateway: a method without scopes).
+///     .route("/me", get(|c: Claims| async move { c.sub().to_owned() }))
+///     .route_layer(auth.clone())
+///     // Access token with notes/read (API Gateway: a method with scopes).
+///     .merge(
+///         Router::new()
+///             .route("/notes", get(|| async { "[]" }))
+///             .route_layer(auth.require(Requirement::any_scope(["notes/read"]))?),
+///     )
+///     // No layer: public.
+///     .route("/health", get(|| async { "ok" }));
+/// # Ok(app) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct CognitoAuthLayer {
+    pub(crate) verifier: Verifier,
+    pub(crate) route: Arc<RouteConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct RouteConfig {
+    pub(crate) requirement: Requirement,
+    pub(crate) header: HeaderName,
+    pub(crate) optional: bool,
+    pub(crate) responses: Responses,
+}
+
+impl CognitoAuthLayer {
+    /// A layer that requires an ID token (API Gateway's method without scopes),
+    /// read from `Authorization`, answered with API Gateway's responses.
+    pub fn new(verifier: Verifier) -> Self {
+        Self {
+            verifier,
+            route: Arc::new(RouteConfig {
+                requirement: Requirement::new(),
+                header: AUTHORIZATION,
+                optional: false,
+                responses: Responses::default(),
+            }),
+        }
+    }
+
+    /// The same layer with another requirement, for another route. Fails when no
+    /// token could meet the requirement (see [`Requirement::validate`]).
+    pub fn require(&self, requirement: Requirement) -> Result<Self, ConfigError> {
+        requirement.validate()?;
+        let mut layer = self.clone();
+        Arc::make_mut(&mut layer.route).requirement = requirement;
+        Ok(layer)
+    }
+
+    /// Reads the token from this header instead of `Authorization` (API Gateway's
+    /// "token source").
+    pub fn header(mut self, name: HeaderName) -> Self {
+        Arc::make_mut(&mut self.route).header = name;
+        self
+    }
+
+    /// Lets requests without a token through, without [`Claims`](crate::Claims);
+    /// a token that is present must still be valid. Handlers take
+    /// `Option<Claims>`.
+    pub fn optional(mut self) -> Self {
+        Arc::make_mut(&mut self.route).optional = true;
+        self
+    }
+
+    /// Answers rejections this way (default: [`Responses::api_gateway`]).
+    pub fn responses(mut self, responses: Responses) -> Self {
+        Arc::make_mut(&mut self.route).responses = responses;
+        self
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The route's requirement.
+    pub fn requirement(&self) -> &Requirement {
+        &self.route.requirement
+    }
+}
+
+impl<S> Layer<S> for CognitoAuthLayer {
+    type Service = CognitoAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CognitoAuth {
+            inner,
+            verifier: self.verifier.clone(),
+            route: Arc::clone(&self.route),
+        }
+    }
+}

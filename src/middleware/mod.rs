@@ -1,0 +1,12 @@
+//! The Tower middleware: [`CognitoAuthLayer`] and its [`CognitoAuth`] service.
+
+mod body;
+mod future;
+mod layer;
+mod service;
+mod source;
+
+pub use body::ResponseBody;
+pub use future::ResponseFuture;
+pub use layer::CognitoAuthLayer;
+pub use service::CognitoAuth;

@@ -1,0 +1,213 @@
+//! [`Responses`]: what a rejected request gets back.
+
+use crate::error::{AuthError, AuthErrorKind};
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderName, HeaderValue, Response, StatusCode};
+use std::fmt;
+use std::sync::Arc;
+
+type Custom = Arc<dyn Fn(&AuthError) -> Response<Bytes> + Send + Sync>;
+
+/// How rejections are answered. Bodies are constant: what went wrong is logged
+/// with `tracing` and carried in the response's extensions as an [`AuthError`],
+/// never sent to the client.
+#[derive(Clone)]
+pub struct Responses(Mode);
+
+#[derive(Clone)]
+enum Mode {
+    ApiGateway,
+    Rfc6750 { challenge: String },
+    Custom(Custom),
+}
+
+impl Default for Responses {
+    fn default() -> Self {
+        Self::api_gateway()
+    }
+}
+
+impl fmt::Debug for Responses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Mode::ApiGateway => f.write_str("Responses::ApiGateway"),
+            Mode::Rfc6750 { challenge } => write!(f, "Responses::Rfc6750({challenge})"),
+            Mode::Custom(_) => f.write_str("Responses::Custom(<fn>)"),
+        }
+    }
+}
+
+const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
+const EXPIRED: &str = r#"{"message":"The incoming token has expired"}"#;
+const CONFIG_ERROR: &str = r#"{"message":null}"#;
+/// Seconds a client is asked to wait when the key set is unavailable.
+const RETRY_AFTER_SECS: &str = "5";
+
+static AMZN_ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
+
+impl Responses {
+    /// API Gateway's responses, byte for byte (the default):
+    ///
+    /// | case | status | body | `x-amzn-ErrorType` |
+    /// |---|---|---|---|
+    /// | expired token | 401 | `{"message":"The incoming token has expired"}` | `UnauthorizedException` |
+    /// | any other token or request problem, including a missing scope | 401 | `{"message":"Unauthorized"}` | `UnauthorizedException` |
+    /// | keys unavailable | 500 | `{"message":null}` | `AuthorizerConfigurationException` |
+    ///
+    /// All with `Content-Type: application/json` and no `WWW-Authenticate`.
+    pub fn api_gateway() -> Self {
+        Self(Mode::ApiGateway)
+    }
+
+    /// RFC 6750 bearer-token responses, with `WWW-Authenticate: Bearer realm="…"`:
+    ///
+    /// | case | status | `error` |
+    /// |---|---|---|
+    /// | no token | 401 | none |
+    /// | header twice, unreadable, other scheme | 400 | `invalid_request` |
+    /// | bad, expired, wrong-issuer, wrong-kind token | 401 | `invalid_token` |
+    /// | valid token without the scope (or group, or check) | 403 | `insufficient_scope`, with `scope="…"` |
+    /// | keys unavailable | 503 with `Retry-After: 5` | none |
+    ///
+    /// Bodies are empty. Quotes and backslashes in the realm are escaped and
+    /// control characters dropped.
+    pub fn rfc6750(realm: impl AsRef<str>) -> Self {
+        Self(Mode::Rfc6750 {
+            challenge: format!("Bearer realm=\"{}\"", quote(realm.as_ref())),
+        })
+    }
+
+    /// Your own responses. The closure sees the error and returns the response;
+    /// the crate adds the [`AuthError`] to its extensions.
+    pub fn custom(f: impl Fn(&AuthError) -> Response<Bytes> + Send + Sync + 'static) -> Self {
+        Self(Mode::Custom(Arc::new(f)))
+    }
+
+    /// The response for this error on a route that names `scopes`.
+    pub(crate) fn respond(&self, error: &AuthError, scopes: &[String]) -> Response<Bytes> {
+        let mut response = match &self.0 {
+            Mode::ApiGateway => api_gateway(error),
+            Mode::Rfc6750 { challenge } => rfc6750(challenge, error, scopes),
+            Mode::Custom(f) => f(error),
+        };
+        response.extensions_mut().insert(error.clone());
+        response
+    }
+}
+
+fn api_gateway(error: &AuthError) -> Response<Bytes> {
+    let (status, body, error_type) = match error.kind() {
+        AuthErrorKind::Expired => (StatusCode::UNAUTHORIZED, EXPIRED, "UnauthorizedException"),
+        AuthErrorKind::KeySetUnavailable => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            CONFIG_ERROR,
+            "AuthorizerConfigurationException",
+        ),
+        _ => (StatusCode::UNAUTHORIZED, UNAUTHORIZED, "UnauthorizedException"),
+    };
+    let mut response = Response::new(Bytes::from_static(body.as_bytes()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(AMZN_ERROR_TYPE.clone(), HeaderValue::from_static(error_type));
+    response
+}
+
+fn rfc6750(challenge: &str, error: &AuthError, scopes: &[String]) -> Response<Bytes> {
+    use AuthErrorKind as K;
+    let (status, code, description) = match error.kind() {
+        K::MissingToken => (StatusCode::UNAUTHORIZED, None, None),
+        K::InvalidRequest => (
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+            Some("the request does not carry exactly one readable bearer token"),
+        ),
+        K::KeySetUnavailable => (StatusCode::SERVICE_UNAVAILABLE, None, None),
+        K::InsufficientScope => (
+            StatusCode::FORBIDDEN,
+            Some("insufficient_scope"),
+            Some("the token lacks the required scope"),
+        ),
+        K::Forbidden => (
+            StatusCode::FORBIDDEN,
+            Some("insufficient_scope"),
+            Some("the token does not grant access to this resource"),
+        ),
+        K::Expired => (StatusCode::UNAUTHORIZED, Some("invalid_token"), Some("the token has expired")),
+        K::WrongTokenUse => (
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            Some("the token is not of the kind this resource takes"),
+        ),
+        _ => (StatusCode::UNAUTHORIZED, Some("invalid_token"), Some("the token is not valid")),
+    };
+    let mut value = challenge.to_owned();
+    if let Some(code) = code {
+        value.push_str(&format!(", error=\"{code}\""));
+    }
+    if let Some(description) = description {
+        value.push_str(&format!(", error_description=\"{description}\""));
+    }
+    if error.kind() == K::InsufficientScope && !scopes.is_empty() {
+        value.push_str(&format!(", scope=\"{}\"", quote(&scopes.join(" "))));
+    }
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(WWW_AUTHENTICATE, value);
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+    }
+    response
+}
+
+/// Escapes a value for an RFC 7230 quoted-string; control characters are dropped.
+fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars().filter(|c| !c.is_control()) {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(kind: AuthErrorKind) -> AuthError {
+        AuthError::new(kind, "x")
+    }
+
+    #[test]
+    fn realm_is_escaped() {
+        let r = Responses::rfc6750("a\"b\\c\nd").respond(&err(AuthErrorKind::MissingToken), &[]);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], r#"Bearer realm="a\"b\\cd""#);
+        assert_eq!(r.status(), 401);
+    }
+
+    #[test]
+    fn insufficient_scope_names_the_scopes() {
+        let r = Responses::rfc6750("api").respond(&err(AuthErrorKind::InsufficientScope), &["a/b".into(), "c".into()]);
+        assert_eq!(r.status(), 403);
+        assert_eq!(
+            r.headers()[WWW_AUTHENTICATE],
+            r#"Bearer realm="api", error="insufficient_scope", error_description="the token lacks the required scope", scope="a/b c""#
+        );
+        assert_eq!(r.extensions().get::<AuthError>().unwrap().kind(), AuthErrorKind::InsufficientScope);
+    }
+
+    #[test]
+    fn api_gateway_key_outage_is_500() {
+        let r = Responses::api_gateway().respond(&err(AuthErrorKind::KeySetUnavailable), &[]);
+        assert_eq!(r.status(), 500);
+        assert_eq!(r.headers()["x-amzn-errortype"], "AuthorizerConfigurationException");
+        let r = Responses::rfc6750("x").respond(&err(AuthErrorKind::KeySetUnavailable), &[]);
+        assert_eq!((r.status().as_u16(), &r.headers()[RETRY_AFTER]), (503, &HeaderValue::from_static("5")));
+    }
+}
