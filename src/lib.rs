@@ -10,6 +10,8 @@ mod crypto;
 mod error;
 mod jwks;
 mod middleware;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod pool;
 mod requirement;
 mod response;
