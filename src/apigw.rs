@@ -23,7 +23,9 @@ impl ApiGatewayClaims {
             .iter()
             .filter_map(|(name, value)| {
                 let text = match (name.as_str(), value) {
-                    ("exp" | "iat", Value::Number(n)) => n.as_u64().map_or_else(|| n.to_string(), http_date),
+                    ("exp" | "iat", Value::Number(n)) => {
+                        n.as_u64().map_or_else(|| n.to_string(), http_date)
+                    }
                     _ => render(value)?,
                 };
                 Some((name.clone(), text))
@@ -61,7 +63,11 @@ fn render(value: &Value) -> Option<String> {
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
-        Value::Array(items) => items.iter().filter_map(render).collect::<Vec<_>>().join(","),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(render)
+            .collect::<Vec<_>>()
+            .join(","),
         Value::Object(_) => value.to_string(),
     })
 }
@@ -69,7 +75,9 @@ fn render(value: &Value) -> Option<String> {
 /// `Thu Jul 02 12:39:49 UTC 2026`, the form API Gateway gives `exp` and `iat`.
 fn http_date(secs: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days as i64);
@@ -119,7 +127,9 @@ mod tests {
             "sub": "u", "iss": "i", "token_use": "id", "exp": 1_782_995_989u64, "iat": 0,
             "auth_time": 5, "email_verified": true, "cognito:groups": ["a"],
             "multi": ["a", "b"], "custom:role": "boss", "nothing": null, "obj": {"k": 1}
-        }) else { unreachable!() };
+        }) else {
+            unreachable!()
+        };
         let claims = Claims::from_payload(map, Arc::from("p")).unwrap();
         let view = ApiGatewayClaims::new(&claims);
         assert_eq!(view.get("exp"), Some("Thu Jul 02 12:39:49 UTC 2026"));

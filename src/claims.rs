@@ -63,7 +63,10 @@ struct Inner {
 
 impl Claims {
     /// Reads the typed claims out of a payload. Wrong types are malformed tokens.
-    pub(crate) fn from_payload(payload: Map<String, Value>, pool_id: Arc<str>) -> Result<Self, AuthError> {
+    pub(crate) fn from_payload(
+        payload: Map<String, Value>,
+        pool_id: Arc<str>,
+    ) -> Result<Self, AuthError> {
         let token_use = match payload.get("token_use") {
             Some(Value::String(s)) if s == "id" => TokenUse::Id,
             Some(Value::String(s)) if s == "access" => TokenUse::Access,
@@ -81,18 +84,32 @@ impl Claims {
                 _ => return Err(AuthError::malformed("token lacks a string sub or iss")),
             }
         }
-        for name in ["cognito:username", "username", "client_id", "aud", "email", "jti", "origin_jti", "event_id"] {
+        for name in [
+            "cognito:username",
+            "username",
+            "client_id",
+            "aud",
+            "email",
+            "jti",
+            "origin_jti",
+            "event_id",
+        ] {
             if !matches!(payload.get(name), None | Some(Value::String(_))) {
                 return Err(AuthError::malformed("a string claim has another type"));
             }
         }
-        let exp = numeric_date(&payload, "exp")?.ok_or_else(|| AuthError::malformed("token has no exp claim"))?;
+        let exp = numeric_date(&payload, "exp")?
+            .ok_or_else(|| AuthError::malformed("token has no exp claim"))?;
         let nbf = numeric_date(&payload, "nbf")?;
         let iat = numeric_date(&payload, "iat")?;
         let auth_time = numeric_date(&payload, "auth_time")?;
         let scopes = match payload.get("scope") {
             None => BTreeSet::new(),
-            Some(Value::String(s)) => s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            Some(Value::String(s)) => s
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
             Some(_) => return Err(AuthError::malformed("scope claim is not a string")),
         };
         let groups = match payload.get("cognito:groups") {
@@ -131,7 +148,8 @@ impl Claims {
     /// Absent in client-credentials tokens. Usernames can be reassigned: key data by
     /// [`sub`](Self::sub).
     pub fn username(&self) -> Option<&str> {
-        self.str_claim("cognito:username").or_else(|| self.str_claim("username"))
+        self.str_claim("cognito:username")
+            .or_else(|| self.str_claim("username"))
     }
 
     /// Whether this is an ID or an access token.
@@ -175,7 +193,10 @@ impl Claims {
 
     /// The `email_verified` attribute.
     pub fn email_verified(&self) -> Option<bool> {
-        self.0.payload.get("email_verified").and_then(Value::as_bool)
+        self.0
+            .payload
+            .get("email_verified")
+            .and_then(Value::as_bool)
     }
 
     /// `exp`, in seconds since the Unix epoch.
@@ -265,7 +286,10 @@ struct MapRef<'a>(&'a Map<String, Value>);
 
 impl<'de> serde::Deserializer<'de> for MapRef<'de> {
     type Error = serde_json::Error;
-    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
         use serde::de::value::MapDeserializer;
         let mut map = MapDeserializer::new(self.0.iter().map(|(k, v)| (k.as_str(), v)));
         let value = visitor.visit_map(&mut map)?;
@@ -291,7 +315,9 @@ fn numeric_date(payload: &Map<String, Value>, name: &str) -> Result<Option<u64>,
             (Some(v), _) => Ok(Some(v)),
             // A date before 1970 has passed; treat it as the epoch.
             (None, Some(_)) => Ok(Some(0)),
-            _ => Err(AuthError::malformed("a date claim is not an integer number of seconds")),
+            _ => Err(AuthError::malformed(
+                "a date claim is not an integer number of seconds",
+            )),
         },
         Some(_) => Err(AuthError::malformed("a date claim is not a number")),
     }
@@ -317,7 +343,9 @@ mod tests {
     use serde_json::json;
 
     fn claims(v: Value) -> Result<Claims, AuthError> {
-        let Value::Object(map) = v else { unreachable!() };
+        let Value::Object(map) = v else {
+            unreachable!()
+        };
         Claims::from_payload(map, Arc::from("us-east-1_x"))
     }
 

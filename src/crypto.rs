@@ -23,6 +23,10 @@ pub(crate) fn provider() -> &'static CryptoProvider {
     {
         &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER
     }
+    #[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
+    {
+        unreachable!("refused at compile time above")
+    }
 }
 
 /// Name of the backend in use, for logs and docs.

@@ -29,7 +29,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
     type Rejection = MissingClaims;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Claims>().cloned().ok_or(MissingClaims)
+        parts
+            .extensions
+            .get::<Claims>()
+            .cloned()
+            .ok_or(MissingClaims)
     }
 }
 

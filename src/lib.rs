@@ -1,7 +1,66 @@
 //! Amazon Cognito user pool authorization for Tower and axum services, with the
 //! semantics of Amazon API Gateway's Cognito authorizer.
+//!
+//! Wrap a router or any Tower service with [`CognitoAuthLayer`]: every request's
+//! token is verified against the user pool's keys ([`Verifier`]), the route's
+//! [`Requirement`] (token use, OAuth scopes, groups, app clients) is enforced,
+//! rejections get API Gateway's exact responses (or RFC 6750's, see
+//! [`Responses`]), and the handler receives the caller's [`Claims`].
+//!
+//! ```
+//! use http::{Request, Response, StatusCode};
+//! use std::convert::Infallible;
+//! use tower::{Layer, ServiceExt, service_fn};
+//! use tower_cognito::{Claims, CognitoAuthLayer, Requirement};
+//! use tower_cognito::test_util::LocalUserPool;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A user pool that lives in this process (feature `test-util`). In production:
+//! // Verifier::builder().pool(UserPool::new("us-east-1_AbCdEfGhI")).client_id("...").build()?
+//! let pool = LocalUserPool::start().await?;
+//! let auth = CognitoAuthLayer::new(pool.verifier());
+//!
+//! // A route with OAuth scopes takes an access token holding any one of them.
+//! let service = auth
+//!     .require(Requirement::any_scope(["notes/read"]))?
+//!     .layer(service_fn(|request: Request<String>| async move {
+//!         let claims = request.extensions().get::<Claims>().expect("set by the layer");
+//!         Ok::<_, Infallible>(Response::new(format!("notes of {}", claims.sub())))
+//!     }));
+//!
+//! let token = pool.access_token().sub("user-1").scopes(["notes/read"]).sign();
+//! let request = Request::get("/notes")
+//!     .header("authorization", format!("Bearer {token}"))
+//!     .body(String::new())?;
+//! let response = service.clone().oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//!
+//! // No token: API Gateway's 401 `{"message":"Unauthorized"}`; the handler never runs.
+//! let response = service.oneshot(Request::get("/notes").body(String::new())?).await?;
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! # Ok(()) }
+//! ```
+//!
+//! With axum, put the layer on routes with `route_layer` and take [`Claims`] (or
+//! `Option<Claims>` behind an [`optional`](CognitoAuthLayer::optional) layer) as
+//! an extractor; see [`CognitoAuthLayer`].
+//!
+//! # Features
+//!
+//! - `aws-lc-rs` (default): jsonwebtoken's aws-lc-rs backend. `rust-crypto`: its
+//!   RustCrypto backend. With both on, aws-lc-rs is used; with neither, the crate
+//!   does not compile.
+//! - `axum` (default): [`Claims`] and `Option<Claims>` as axum extractors.
+//! - `openapi`: import of API Gateway OpenAPI 3.0 / Swagger 2.0 exports.
+//! - `test-util`: [`test_util::LocalUserPool`], a user pool for tests.
 #![forbid(unsafe_code)]
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod apigw;
@@ -37,3 +96,8 @@ pub use verifier::{
     DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY, Verifier,
     VerifierBuilder,
 };
+
+/// The README's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -148,7 +148,9 @@ impl UserPool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             || self.id.len() > 128
         {
-            return Err(bad("has characters other than letters, digits, `-` and `_`"));
+            return Err(bad(
+                "has characters other than letters, digits, `-` and `_`",
+            ));
         }
         let split = self.id.split_once('_');
         match (&self.region, split) {
@@ -166,7 +168,10 @@ impl UserPool {
             (None, Some((prefix, rest))) => {
                 if explicit {
                     // Emulators use ids like `local_3NbqUrDa`; the URLs say all.
-                    return Ok((check_region(prefix).ok().map(|()| prefix.to_owned()), self.id.clone()));
+                    return Ok((
+                        check_region(prefix).ok().map(|()| prefix.to_owned()),
+                        self.id.clone(),
+                    ));
                 }
                 check_region(prefix).map_err(|why| bad(&why))?;
                 if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -191,13 +196,18 @@ fn check_region(region: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("has `{}` where an AWS region such as `us-east-1` belongs", region.escape_debug()))
+        Err(format!(
+            "has `{}` where an AWS region such as `us-east-1` belongs",
+            region.escape_debug()
+        ))
     }
 }
 
 fn check_url(url: &str, what: &str, allow_http: bool, pool: &str) -> Result<Url, ConfigError> {
     let parsed = Url::parse(url).map_err(|e| {
-        ConfigError::new(format!("user pool `{pool}`: {what} `{url}` is not a valid URL ({e})"))
+        ConfigError::new(format!(
+            "user pool `{pool}`: {what} `{url}` is not a valid URL ({e})"
+        ))
     })?;
     match parsed.scheme() {
         "https" => {}
@@ -215,7 +225,9 @@ fn check_url(url: &str, what: &str, allow_http: bool, pool: &str) -> Result<Url,
         }
     }
     if parsed.host().is_none() {
-        return Err(ConfigError::new(format!("user pool `{pool}`: {what} `{url}` has no host")));
+        return Err(ConfigError::new(format!(
+            "user pool `{pool}`: {what} `{url}` has no host"
+        )));
     }
     Ok(parsed)
 }
@@ -251,9 +263,13 @@ mod tests {
 
     #[test]
     fn region_and_short_id() {
-        let p = UserPool::in_region("eu-west-2", "AbC123").resolve().unwrap();
+        let p = UserPool::in_region("eu-west-2", "AbC123")
+            .resolve()
+            .unwrap();
         assert_eq!(p.id, "eu-west-2_AbC123");
-        let err = UserPool::in_region("eu-west-2", "us-east-1_AbC").resolve().unwrap_err();
+        let err = UserPool::in_region("eu-west-2", "us-east-1_AbC")
+            .resolve()
+            .unwrap_err();
         assert!(err.message().contains("not in region"), "{err}");
     }
 
@@ -298,9 +314,15 @@ mod tests {
         let err = pool.clone().resolve().unwrap_err();
         assert!(err.message().contains("plain http"), "{err}");
         assert!(pool.insecure_allow_http().resolve().is_ok());
-        let err = UserPool::new("us-east-1_AbC").jwks_url("ftp://x/y").resolve().unwrap_err();
+        let err = UserPool::new("us-east-1_AbC")
+            .jwks_url("ftp://x/y")
+            .resolve()
+            .unwrap_err();
         assert!(err.message().contains("scheme `ftp`"), "{err}");
-        let err = UserPool::new("us-east-1_AbC").jwks_url("not a url").resolve().unwrap_err();
+        let err = UserPool::new("us-east-1_AbC")
+            .jwks_url("not a url")
+            .resolve()
+            .unwrap_err();
         assert!(err.message().contains("not a valid URL"), "{err}");
     }
 }

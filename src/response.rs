@@ -104,13 +104,20 @@ fn api_gateway(error: &AuthError) -> Response<Bytes> {
             CONFIG_ERROR,
             "AuthorizerConfigurationException",
         ),
-        _ => (StatusCode::UNAUTHORIZED, UNAUTHORIZED, "UnauthorizedException"),
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            UNAUTHORIZED,
+            "UnauthorizedException",
+        ),
     };
     let mut response = Response::new(Bytes::from_static(body.as_bytes()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(AMZN_ERROR_TYPE.clone(), HeaderValue::from_static(error_type));
+    headers.insert(
+        AMZN_ERROR_TYPE.clone(),
+        HeaderValue::from_static(error_type),
+    );
     response
 }
 
@@ -134,13 +141,21 @@ fn rfc6750(challenge: &str, error: &AuthError, scopes: &[String]) -> Response<By
             Some("insufficient_scope"),
             Some("the token does not grant access to this resource"),
         ),
-        K::Expired => (StatusCode::UNAUTHORIZED, Some("invalid_token"), Some("the token has expired")),
+        K::Expired => (
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            Some("the token has expired"),
+        ),
         K::WrongTokenUse => (
             StatusCode::UNAUTHORIZED,
             Some("invalid_token"),
             Some("the token is not of the kind this resource takes"),
         ),
-        _ => (StatusCode::UNAUTHORIZED, Some("invalid_token"), Some("the token is not valid")),
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            Some("the token is not valid"),
+        ),
     };
     let mut value = challenge.to_owned();
     if let Some(code) = code {
@@ -193,21 +208,33 @@ mod tests {
 
     #[test]
     fn insufficient_scope_names_the_scopes() {
-        let r = Responses::rfc6750("api").respond(&err(AuthErrorKind::InsufficientScope), &["a/b".into(), "c".into()]);
+        let r = Responses::rfc6750("api").respond(
+            &err(AuthErrorKind::InsufficientScope),
+            &["a/b".into(), "c".into()],
+        );
         assert_eq!(r.status(), 403);
         assert_eq!(
             r.headers()[WWW_AUTHENTICATE],
             r#"Bearer realm="api", error="insufficient_scope", error_description="the token lacks the required scope", scope="a/b c""#
         );
-        assert_eq!(r.extensions().get::<AuthError>().unwrap().kind(), AuthErrorKind::InsufficientScope);
+        assert_eq!(
+            r.extensions().get::<AuthError>().unwrap().kind(),
+            AuthErrorKind::InsufficientScope
+        );
     }
 
     #[test]
     fn api_gateway_key_outage_is_500() {
         let r = Responses::api_gateway().respond(&err(AuthErrorKind::KeySetUnavailable), &[]);
         assert_eq!(r.status(), 500);
-        assert_eq!(r.headers()["x-amzn-errortype"], "AuthorizerConfigurationException");
+        assert_eq!(
+            r.headers()["x-amzn-errortype"],
+            "AuthorizerConfigurationException"
+        );
         let r = Responses::rfc6750("x").respond(&err(AuthErrorKind::KeySetUnavailable), &[]);
-        assert_eq!((r.status().as_u16(), &r.headers()[RETRY_AFTER]), (503, &HeaderValue::from_static("5")));
+        assert_eq!(
+            (r.status().as_u16(), &r.headers()[RETRY_AFTER]),
+            (503, &HeaderValue::from_static("5"))
+        );
     }
 }

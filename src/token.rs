@@ -32,10 +32,15 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, AuthError
         return Err(AuthError::malformed("token is larger than the size limit"));
     }
     let mut segments = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature), None) =
-        (segments.next(), segments.next(), segments.next(), segments.next())
-    else {
-        return Err(AuthError::malformed("token does not have exactly three segments"));
+    let (Some(header_b64), Some(payload_b64), Some(signature), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return Err(AuthError::malformed(
+            "token does not have exactly three segments",
+        ));
     };
     if signature.is_empty() {
         return Err(AuthError::malformed("token has an empty signature"));
@@ -44,8 +49,9 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, AuthError
     let payload_json = decode_segment(payload_b64, "payload")?;
     let signature = decode_segment(signature, "signature")?;
 
-    let header: Header = serde_json::from_slice(&header_json)
-        .map_err(|_| AuthError::malformed("token header is not a JSON object with a string `alg`"))?;
+    let header: Header = serde_json::from_slice(&header_json).map_err(|_| {
+        AuthError::malformed("token header is not a JSON object with a string `alg`")
+    })?;
     if header.alg != "RS256" {
         return Err(AuthError::new(
             AuthErrorKind::DisallowedAlgorithm,
@@ -63,8 +69,9 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, AuthError
         _ => return Err(AuthError::malformed("token header has no `kid`")),
     };
 
-    let UniqueMap(payload) = serde_json::from_slice(&payload_json)
-        .map_err(|_| AuthError::malformed("token payload is not a JSON object with unique names"))?;
+    let UniqueMap(payload) = serde_json::from_slice(&payload_json).map_err(|_| {
+        AuthError::malformed("token payload is not a JSON object with unique names")
+    })?;
 
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
     Ok(Parsed {
@@ -151,16 +158,34 @@ mod tests {
         assert_eq!(kind(&format!("{good}.x")), MalformedToken);
         assert_eq!(kind(&format!("{good}=")), MalformedToken);
         assert_eq!(kind(&format!(" {good}")), MalformedToken);
-        assert_eq!(kind(&format!("{}.", &good[..good.rfind('.').unwrap()])), MalformedToken);
+        assert_eq!(
+            kind(&format!("{}.", &good[..good.rfind('.').unwrap()])),
+            MalformedToken
+        );
         assert_eq!(kind(&token("[]", "{}")), MalformedToken);
         assert_eq!(kind(&token(H, "[]")), MalformedToken);
         assert_eq!(kind(&token(H, r#"{"a":1,"a":2}"#)), MalformedToken);
-        assert_eq!(kind(&token(r#"{"alg":"RS256","kid":"k","kid":"j"}"#, "{}")), MalformedToken);
+        assert_eq!(
+            kind(&token(r#"{"alg":"RS256","kid":"k","kid":"j"}"#, "{}")),
+            MalformedToken
+        );
         assert_eq!(kind(&token(r#"{"alg":"RS256"}"#, "{}")), MalformedToken);
-        assert_eq!(kind(&token(r#"{"alg":"RS256","kid":""}"#, "{}")), MalformedToken);
-        assert_eq!(kind(&token(r#"{"alg":"none","kid":"k"}"#, "{}")), DisallowedAlgorithm);
-        assert_eq!(kind(&token(r#"{"alg":"HS256","kid":"k"}"#, "{}")), DisallowedAlgorithm);
-        assert_eq!(kind(&token(r#"{"alg":"rs256","kid":"k"}"#, "{}")), DisallowedAlgorithm);
+        assert_eq!(
+            kind(&token(r#"{"alg":"RS256","kid":""}"#, "{}")),
+            MalformedToken
+        );
+        assert_eq!(
+            kind(&token(r#"{"alg":"none","kid":"k"}"#, "{}")),
+            DisallowedAlgorithm
+        );
+        assert_eq!(
+            kind(&token(r#"{"alg":"HS256","kid":"k"}"#, "{}")),
+            DisallowedAlgorithm
+        );
+        assert_eq!(
+            kind(&token(r#"{"alg":"rs256","kid":"k"}"#, "{}")),
+            DisallowedAlgorithm
+        );
         assert_eq!(
             kind(&token(r#"{"alg":"RS256","kid":"k","crit":["exp"]}"#, "{}")),
             DisallowedAlgorithm

@@ -79,20 +79,35 @@ struct Pool {
 struct Verified {
     claims: Claims,
     key: Arc<Key>,
+    pool: usize,
 }
 
 struct UntilExp;
 
 impl Expiry<String, Verified> for UntilExp {
-    fn expire_after_create(&self, _: &String, value: &Verified, _: std::time::Instant) -> Option<Duration> {
-        Some(value.claims.expires_at().duration_since(SystemTime::now()).unwrap_or_default())
+    fn expire_after_create(
+        &self,
+        _: &String,
+        value: &Verified,
+        _: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(
+            value
+                .claims
+                .expires_at()
+                .duration_since(SystemTime::now())
+                .unwrap_or_default(),
+        )
     }
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
-            .field("pools", &self.inner.pools.iter().map(|p| &*p.id).collect::<Vec<_>>())
+            .field(
+                "pools",
+                &self.inner.pools.iter().map(|p| &*p.id).collect::<Vec<_>>(),
+            )
             .field("issuers", &self.inner.by_issuer.keys().collect::<Vec<_>>())
             .field("client_ids", &self.inner.client_ids)
             .field("leeway_secs", &self.inner.leeway)
@@ -125,16 +140,16 @@ impl Verifier {
         if token.len() > inner.max_token_size {
             return Err(AuthError::malformed("token is larger than the size limit"));
         }
-        if let Some(cache) = &inner.tokens {
-            if let Some(hit) = cache.get(token).await {
-                if !hit.key.is_removed() && now_secs() < hit.claims.exp().saturating_add(inner.leeway) {
-                    inner.pools[self.pool_index(&hit.claims)].keys.tick();
-                    return Ok(hit.claims);
-                }
-                cache.invalidate(token).await;
+        if let Some(cache) = &inner.tokens
+            && let Some(hit) = cache.get(token).await
+        {
+            if !hit.key.is_removed() && now_secs() < hit.claims.exp().saturating_add(inner.leeway) {
+                inner.pools[hit.pool].keys.tick();
+                return Ok(hit.claims);
             }
+            cache.invalidate(token).await;
         }
-        let (claims, key) = self.verify_uncached(token).await?;
+        let (claims, key, pool) = self.verify_uncached(token).await?;
         if let Some(cache) = &inner.tokens {
             cache
                 .insert(
@@ -142,6 +157,7 @@ impl Verifier {
                     Verified {
                         claims: claims.clone(),
                         key,
+                        pool,
                     },
                 )
                 .await;
@@ -149,11 +165,7 @@ impl Verifier {
         Ok(claims)
     }
 
-    fn pool_index(&self, claims: &Claims) -> usize {
-        self.inner.by_issuer.get(claims.issuer()).copied().unwrap_or(0)
-    }
-
-    async fn verify_uncached(&self, token: &str) -> Result<(Claims, Arc<Key>), AuthError> {
+    async fn verify_uncached(&self, token: &str) -> Result<(Claims, Arc<Key>, usize), AuthError> {
         let inner = &*self.inner;
         let parsed = token::parse(token, inner.max_token_size)?;
         let issuer = match parsed.payload.get("iss") {
@@ -177,10 +189,19 @@ impl Verifier {
         let claims = Claims::from_payload(parsed.payload, Arc::clone(&pool.id))?;
         let now = now_secs();
         if now >= claims.exp().saturating_add(inner.leeway) {
-            return Err(AuthError::new(AuthErrorKind::Expired, "token exp has passed"));
+            return Err(AuthError::new(
+                AuthErrorKind::Expired,
+                "token exp has passed",
+            ));
         }
-        if claims.nbf().is_some_and(|nbf| now.saturating_add(inner.leeway) < nbf) {
-            return Err(AuthError::new(AuthErrorKind::NotYetValid, "token nbf has not come"));
+        if claims
+            .nbf()
+            .is_some_and(|nbf| now.saturating_add(inner.leeway) < nbf)
+        {
+            return Err(AuthError::new(
+                AuthErrorKind::NotYetValid,
+                "token nbf has not come",
+            ));
         }
         if !inner.client_ids.is_empty()
             && !claims
@@ -192,7 +213,7 @@ impl Verifier {
                 "token was issued to an app client that is not configured",
             ));
         }
-        Ok((claims, key))
+        Ok((claims, key, index))
     }
 
     /// Fetches every pool's key set now, for start-up. Fails with the first pool's
@@ -417,11 +438,18 @@ impl VerifierBuilder {
             // Pools served from one JWKS URL share one key source.
             let keys = by_url
                 .entry(resolved.jwks_url.to_string())
-                .or_insert_with(|| Arc::new(KeySource::new(resolved.jwks_url.clone(), Arc::clone(&settings))))
+                .or_insert_with(|| {
+                    Arc::new(KeySource::new(
+                        resolved.jwks_url.clone(),
+                        Arc::clone(&settings),
+                    ))
+                })
                 .clone();
             for issuer in &resolved.issuers {
                 if by_issuer.insert(issuer.clone(), pools.len()).is_some() {
-                    return Err(ConfigError::new(format!("issuer `{issuer}` is configured twice")));
+                    return Err(ConfigError::new(format!(
+                        "issuer `{issuer}` is configured twice"
+                    )));
                 }
             }
             pools.push(Pool {
@@ -435,7 +463,11 @@ impl VerifierBuilder {
                 .expire_after(UntilExp)
                 .build()
         });
-        tracing::debug!(backend = crate::crypto::BACKEND, pools = pools.len(), "built Cognito verifier");
+        tracing::debug!(
+            backend = crate::crypto::BACKEND,
+            pools = pools.len(),
+            "built Cognito verifier"
+        );
         Ok(Verifier {
             inner: Arc::new(Inner {
                 pools,

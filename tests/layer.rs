@@ -36,12 +36,18 @@ async fn maybe(claims: Option<Claims>) -> String {
 }
 
 fn router(auth: &CognitoAuthLayer) -> Router {
-    let scoped = auth.require(Requirement::any_scope(["notes/read", "notes/admin"])).unwrap();
+    let scoped = auth
+        .require(Requirement::any_scope(["notes/read", "notes/admin"]))
+        .unwrap();
     Router::new()
         .route("/me", get(who))
         .route_layer(auth.clone())
         .merge(Router::new().route("/notes", get(who)).route_layer(scoped))
-        .merge(Router::new().route("/maybe", get(maybe)).route_layer(auth.clone().optional()))
+        .merge(
+            Router::new()
+                .route("/maybe", get(maybe))
+                .route_layer(auth.clone().optional()),
+        )
         .merge(
             Router::new()
                 .route("/header", get(who))
@@ -89,7 +95,8 @@ impl App {
     }
 
     async fn bearer(&self, path: &str, token: &str) -> Answer {
-        self.get(path, &[("authorization", &format!("Bearer {token}"))]).await
+        self.get(path, &[("authorization", &format!("Bearer {token}"))])
+            .await
     }
 }
 
@@ -127,17 +134,33 @@ async fn id_token_route() {
 #[tokio::test]
 async fn scoped_route_takes_an_access_token_with_any_listed_scope() {
     let app = start(|l| l).await;
-    for scopes in [&["notes/read"][..], &["notes/admin"], &["other", "notes/read"]] {
+    for scopes in [
+        &["notes/read"][..],
+        &["notes/admin"],
+        &["other", "notes/read"],
+    ] {
         let token = app.pool.access_token().sub("bob").scopes(scopes).sign();
         let answer = app.bearer("/notes", &token).await;
-        assert_eq!((answer.status, answer.body.as_str()), (200, "bob"), "{scopes:?}");
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (200, "bob"),
+            "{scopes:?}"
+        );
     }
-    for scopes in [&["notes/write"][..], &["Notes/Read"], &["notes/read/x"], &[]] {
+    for scopes in [
+        &["notes/write"][..],
+        &["Notes/Read"],
+        &["notes/read/x"],
+        &[],
+    ] {
         let token = app.pool.access_token().scopes(scopes).sign();
         assert_api_gateway_401(&app.bearer("/notes", &token).await, UNAUTHORIZED);
     }
     // An ID token on a scoped route (API Gateway: rejected).
-    assert_api_gateway_401(&app.bearer("/notes", &app.pool.id_token().sign()).await, UNAUTHORIZED);
+    assert_api_gateway_401(
+        &app.bearer("/notes", &app.pool.id_token().sign()).await,
+        UNAUTHORIZED,
+    );
 }
 
 #[tokio::test]
@@ -145,7 +168,11 @@ async fn missing_malformed_and_expired_tokens_get_api_gateway_answers() {
     let app = start(|l| l).await;
     assert_api_gateway_401(&app.get("/me", &[]).await, UNAUTHORIZED);
     assert_api_gateway_401(&app.bearer("/me", "not.a.token").await, UNAUTHORIZED);
-    assert_api_gateway_401(&app.get("/me", &[("authorization", "Basic YWxpY2U6cGFzcw==")]).await, UNAUTHORIZED);
+    assert_api_gateway_401(
+        &app.get("/me", &[("authorization", "Basic YWxpY2U6cGFzcw==")])
+            .await,
+        UNAUTHORIZED,
+    );
     let expired = app.pool.id_token().expired().sign();
     assert_api_gateway_401(
         &app.bearer("/me", &expired).await,
@@ -157,7 +184,12 @@ async fn missing_malformed_and_expired_tokens_get_api_gateway_answers() {
 async fn bearer_in_any_case_and_bare_tokens_are_read() {
     let app = start(|l| l).await;
     let token = app.pool.id_token().sub("carol").sign();
-    for value in [format!("Bearer {token}"), format!("bearer {token}"), format!("BEARER {token}"), token.clone()] {
+    for value in [
+        format!("Bearer {token}"),
+        format!("bearer {token}"),
+        format!("BEARER {token}"),
+        token.clone(),
+    ] {
         let answer = app.get("/me", &[("authorization", &value)]).await;
         assert_eq!((answer.status, answer.body.as_str()), (200, "carol"));
     }
@@ -225,10 +257,15 @@ async fn rfc6750_answers() {
     let app = start(|l| l.responses(Responses::rfc6750("notes"))).await;
     let missing = app.get("/notes", &[]).await;
     assert_eq!(missing.status, 401);
-    assert_eq!(missing.headers["www-authenticate"], r#"Bearer realm="notes""#);
+    assert_eq!(
+        missing.headers["www-authenticate"],
+        r#"Bearer realm="notes""#
+    );
     assert_eq!(missing.body, "");
 
-    let expired = app.bearer("/notes", &app.pool.access_token().expired().sign()).await;
+    let expired = app
+        .bearer("/notes", &app.pool.access_token().expired().sign())
+        .await;
     assert_eq!(expired.status, 401);
     assert_eq!(
         expired.headers["www-authenticate"],
@@ -237,9 +274,16 @@ async fn rfc6750_answers() {
 
     let bad = app.bearer("/notes", "x.y.z").await;
     assert_eq!(bad.status, 401);
-    assert!(bad.headers["www-authenticate"].to_str().unwrap().contains(r#"error="invalid_token""#));
+    assert!(
+        bad.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains(r#"error="invalid_token""#)
+    );
 
-    let unscoped = app.bearer("/notes", &app.pool.access_token().scopes(["other"]).sign()).await;
+    let unscoped = app
+        .bearer("/notes", &app.pool.access_token().scopes(["other"]).sign())
+        .await;
     assert_eq!(unscoped.status, 403);
     assert_eq!(
         unscoped.headers["www-authenticate"],
@@ -248,7 +292,12 @@ async fn rfc6750_answers() {
 
     let id_on_scoped = app.bearer("/notes", &app.pool.id_token().sign()).await;
     assert_eq!(id_on_scoped.status, 401);
-    let ok = app.bearer("/notes", &app.pool.access_token().scopes(["notes/read"]).sign()).await;
+    let ok = app
+        .bearer(
+            "/notes",
+            &app.pool.access_token().scopes(["notes/read"]).sign(),
+        )
+        .await;
     assert_eq!(ok.status, 200);
 }
 
@@ -260,7 +309,10 @@ async fn no_usable_key_is_a_server_error_not_a_401() {
     let answer = app.bearer("/me", &token).await;
     assert_eq!(answer.status, 500);
     assert_eq!(answer.body, r#"{"message":null}"#);
-    assert_eq!(answer.headers["x-amzn-errortype"], "AuthorizerConfigurationException");
+    assert_eq!(
+        answer.headers["x-amzn-errortype"],
+        "AuthorizerConfigurationException"
+    );
 
     let app = start(|l| l.responses(Responses::rfc6750("notes"))).await;
     app.pool.server().set_behavior(JwksBehavior::Status(503));
@@ -280,7 +332,10 @@ async fn custom_responses() {
     })
     .await;
     let answer = app.get("/me", &[]).await;
-    assert_eq!((answer.status, answer.body.as_str()), (418, "nope: MissingToken"));
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (418, "nope: MissingToken")
+    );
 }
 
 #[tokio::test]
@@ -290,7 +345,10 @@ async fn wraps_a_plain_tower_service_and_never_calls_it_on_rejection() {
     let counter = Arc::clone(&calls);
     let inner = service_fn(move |request: Request<String>| {
         counter.fetch_add(1, Ordering::SeqCst);
-        let sub = request.extensions().get::<Claims>().map(|c| c.sub().to_owned());
+        let sub = request
+            .extensions()
+            .get::<Claims>()
+            .map(|c| c.sub().to_owned());
         async move { Ok::<_, Infallible>(Response::new(sub.unwrap_or_default())) }
     });
     let service = CognitoAuthLayer::new(pool.verifier())
@@ -309,32 +367,62 @@ async fn wraps_a_plain_tower_service_and_never_calls_it_on_rejection() {
     for (token, kind) in [
         (None, AuthErrorKind::MissingToken),
         (Some("garbage".to_owned()), AuthErrorKind::MalformedToken),
-        (Some(pool.access_token().scopes(["t"]).sign()), AuthErrorKind::InsufficientScope),
+        (
+            Some(pool.access_token().scopes(["t"]).sign()),
+            AuthErrorKind::InsufficientScope,
+        ),
         (Some(pool.id_token().sign()), AuthErrorKind::WrongTokenUse),
-        (Some(pool.access_token().scopes(["s"]).expired().sign()), AuthErrorKind::Expired),
+        (
+            Some(pool.access_token().scopes(["s"]).expired().sign()),
+            AuthErrorKind::Expired,
+        ),
     ] {
         let response = service.clone().oneshot(request(token)).await.unwrap();
         assert_eq!(response.status(), 401);
-        assert_eq!(response.extensions().get::<AuthError>().map(AuthError::kind), Some(kind));
+        assert_eq!(
+            response
+                .extensions()
+                .get::<AuthError>()
+                .map(AuthError::kind),
+            Some(kind)
+        );
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert!(body.starts_with(b"{\"message\":"));
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 0, "a rejection never reaches the inner service");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "a rejection never reaches the inner service"
+    );
 
     let token = pool.access_token().sub("frank").scopes(["s"]).sign();
     let response = service.clone().oneshot(request(Some(token))).await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), "frank");
+    assert_eq!(
+        response.into_body().collect().await.unwrap().to_bytes(),
+        "frank"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
 #[test]
 fn contradictory_requirements_are_config_errors() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let pool = rt.block_on(LocalUserPool::start()).unwrap();
     let auth = CognitoAuthLayer::new(pool.verifier());
     let id_with_scopes = Requirement::any_scope(["a"]).token_use(tower_cognito::TokenUseRule::Id);
-    assert!(auth.require(id_with_scopes).unwrap_err().message().contains("ID tokens"));
-    assert!(auth.require(Requirement::any_scope(Vec::<String>::new())).is_err());
+    assert!(
+        auth.require(id_with_scopes)
+            .unwrap_err()
+            .message()
+            .contains("ID tokens")
+    );
+    assert!(
+        auth.require(Requirement::any_scope(Vec::<String>::new()))
+            .is_err()
+    );
     assert!(auth.require(Requirement::any_scope(["a b"])).is_err());
 }

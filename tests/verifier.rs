@@ -46,7 +46,11 @@ async fn accepts_id_and_access_tokens_with_typed_claims() {
     assert!(claims.jti().is_some() && claims.origin_jti().is_some() && claims.event_id().is_some());
     assert!(claims.iat().is_some() && claims.auth_time().is_some());
 
-    let access = pool.access_token().username("bob").scopes(["notes/read", "notes/write"]).sign();
+    let access = pool
+        .access_token()
+        .username("bob")
+        .scopes(["notes/read", "notes/write"])
+        .sign();
     let claims = verifier.verify(&access).await.unwrap();
     assert_eq!(claims.token_use(), TokenUse::Access);
     assert_eq!(claims.username(), Some("bob"));
@@ -58,18 +62,39 @@ async fn accepts_id_and_access_tokens_with_typed_claims() {
 async fn both_issuer_forms_are_accepted_and_others_are_not() {
     let pool = pool().await;
     let verifier = pool.verifier();
-    let second = format!("https://issuer-cognito-idp.us-east-1.amazonaws.com/{}", pool.pool_id());
-    assert!(verifier.verify(&pool.id_token().issuer(second).sign()).await.is_ok());
+    let second = format!(
+        "https://issuer-cognito-idp.us-east-1.amazonaws.com/{}",
+        pool.pool_id()
+    );
+    assert!(
+        verifier
+            .verify(&pool.id_token().issuer(second).sign())
+            .await
+            .is_ok()
+    );
     assert!(verifier.verify(&pool.id_token().sign()).await.is_ok());
 
     for wrong in [
-        format!("https://cognito-idp.us-east-1.amazonaws.com/{}/", pool.pool_id()),
-        format!("https://cognito-idp.us-west-2.amazonaws.com/{}", pool.pool_id()),
-        format!("http://cognito-idp.us-east-1.amazonaws.com/{}", pool.pool_id()),
+        format!(
+            "https://cognito-idp.us-east-1.amazonaws.com/{}/",
+            pool.pool_id()
+        ),
+        format!(
+            "https://cognito-idp.us-west-2.amazonaws.com/{}",
+            pool.pool_id()
+        ),
+        format!(
+            "http://cognito-idp.us-east-1.amazonaws.com/{}",
+            pool.pool_id()
+        ),
         "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other".to_owned(),
     ] {
         let token = pool.id_token().issuer(wrong.clone()).sign();
-        assert_eq!(kind(&verifier, &token).await, AuthErrorKind::WrongIssuer, "{wrong}");
+        assert_eq!(
+            kind(&verifier, &token).await,
+            AuthErrorKind::WrongIssuer,
+            "{wrong}"
+        );
     }
     let token = pool.id_token().without("iss").sign();
     assert_eq!(kind(&verifier, &token).await, AuthErrorKind::MalformedToken);
@@ -79,10 +104,23 @@ async fn both_issuer_forms_are_accepted_and_others_are_not() {
 async fn explicit_issuer_for_emulators() {
     let pool = pool().await;
     let issuer = format!("http://{}/local_3NbqUrDa", pool.server().addr());
-    let verifier = Verifier::new(UserPool::new("local_3NbqUrDa").issuer(issuer.clone()).jwks_url(pool.jwks_url())).unwrap();
-    assert!(verifier.verify(&pool.id_token().issuer(issuer).sign()).await.is_ok());
+    let verifier = Verifier::new(
+        UserPool::new("local_3NbqUrDa")
+            .issuer(issuer.clone())
+            .jwks_url(pool.jwks_url()),
+    )
+    .unwrap();
+    assert!(
+        verifier
+            .verify(&pool.id_token().issuer(issuer).sign())
+            .await
+            .is_ok()
+    );
     // The AWS forms are not trusted once an issuer is given.
-    assert_eq!(kind(&verifier, &pool.id_token().sign()).await, AuthErrorKind::WrongIssuer);
+    assert_eq!(
+        kind(&verifier, &pool.id_token().sign()).await,
+        AuthErrorKind::WrongIssuer
+    );
 }
 
 #[tokio::test]
@@ -118,15 +156,22 @@ async fn unknown_kid_and_bad_signature() {
         .signed_by(&stranger)
         .header(json!({"kid": published.kid(), "alg": "RS256"}))
         .sign();
-    assert_eq!(kind(&verifier, &impostor).await, AuthErrorKind::BadSignature);
+    assert_eq!(
+        kind(&verifier, &impostor).await,
+        AuthErrorKind::BadSignature
+    );
 
     // A changed payload under a genuine signature.
     let genuine = pool.id_token().sub("alice").sign();
     let mut parts: Vec<String> = genuine.split('.').map(str::to_owned).collect();
-    let mut payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
     payload["sub"] = json!("mallory");
     parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
-    assert_eq!(kind(&verifier, &parts.join(".")).await, AuthErrorKind::BadSignature);
+    assert_eq!(
+        kind(&verifier, &parts.join(".")).await,
+        AuthErrorKind::BadSignature
+    );
 }
 
 #[tokio::test]
@@ -139,16 +184,32 @@ async fn alg_none_and_hs256_with_the_public_key_are_refused() {
 
     let none_header = json!({"alg": "none", "kid": kid}).to_string();
     let unsigned = format!("{}.{}.", b64(&none_header), b64(&payload));
-    assert_eq!(kind(&verifier, &unsigned).await, AuthErrorKind::MalformedToken);
+    assert_eq!(
+        kind(&verifier, &unsigned).await,
+        AuthErrorKind::MalformedToken
+    );
     let with_sig = format!("{}.{}.{}", b64(&none_header), b64(&payload), b64("x"));
-    assert_eq!(kind(&verifier, &with_sig).await, AuthErrorKind::DisallowedAlgorithm);
+    assert_eq!(
+        kind(&verifier, &with_sig).await,
+        AuthErrorKind::DisallowedAlgorithm
+    );
 
     // HS256 keyed with the public key (the classic algorithm confusion).
     let der = pool.signing_key(TokenUse::Id).public_key_der();
-    let input = format!("{}.{}", b64(&json!({"alg": "HS256", "kid": kid}).to_string()), b64(&payload));
-    let mac = aws_lc_rs::hmac::sign(&aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &der), input.as_bytes());
+    let input = format!(
+        "{}.{}",
+        b64(&json!({"alg": "HS256", "kid": kid}).to_string()),
+        b64(&payload)
+    );
+    let mac = aws_lc_rs::hmac::sign(
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &der),
+        input.as_bytes(),
+    );
     let forged = format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref()));
-    assert_eq!(kind(&verifier, &forged).await, AuthErrorKind::DisallowedAlgorithm);
+    assert_eq!(
+        kind(&verifier, &forged).await,
+        AuthErrorKind::DisallowedAlgorithm
+    );
 }
 
 #[tokio::test]
@@ -159,7 +220,8 @@ async fn a_1024_bit_key_is_never_used() {
     use rsa::traits::PublicKeyParts;
 
     let pool = pool().await;
-    let weak = rsa::RsaPrivateKey::from_pkcs1_der(include_bytes!("data/rsa1024-pkcs1.der")).unwrap();
+    let weak =
+        rsa::RsaPrivateKey::from_pkcs1_der(include_bytes!("data/rsa1024-pkcs1.der")).unwrap();
     assert_eq!(weak.n().bits(), 1024);
     let jwk = json!({
         "kty": "RSA", "alg": "RS256", "use": "sig", "kid": "weak",
@@ -168,11 +230,16 @@ async fn a_1024_bit_key_is_never_used() {
     });
     let mut keys: Vec<_> = pool.published_keys().iter().map(SigningKey::jwk).collect();
     keys.push(jwk);
-    pool.server().set_jwks(serde_json::to_vec(&json!({ "keys": keys })).unwrap());
+    pool.server()
+        .set_jwks(serde_json::to_vec(&json!({ "keys": keys })).unwrap());
 
     let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
     let payload = serde_json::Value::Object(pool.id_token().payload().clone()).to_string();
-    let input = format!("{}.{}", b64(r#"{"kid":"weak","alg":"RS256"}"#), b64(&payload));
+    let input = format!(
+        "{}.{}",
+        b64(r#"{"kid":"weak","alg":"RS256"}"#),
+        b64(&payload)
+    );
     let signature = RsaSigner::<rsa::sha2::Sha256>::new(weak).sign(input.as_bytes());
     let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()));
 
@@ -186,18 +253,36 @@ async fn a_1024_bit_key_is_never_used() {
 async fn expiry_leeway_and_not_before() {
     let pool = pool().await;
     let verifier = pool.verifier();
-    assert_eq!(kind(&verifier, &pool.id_token().expired().sign()).await, AuthErrorKind::Expired);
-    assert_eq!(kind(&verifier, &pool.id_token().without("exp").sign()).await, AuthErrorKind::MalformedToken);
+    assert_eq!(
+        kind(&verifier, &pool.id_token().expired().sign()).await,
+        AuthErrorKind::Expired
+    );
+    assert_eq!(
+        kind(&verifier, &pool.id_token().without("exp").sign()).await,
+        AuthErrorKind::MalformedToken
+    );
 
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let just_expired = pool.id_token().claim("exp", now - 10).sign();
     assert_eq!(kind(&verifier, &just_expired).await, AuthErrorKind::Expired);
-    let lenient = pool.verifier_builder().leeway(Duration::from_secs(30)).build().unwrap();
+    let lenient = pool
+        .verifier_builder()
+        .leeway(Duration::from_secs(30))
+        .build()
+        .unwrap();
     assert!(lenient.verify(&just_expired).await.is_ok());
 
     let future = pool.id_token().claim("nbf", now + 120).sign();
     assert_eq!(kind(&verifier, &future).await, AuthErrorKind::NotYetValid);
-    assert!(verifier.verify(&pool.id_token().claim("nbf", now - 1).sign()).await.is_ok());
+    assert!(
+        verifier
+            .verify(&pool.id_token().claim("nbf", now - 1).sign())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -207,16 +292,28 @@ async fn app_client_is_checked_when_configured() {
     let other_id = pool.id_token().client_id("someotherclient").sign();
     let other_access = pool.access_token().client_id("someotherclient").sign();
     assert_eq!(kind(&verifier, &other_id).await, AuthErrorKind::WrongClient);
-    assert_eq!(kind(&verifier, &other_access).await, AuthErrorKind::WrongClient);
-    assert_eq!(kind(&verifier, &pool.id_token().without("aud").sign()).await, AuthErrorKind::WrongClient);
+    assert_eq!(
+        kind(&verifier, &other_access).await,
+        AuthErrorKind::WrongClient
+    );
+    assert_eq!(
+        kind(&verifier, &pool.id_token().without("aud").sign()).await,
+        AuthErrorKind::WrongClient
+    );
 
     // API Gateway's default: no client configured, any client of the pool passes.
     let any_client = Verifier::new(pool.user_pool()).unwrap();
     assert!(any_client.verify(&other_id).await.is_ok());
     assert!(any_client.verify(&other_access).await.is_ok());
 
-    let two = pool.verifier_builder().client_id("someotherclient").build().unwrap();
-    assert!(two.verify(&other_id).await.is_ok() && two.verify(&pool.id_token().sign()).await.is_ok());
+    let two = pool
+        .verifier_builder()
+        .client_id("someotherclient")
+        .build()
+        .unwrap();
+    assert!(
+        two.verify(&other_id).await.is_ok() && two.verify(&pool.id_token().sign()).await.is_ok()
+    );
 }
 
 #[tokio::test]
@@ -225,7 +322,11 @@ async fn token_use_must_be_id_or_access_and_match_the_route() {
     let verifier = pool.verifier();
     for bad in ["refresh", "ID", ""] {
         let token = pool.id_token().token_use(bad).sign();
-        assert_eq!(kind(&verifier, &token).await, AuthErrorKind::WrongTokenUse, "{bad}");
+        assert_eq!(
+            kind(&verifier, &token).await,
+            AuthErrorKind::WrongTokenUse,
+            "{bad}"
+        );
     }
     assert_eq!(
         kind(&verifier, &pool.id_token().without("token_use").sign()).await,
@@ -238,28 +339,49 @@ async fn token_use_must_be_id_or_access_and_match_the_route() {
         .await
         .unwrap();
     let scoped = Requirement::any_scope(["notes/read"]);
-    assert_eq!(scoped.evaluate(&id).unwrap_err().kind(), AuthErrorKind::WrongTokenUse);
+    assert_eq!(
+        scoped.evaluate(&id).unwrap_err().kind(),
+        AuthErrorKind::WrongTokenUse
+    );
     assert!(scoped.evaluate(&access).is_ok());
     let identity = Requirement::new();
     assert!(identity.evaluate(&id).is_ok());
-    assert_eq!(identity.evaluate(&access).unwrap_err().kind(), AuthErrorKind::WrongTokenUse);
+    assert_eq!(
+        identity.evaluate(&access).unwrap_err().kind(),
+        AuthErrorKind::WrongTokenUse
+    );
 }
 
 #[tokio::test]
 async fn size_limit_comes_first() {
     let pool = pool().await;
-    let token = pool.id_token().attribute("custom:padding", "x".repeat(20 * 1024)).sign();
+    let token = pool
+        .id_token()
+        .attribute("custom:padding", "x".repeat(20 * 1024))
+        .sign();
     let verifier = pool.verifier();
     assert_eq!(kind(&verifier, &token).await, AuthErrorKind::MalformedToken);
-    assert_eq!(pool.server().requests(), 0, "nothing was fetched for an oversized token");
-    let roomy = pool.verifier_builder().max_token_size(64 * 1024).build().unwrap();
+    assert_eq!(
+        pool.server().requests(),
+        0,
+        "nothing was fetched for an oversized token"
+    );
+    let roomy = pool
+        .verifier_builder()
+        .max_token_size(64 * 1024)
+        .build()
+        .unwrap();
     assert!(roomy.verify(&token).await.is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cold_cache_is_filled_by_exactly_one_fetch() {
     let pool = pool().await;
-    let verifier = pool.verifier_builder().token_cache_capacity(0).build().unwrap();
+    let verifier = pool
+        .verifier_builder()
+        .token_cache_capacity(0)
+        .build()
+        .unwrap();
     let token: Arc<str> = pool.access_token().sign().into();
     let tasks: Vec<_> = (0..100)
         .map(|_| {
@@ -296,9 +418,27 @@ async fn claims_deserialize_into_a_type_of_ones_own() {
         groups: Vec<String>,
     }
     let pool = pool().await;
-    let token = pool.id_token().sub("u-9").attribute("custom:tenant", "acme").groups(["g"]).sign();
-    let mine: Mine = pool.verifier().verify(&token).await.unwrap().deserialize().unwrap();
-    assert_eq!((mine.sub.as_str(), mine.tenant.as_str(), mine.groups.as_slice()), ("u-9", "acme", &["g".to_owned()][..]));
+    let token = pool
+        .id_token()
+        .sub("u-9")
+        .attribute("custom:tenant", "acme")
+        .groups(["g"])
+        .sign();
+    let mine: Mine = pool
+        .verifier()
+        .verify(&token)
+        .await
+        .unwrap()
+        .deserialize()
+        .unwrap();
+    assert_eq!(
+        (
+            mine.sub.as_str(),
+            mine.tenant.as_str(),
+            mine.groups.as_slice()
+        ),
+        ("u-9", "acme", &["g".to_owned()][..])
+    );
 }
 
 #[test]

@@ -127,7 +127,9 @@ where
                     let outcome = ready!(verification.as_mut().poll(cx));
                     match outcome {
                         Ok(claims) => {
-                            let (Some(mut inner), Some(mut request)) = (inner.take(), request.take()) else {
+                            let (Some(mut inner), Some(mut request)) =
+                                (inner.take(), request.take())
+                            else {
                                 unreachable!("ResponseFuture polled after completion");
                             };
                             request.extensions_mut().insert(claims);
@@ -136,7 +138,8 @@ where
                         }
                         Err(error) => {
                             log_rejection(&error);
-                            let response = route.responses.respond(&error, route.requirement.scopes());
+                            let response =
+                                route.responses.respond(&error, route.requirement.scopes());
                             this.state.set(State::Rejected {
                                 response: Some(response),
                             });
@@ -148,7 +151,9 @@ where
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
                 StateProj::Rejected { response } => {
-                    let response = response.take().expect("ResponseFuture polled after completion");
+                    let response = response
+                        .take()
+                        .expect("ResponseFuture polled after completion");
                     return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                 }
             }

@@ -62,7 +62,13 @@ where
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         match source::token_header(request.headers(), &self.route.header) {
-            Ok(value) => ResponseFuture::verify(inner, request, self.verifier.clone(), Arc::clone(&self.route), value),
+            Ok(value) => ResponseFuture::verify(
+                inner,
+                request,
+                self.verifier.clone(),
+                Arc::clone(&self.route),
+                value,
+            ),
             Err(error) if error.kind() == AuthErrorKind::MissingToken && self.route.optional => {
                 ResponseFuture::call(inner, request)
             }

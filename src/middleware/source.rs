@@ -4,16 +4,28 @@ use crate::error::{AuthError, AuthErrorKind};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The token header's value, after the checks that need no parsing of the token.
-pub(crate) fn token_header(headers: &HeaderMap, name: &HeaderName) -> Result<HeaderValue, AuthError> {
+pub(crate) fn token_header(
+    headers: &HeaderMap,
+    name: &HeaderName,
+) -> Result<HeaderValue, AuthError> {
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else {
-        return Err(AuthError::new(AuthErrorKind::MissingToken, "no token header"));
+        return Err(AuthError::new(
+            AuthErrorKind::MissingToken,
+            "no token header",
+        ));
     };
     if values.next().is_some() {
-        return Err(AuthError::new(AuthErrorKind::InvalidRequest, "token header appears more than once"));
+        return Err(AuthError::new(
+            AuthErrorKind::InvalidRequest,
+            "token header appears more than once",
+        ));
     }
     if value.is_empty() {
-        return Err(AuthError::new(AuthErrorKind::MissingToken, "token header is empty"));
+        return Err(AuthError::new(
+            AuthErrorKind::MissingToken,
+            "token header is empty",
+        ));
     }
     Ok(value.clone())
 }
@@ -21,15 +33,21 @@ pub(crate) fn token_header(headers: &HeaderMap, name: &HeaderName) -> Result<Hea
 /// The token in a header value: `Bearer <token>` (scheme in any case, one space)
 /// or the bare token, as API Gateway accepts both.
 pub(crate) fn token_from(value: &HeaderValue) -> Result<&str, AuthError> {
-    let text = value
-        .to_str()
-        .map_err(|_| AuthError::new(AuthErrorKind::InvalidRequest, "token header is not visible ASCII"))?;
+    let text = value.to_str().map_err(|_| {
+        AuthError::new(
+            AuthErrorKind::InvalidRequest,
+            "token header is not visible ASCII",
+        )
+    })?;
     let token = match text.get(..7) {
         Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => &text[7..],
         _ => text,
     };
     if token.is_empty() {
-        return Err(AuthError::new(AuthErrorKind::MissingToken, "token header has a scheme but no token"));
+        return Err(AuthError::new(
+            AuthErrorKind::MissingToken,
+            "token header has a scheme but no token",
+        ));
     }
     if token.contains(' ') {
         return Err(AuthError::new(
@@ -55,7 +73,10 @@ mod tests {
         assert_eq!(read(b"bEaReR a.b.c").unwrap(), "a.b.c");
         assert_eq!(read(b"a.b.c").unwrap(), "a.b.c");
         assert_eq!(read(b"Bearer  a.b.c"), Err(AuthErrorKind::InvalidRequest));
-        assert_eq!(read(b"Basic dXNlcjpwYXNz"), Err(AuthErrorKind::InvalidRequest));
+        assert_eq!(
+            read(b"Basic dXNlcjpwYXNz"),
+            Err(AuthErrorKind::InvalidRequest)
+        );
         assert_eq!(read(b"Bearer a b"), Err(AuthErrorKind::InvalidRequest));
         assert_eq!(read(b"Bearer "), Err(AuthErrorKind::MissingToken));
         assert_eq!(read(b"Bearer \xff.b.c"), Err(AuthErrorKind::InvalidRequest));
@@ -65,10 +86,16 @@ mod tests {
     fn one_header_only() {
         let name = http::header::AUTHORIZATION;
         let mut headers = HeaderMap::new();
-        assert_eq!(token_header(&headers, &name).unwrap_err().kind(), AuthErrorKind::MissingToken);
+        assert_eq!(
+            token_header(&headers, &name).unwrap_err().kind(),
+            AuthErrorKind::MissingToken
+        );
         headers.append(&name, HeaderValue::from_static("a"));
         assert!(token_header(&headers, &name).is_ok());
         headers.append(&name, HeaderValue::from_static("b"));
-        assert_eq!(token_header(&headers, &name).unwrap_err().kind(), AuthErrorKind::InvalidRequest);
+        assert_eq!(
+            token_header(&headers, &name).unwrap_err().kind(),
+            AuthErrorKind::InvalidRequest
+        );
     }
 }

@@ -94,10 +94,19 @@ impl SigningKey {
 
     /// Signs `header.payload` (both given as JSON text) with RS256.
     pub fn sign_raw(&self, header: &str, payload: &str) -> String {
-        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
         let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
-            .sign(&RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), input.as_bytes(), &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
             .expect("RSA signing");
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
@@ -141,8 +150,13 @@ impl fmt::Debug for LocalUserPool {
 
 fn random_string(len: usize, alphabet: &[u8]) -> String {
     let mut bytes = vec![0u8; len];
-    aws_lc_rs::rand::SystemRandom::new().fill(&mut bytes).expect("random bytes");
-    bytes.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect()
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("random bytes");
+    bytes
+        .iter()
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect()
 }
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -150,11 +164,20 @@ const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 /// A random version-4 UUID, as Cognito uses for `sub`, `jti` and `event_id`.
 pub fn uuid() -> String {
     let hex = random_string(32, b"0123456789abcdef");
-    format!("{}-{}-4{}-a{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl LocalUserPool {
@@ -199,7 +222,9 @@ impl LocalUserPool {
 
     /// The URL of its JWKS.
     pub fn jwks_url(&self) -> String {
-        self.inner.server.url(&format!("{}/.well-known/jwks.json", self.inner.pool_id))
+        self.inner
+            .server
+            .url(&format!("{}/.well-known/jwks.json", self.inner.pool_id))
     }
 
     /// The JWKS endpoint, to count requests or make it fail.
@@ -214,12 +239,16 @@ impl LocalUserPool {
 
     /// A verifier builder for this pool, limited to its app client.
     pub fn verifier_builder(&self) -> VerifierBuilder {
-        Verifier::builder().pool(self.user_pool()).client_id(self.client_id())
+        Verifier::builder()
+            .pool(self.user_pool())
+            .client_id(self.client_id())
     }
 
     /// A verifier for this pool, limited to its app client.
     pub fn verifier(&self) -> Verifier {
-        self.verifier_builder().build().expect("a local pool's configuration is valid")
+        self.verifier_builder()
+            .build()
+            .expect("a local pool's configuration is valid")
     }
 
     /// A builder for an ID token.
@@ -286,7 +315,11 @@ impl LocalUserPool {
 
 fn random_kid() -> String {
     // Cognito's kids are base64 of a hash: they contain `+`, `/` and `=`.
-    format!("{}+/{}=", random_string(20, ALNUM), random_string(20, ALNUM))
+    format!(
+        "{}+/{}=",
+        random_string(20, ALNUM),
+        random_string(20, ALNUM)
+    )
 }
 
 fn jwks_document(keys: &[SigningKey]) -> Vec<u8> {
@@ -369,6 +402,7 @@ impl TokenBuilder {
     }
 
     /// `sub`.
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(self, sub: impl Into<String>) -> Self {
         self.claim("sub", sub.into())
     }
@@ -384,12 +418,16 @@ impl TokenBuilder {
 
     /// `email` (and `email_verified: true`).
     pub fn email(self, email: impl Into<String>) -> Self {
-        self.claim("email", email.into()).claim("email_verified", true)
+        self.claim("email", email.into())
+            .claim("email_verified", true)
     }
 
     /// `cognito:groups`.
     pub fn groups<I: IntoIterator<Item = S>, S: Into<String>>(self, groups: I) -> Self {
-        let groups: Vec<Value> = groups.into_iter().map(|g| Value::String(g.into())).collect();
+        let groups: Vec<Value> = groups
+            .into_iter()
+            .map(|g| Value::String(g.into()))
+            .collect();
         self.claim("cognito:groups", groups)
     }
 
@@ -456,7 +494,9 @@ impl TokenBuilder {
 
     /// Signs the token.
     pub fn sign(self) -> String {
-        let key = self.key.unwrap_or_else(|| self.pool.signing_key(self.token_use));
+        let key = self
+            .key
+            .unwrap_or_else(|| self.pool.signing_key(self.token_use));
         let header = self
             .header
             .unwrap_or_else(|| json!({ "kid": key.kid(), "alg": "RS256" }));

@@ -141,14 +141,20 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
             respond(&mut stream, 200, &jwks, &state).await
         }
         JwksBehavior::Body(body) => respond(&mut stream, 200, &body, &state).await,
-        JwksBehavior::Huge { bytes, declare_length } => {
-            huge(&mut stream, bytes, declare_length, &state).await
-        }
+        JwksBehavior::Huge {
+            bytes,
+            declare_length,
+        } => huge(&mut stream, bytes, declare_length, &state).await,
     };
     let _ = stream.shutdown().await;
 }
 
-async fn respond(stream: &mut TcpStream, status: u16, body: &[u8], state: &State) -> io::Result<()> {
+async fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    body: &[u8],
+    state: &State,
+) -> io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
@@ -159,13 +165,20 @@ async fn respond(stream: &mut TcpStream, status: u16, body: &[u8], state: &State
     Ok(())
 }
 
-async fn huge(stream: &mut TcpStream, bytes: u64, declare_length: bool, state: &State) -> io::Result<()> {
+async fn huge(
+    stream: &mut TcpStream,
+    bytes: u64,
+    declare_length: bool,
+    state: &State,
+) -> io::Result<()> {
     let length = if declare_length {
         format!("content-length: {bytes}\r\n")
     } else {
         String::new()
     };
-    let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{length}connection: close\r\n\r\n");
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{length}connection: close\r\n\r\n"
+    );
     stream.write_all(head.as_bytes()).await?;
     let chunk = vec![b' '; 64 * 1024];
     let mut left = bytes;
