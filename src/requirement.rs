@@ -2,6 +2,7 @@
 
 use crate::claims::{Claims, TokenUse};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use regex_lite::Regex;
 use std::fmt;
 use std::sync::Arc;
 
@@ -29,6 +30,31 @@ enum ScopeMatch {
 
 type Check = Arc<dyn Fn(&Claims) -> bool + Send + Sync>;
 
+/// API Gateway's "token validation" expression, matched against the whole `aud`.
+#[derive(Clone)]
+struct AudPattern {
+    /// The expression as given.
+    pattern: String,
+    /// The expression anchored at both ends, or why it does not compile.
+    regex: Result<Arc<Regex>, String>,
+}
+
+impl AudPattern {
+    fn new(pattern: String) -> Self {
+        // The expression alone must compile: `a)(b` is invalid even though the
+        // anchored `\A(?:a)(b)\z` would compile.
+        let regex = Regex::new(&pattern)
+            .and_then(|_| Regex::new(&format!(r"\A(?:{pattern})\z")))
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
+        Self { pattern, regex }
+    }
+
+    fn matches(&self, aud: &str) -> bool {
+        self.regex.as_ref().is_ok_and(|re| re.is_match(aud))
+    }
+}
+
 /// What a route requires of a token that the [`Verifier`](crate::Verifier) has
 /// already found valid. Every condition set must hold.
 ///
@@ -46,8 +72,13 @@ type Check = Arc<dyn Fn(&Claims) -> bool + Send + Sync>;
 /// let admin = Requirement::any_scope(["a", "b"]).any_group(["admins"]);
 /// // Any valid token of the pool, ID or access.
 /// let any = Requirement::new().token_use(TokenUseRule::Either);
+/// // API Gateway's "token validation": an ID token whose whole `aud` matches.
+/// let web = Requirement::new().aud_matches("web-[a-z0-9]+");
+/// // Only tokens of these pools (when the verifier trusts several).
+/// let staff = Requirement::new().pool_ids(["us-east-1_StaffPool1"]);
 /// // A check of your own.
 /// let tenant = Requirement::new().check(|c| c.get_str("custom:tenant") == Some("acme"));
+/// # for r in [profile, read, admin, any, web, staff, tenant] { r.validate().unwrap(); }
 /// ```
 #[derive(Clone, Default)]
 #[must_use]
@@ -57,6 +88,8 @@ pub struct Requirement {
     scope_match: Option<ScopeMatch>,
     groups: Vec<String>,
     clients: Vec<String>,
+    aud: Option<AudPattern>,
+    pools: Vec<String>,
     checks: Vec<Check>,
 }
 
@@ -68,6 +101,8 @@ impl fmt::Debug for Requirement {
             .field("scope_match", &self.scope_match)
             .field("groups", &self.groups)
             .field("clients", &self.clients)
+            .field("aud_matches", &self.aud.as_ref().map(|a| &a.pattern))
+            .field("pool_ids", &self.pools)
             .field("checks", &format_args!("<{} fn>", self.checks.len()))
             .finish()
     }
@@ -121,6 +156,30 @@ impl Requirement {
         self
     }
 
+    /// API Gateway's "token validation" expression: the token's `aud` must match
+    /// this regular expression, as a whole (the expression is anchored at both
+    /// ends, as API Gateway's full match does: `abc` does not match `xabcx`).
+    ///
+    /// Only ID tokens have an `aud`, so an access token always fails this, as it
+    /// does at API Gateway; a requirement that takes only access tokens and has
+    /// an expression is a [`ConfigError`] from [`validate`](Self::validate). So is
+    /// an expression that does not compile. The syntax is that of
+    /// [`regex_lite`](https://docs.rs/regex-lite) (Perl-like, without Unicode
+    /// classes; matching takes linear time). Calling this again replaces the
+    /// expression.
+    pub fn aud_matches(mut self, pattern: impl Into<String>) -> Self {
+        self.aud = Some(AudPattern::new(pattern.into()));
+        self
+    }
+
+    /// The token must come from one of these user pools (ids as in
+    /// [`Claims::pool_id`]), for a verifier that trusts several pools when a
+    /// route should take only some of them. Calling this again adds pools.
+    pub fn pool_ids<I: IntoIterator<Item = S>, S: Into<String>>(mut self, pools: I) -> Self {
+        self.pools.extend(owned(pools));
+        self
+    }
+
     /// A check of your own over the claims; the request is refused (403 in RFC 6750
     /// mode) when it returns `false`.
     pub fn check(mut self, check: impl Fn(&Claims) -> bool + Send + Sync + 'static) -> Self {
@@ -143,14 +202,23 @@ impl Requirement {
         &self.scopes
     }
 
-    /// Reports a requirement no token could meet.
+    /// The token validation expression, if any, as given to
+    /// [`aud_matches`](Self::aud_matches).
+    pub fn aud_pattern(&self) -> Option<&str> {
+        self.aud.as_ref().map(|a| a.pattern.as_str())
+    }
+
+    /// Reports a requirement no token could meet, or an expression that does not
+    /// compile.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.scope_match.is_some() && self.scopes.is_empty() {
             return Err(ConfigError::new(
                 "a scope requirement lists no scopes; use Requirement::new() for a route without scopes",
             ));
         }
-        if let Some(bad) = self.scopes.iter().find(|s| s.is_empty() || s.contains([' ', '"', '\\']) || s.chars().any(char::is_control)) {
+        if let Some(bad) = self.scopes.iter().find(|s| {
+            s.is_empty() || s.contains([' ', '"', '\\']) || s.chars().any(char::is_control)
+        }) {
             return Err(ConfigError::new(format!(
                 "scope {bad:?} is empty or contains a space, quote, backslash or control character"
             )));
@@ -160,19 +228,44 @@ impl Requirement {
                 "a route cannot require scopes of ID tokens: ID tokens carry no scopes",
             ));
         }
-        if self.groups.iter().chain(&self.clients).any(String::is_empty) {
-            return Err(ConfigError::new("an empty group name or client id is required"));
+        if self
+            .groups
+            .iter()
+            .chain(&self.clients)
+            .any(String::is_empty)
+        {
+            return Err(ConfigError::new(
+                "an empty group name or client id is required",
+            ));
+        }
+        if self.pools.iter().any(String::is_empty) {
+            return Err(ConfigError::new("an empty user pool id is required"));
+        }
+        if let Some(aud) = &self.aud {
+            if let Err(why) = &aud.regex {
+                return Err(ConfigError::new(format!(
+                    "token validation expression {:?} does not compile: {why}",
+                    aud.pattern
+                )));
+            }
+            if self.effective_token_use() == TokenUseRule::Access {
+                return Err(ConfigError::new(
+                    "a route that takes only access tokens cannot have a token validation expression: \
+                     access tokens have no aud, so every request would be refused",
+                ));
+            }
         }
         Ok(())
     }
 
     /// Checks verified claims against the requirement.
     pub fn evaluate(&self, claims: &Claims) -> Result<(), AuthError> {
-        let use_ok = match (self.effective_token_use(), claims.token_use()) {
-            (TokenUseRule::Either, _) => true,
-            (TokenUseRule::Id, TokenUse::Id) | (TokenUseRule::Access, TokenUse::Access) => true,
-            _ => false,
-        };
+        let use_ok = matches!(
+            (self.effective_token_use(), claims.token_use()),
+            (TokenUseRule::Either, _)
+                | (TokenUseRule::Id, TokenUse::Id)
+                | (TokenUseRule::Access, TokenUse::Access)
+        );
         if !use_ok {
             return Err(AuthError::new(
                 AuthErrorKind::WrongTokenUse,
@@ -182,10 +275,32 @@ impl Requirement {
                 },
             ));
         }
-        if !self.clients.is_empty() && !claims.client_id().is_some_and(|c| self.clients.iter().any(|a| a == c)) {
+        if !self.clients.is_empty()
+            && !claims
+                .client_id()
+                .is_some_and(|c| self.clients.iter().any(|a| a == c))
+        {
             return Err(AuthError::new(
                 AuthErrorKind::WrongClient,
                 "token was issued to an app client the route does not allow",
+            ));
+        }
+        if let Some(aud) = &self.aud {
+            let aud_ok = match claims.token_use() {
+                TokenUse::Id => claims.get_str("aud").is_some_and(|a| aud.matches(a)),
+                TokenUse::Access => false,
+            };
+            if !aud_ok {
+                return Err(AuthError::new(
+                    AuthErrorKind::WrongClient,
+                    "token aud does not match the token validation expression",
+                ));
+            }
+        }
+        if !self.pools.is_empty() && !self.pools.iter().any(|p| p == claims.pool_id()) {
+            return Err(AuthError::new(
+                AuthErrorKind::WrongIssuer,
+                "token is from a user pool the route does not take",
             ));
         }
         let scopes_ok = match self.scope_match {
@@ -206,8 +321,169 @@ impl Requirement {
             ));
         }
         if !self.checks.iter().all(|check| check(claims)) {
-            return Err(AuthError::new(AuthErrorKind::Forbidden, "a custom check refused the token"));
+            return Err(AuthError::new(
+                AuthErrorKind::Forbidden,
+                "a custom check refused the token",
+            ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn claims(payload: Value) -> Claims {
+        let Value::Object(mut map) = payload else {
+            unreachable!()
+        };
+        map.entry("sub").or_insert(json!("user-1"));
+        map.entry("iss").or_insert(json!(
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1"
+        ));
+        map.entry("exp").or_insert(json!(4_000_000_000u64));
+        Claims::from_payload(map, Arc::from("us-east-1_Pool1")).unwrap()
+    }
+
+    fn id_token(aud: &str) -> Claims {
+        claims(json!({"token_use": "id", "aud": aud, "cognito:groups": ["admins", "staff"]}))
+    }
+
+    fn access_token(scope: &str) -> Claims {
+        claims(json!({"token_use": "access", "client_id": "client-1", "scope": scope}))
+    }
+
+    fn kind(r: &Requirement, c: &Claims) -> Option<AuthErrorKind> {
+        r.validate().unwrap();
+        r.evaluate(c).err().map(|e| e.kind())
+    }
+
+    #[test]
+    fn aud_expression_is_a_full_match() {
+        let r = Requirement::new().aud_matches("client-[0-9]+");
+        assert_eq!(kind(&r, &id_token("client-42")), None);
+        // API Gateway matches the whole aud: no match inside a longer value.
+        assert_eq!(
+            kind(&r, &id_token("xclient-42")),
+            Some(AuthErrorKind::WrongClient)
+        );
+        assert_eq!(
+            kind(&r, &id_token("client-42x")),
+            Some(AuthErrorKind::WrongClient)
+        );
+        assert_eq!(
+            kind(&r, &id_token("client-")),
+            Some(AuthErrorKind::WrongClient)
+        );
+        // Alternation stays inside the anchors.
+        let r = Requirement::new().aud_matches("a|b");
+        assert_eq!(kind(&r, &id_token("b")), None);
+        assert_eq!(kind(&r, &id_token("ab")), Some(AuthErrorKind::WrongClient));
+        // Explicit anchors are harmless.
+        let r = Requirement::new().aud_matches("^client-1$");
+        assert_eq!(kind(&r, &id_token("client-1")), None);
+    }
+
+    #[test]
+    fn aud_expression_always_refuses_access_tokens() {
+        let r = Requirement::new()
+            .token_use(TokenUseRule::Either)
+            .aud_matches(".*");
+        assert_eq!(kind(&r, &id_token("anything")), None);
+        assert_eq!(
+            kind(&r, &access_token("a")),
+            Some(AuthErrorKind::WrongClient)
+        );
+        // An access token's client_id is not its aud.
+        let r = Requirement::new()
+            .token_use(TokenUseRule::Either)
+            .aud_matches("client-1");
+        assert_eq!(
+            kind(&r, &access_token("a")),
+            Some(AuthErrorKind::WrongClient)
+        );
+    }
+
+    #[test]
+    fn aud_expression_on_access_only_route_is_a_config_error() {
+        let err = Requirement::any_scope(["a"])
+            .aud_matches(".*")
+            .validate()
+            .unwrap_err();
+        assert!(err.message().contains("access tokens have no aud"), "{err}");
+        let err = Requirement::new()
+            .token_use(TokenUseRule::Access)
+            .aud_matches("x")
+            .validate()
+            .unwrap_err();
+        assert!(err.message().contains("access tokens have no aud"), "{err}");
+    }
+
+    #[test]
+    fn bad_expression_is_a_config_error_and_refuses_everything() {
+        for bad in ["(", "a)(b", "[z-a]", "x{2,1}", r"\p{Greek}"] {
+            let r = Requirement::new().aud_matches(bad);
+            let err = r.validate().unwrap_err();
+            assert!(err.message().contains("does not compile"), "{bad}: {err}");
+            // Fail closed if evaluated anyway.
+            assert_eq!(
+                r.evaluate(&id_token(bad)).unwrap_err().kind(),
+                AuthErrorKind::WrongClient
+            );
+        }
+    }
+
+    #[test]
+    fn scope_or_scope_and_group_composes() {
+        let r = Requirement::any_scope(["A", "B"]).any_group(["admins"]);
+        let with_group = |scope: &str, group: &str| {
+            claims(json!({"token_use": "access", "scope": scope, "cognito:groups": [group]}))
+        };
+        assert_eq!(kind(&r, &with_group("B", "admins")), None);
+        assert_eq!(kind(&r, &with_group("A other", "admins")), None);
+        assert_eq!(
+            kind(&r, &with_group("C", "admins")),
+            Some(AuthErrorKind::InsufficientScope)
+        );
+        assert_eq!(
+            kind(&r, &with_group("A", "users")),
+            Some(AuthErrorKind::Forbidden)
+        );
+        assert_eq!(kind(&r, &id_token("c")), Some(AuthErrorKind::WrongTokenUse));
+    }
+
+    #[test]
+    fn all_scopes_needs_every_one() {
+        let r = Requirement::all_scopes(["A", "B"]);
+        assert_eq!(kind(&r, &access_token("B A")), None);
+        assert_eq!(
+            kind(&r, &access_token("A")),
+            Some(AuthErrorKind::InsufficientScope)
+        );
+        // Exact and case-sensitive.
+        assert_eq!(
+            kind(&r, &access_token("a b")),
+            Some(AuthErrorKind::InsufficientScope)
+        );
+    }
+
+    #[test]
+    fn pool_ids_restrict_the_pool() {
+        let r = Requirement::new().pool_ids(["us-east-1_Pool1"]);
+        assert_eq!(kind(&r, &id_token("c")), None);
+        let r = Requirement::new().pool_ids(["us-east-1_Pool2"]);
+        assert_eq!(kind(&r, &id_token("c")), Some(AuthErrorKind::WrongIssuer));
+        assert!(Requirement::new().pool_ids([""]).validate().is_err());
+    }
+
+    #[test]
+    fn debug_shows_the_expression_but_not_closures() {
+        let r = Requirement::new().aud_matches("web-.*").check(|_| true);
+        let text = format!("{r:?}");
+        assert!(text.contains(r#"aud_matches: Some("web-.*")"#), "{text}");
+        assert!(text.contains("<1 fn>"), "{text}");
+        assert_eq!(r.aud_pattern(), Some("web-.*"));
     }
 }

@@ -1,0 +1,402 @@
+//! Each kind of route requirement, accepted and refused, over a real socket:
+//! an axum app on 127.0.0.1 behind `CognitoAuthLayer`, called with reqwest.
+
+use axum::Router;
+use axum::routing::get;
+use tower_cognito::test_util::{LocalUserPool, TokenBuilder};
+use tower_cognito::{Claims, CognitoAuthLayer, Requirement, Responses, TokenUseRule, Verifier};
+
+struct Server {
+    base: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(app: Router) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Server {
+        base: format!("http://{addr}"),
+        task,
+    }
+}
+
+/// One route per requirement kind. The verifier checks no app client, as API
+/// Gateway does, so that the routes' own client rules are what is tested.
+fn routes(auth: &CognitoAuthLayer) -> Router {
+    let route = |path: &str, requirement: Requirement| {
+        Router::new()
+            .route(path, get(|c: Claims| async move { c.sub().to_owned() }))
+            .route_layer(auth.require(requirement).unwrap())
+    };
+    Router::new()
+        .merge(route(
+            "/any-scope",
+            Requirement::any_scope(["pets/read", "pets/admin"]),
+        ))
+        .merge(route(
+            "/all-scopes",
+            Requirement::all_scopes(["pets/read", "pets/write"]),
+        ))
+        .merge(route(
+            "/group",
+            Requirement::new().any_group(["admins", "staff"]),
+        ))
+        .merge(route(
+            "/id-only",
+            Requirement::new().token_use(TokenUseRule::Id),
+        ))
+        .merge(route(
+            "/access-only",
+            Requirement::new().token_use(TokenUseRule::Access),
+        ))
+        .merge(route(
+            "/either",
+            Requirement::new().token_use(TokenUseRule::Either),
+        ))
+        .merge(route(
+            "/clients",
+            Requirement::new()
+                .token_use(TokenUseRule::Either)
+                .client_ids(["web-app", "cli-app"]),
+        ))
+        .merge(route("/aud", Requirement::new().aud_matches("web-[a-z]+")))
+        .merge(route(
+            "/aud-either",
+            Requirement::new()
+                .token_use(TokenUseRule::Either)
+                .aud_matches(".*"),
+        ))
+        .merge(route(
+            "/check",
+            Requirement::new().check(|c| c.get_str("custom:tenant") == Some("acme")),
+        ))
+        .merge(route(
+            "/scope-and-group",
+            Requirement::any_scope(["A", "B"]).any_group(["admins"]),
+        ))
+}
+
+async fn start(responses: Responses) -> (LocalUserPool, Server) {
+    let pool = LocalUserPool::start().await.unwrap();
+    let verifier = Verifier::builder().pool(pool.user_pool()).build().unwrap();
+    let auth = CognitoAuthLayer::new(verifier).responses(responses);
+    let server = serve(routes(&auth)).await;
+    (pool, server)
+}
+
+/// Status, body and the `error` of `WWW-Authenticate`, if any.
+async fn call(server: &Server, path: &str, token: &str) -> (u16, String, Option<String>) {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let error = response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("error=\"").nth(1))
+        .and_then(|v| v.split('"').next())
+        .map(str::to_owned);
+    (status, response.text().await.unwrap(), error)
+}
+
+const OK: (u16, Option<&str>) = (200, None);
+const WRONG_TOKEN: (u16, Option<&str>) = (401, Some("invalid_token"));
+const NOT_ALLOWED: (u16, Option<&str>) = (403, Some("insufficient_scope"));
+
+/// Sends `token` to `path` and checks the outcome; on success the handler saw the
+/// token's claims (it answers with their `sub`).
+async fn expect(server: &Server, path: &str, token: TokenBuilder, outcome: (u16, Option<&str>)) {
+    let token = token.sub("the-user").sign();
+    let (status, body, error) = call(server, path, &token).await;
+    assert_eq!((status, error.as_deref()), outcome, "{path}: body {body:?}");
+    if status == 200 {
+        assert_eq!(body, "the-user", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn any_of_scopes() {
+    let (pool, server) = start(Responses::rfc6750("pets")).await;
+    let p = "/any-scope";
+    expect(&server, p, pool.access_token().scopes(["pets/admin"]), OK).await;
+    expect(
+        &server,
+        p,
+        pool.access_token().scopes(["openid", "pets/read"]),
+        OK,
+    )
+    .await;
+    expect(
+        &server,
+        p,
+        pool.access_token().scopes(["pets/write"]),
+        NOT_ALLOWED,
+    )
+    .await;
+    // Exact, case-sensitive comparison.
+    expect(
+        &server,
+        p,
+        pool.access_token().scopes(["pets/READ", "pets"]),
+        NOT_ALLOWED,
+    )
+    .await;
+    // A route with scopes takes access tokens only.
+    expect(&server, p, pool.id_token(), WRONG_TOKEN).await;
+}
+
+#[tokio::test]
+async fn all_of_scopes() {
+    let (pool, server) = start(Responses::rfc6750("pets")).await;
+    let p = "/all-scopes";
+    expect(
+        &server,
+        p,
+        pool.access_token().scopes(["pets/write", "pets/read"]),
+        OK,
+    )
+    .await;
+    expect(
+        &server,
+        p,
+        pool.access_token().scopes(["pets/read"]),
+        NOT_ALLOWED,
+    )
+    .await;
+    expect(
+        &server,
+        p,
+        pool.access_token().scopes(["pets/write"]),
+        NOT_ALLOWED,
+    )
+    .await;
+    expect(&server, p, pool.id_token(), WRONG_TOKEN).await;
+}
+
+#[tokio::test]
+async fn groups() {
+    let (pool, server) = start(Responses::rfc6750("pets")).await;
+    let p = "/group";
+    expect(&server, p, pool.id_token().groups(["staff"]), OK).await;
+    expect(&server, p, pool.id_token().groups(["users", "admins"]), OK).await;
+    expect(&server, p, pool.id_token().groups(["users"]), NOT_ALLOWED).await;
+    expect(&server, p, pool.id_token(), NOT_ALLOWED).await;
+    // Group names are exact.
+    expect(&server, p, pool.id_token().groups(["Admins"]), NOT_ALLOWED).await;
+}
+
+#[tokio::test]
+async fn token_use() {
+    let (pool, server) = start(Responses::rfc6750("pets")).await;
+    expect(&server, "/id-only", pool.id_token(), OK).await;
+    expect(&server, "/id-only", pool.access_token(), WRONG_TOKEN).await;
+    expect(&server, "/access-only", pool.access_token(), OK).await;
+    expect(&server, "/access-only", pool.id_token(), WRONG_TOKEN).await;
+    expect(&server, "/either", pool.id_token(), OK).await;
+    expect(&server, "/either", pool.access_token(), OK).await;
+    // Neither kind: refused even where either is taken.
+    expect(
+        &server,
+        "/either",
+        pool.id_token().token_use("refresh"),
+        WRONG_TOKEN,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn app_client_allow_list() {
+    let (pool, server) = start(Responses::rfc6750("pets")).await;
+    let p = "/clients";
+    // `aud` of ID tokens, `client_id` of access tokens.
+    expect(&server, p, pool.id_token().client_id("web-app"), OK).await;
+    expect(&server, p, pool.access_token().client_id("cli-app"), OK).await;
+    expect(
+        &server,
+        p,
+        pool.id_token().client_id("other-app"),
+        WRONG_TOKEN,
+    )
+    .await;
+    expect(
+        &server,
+        p,
+        pool.access_token().client_id("other-app"),
+        WRONG_TOKEN,
+    )
+    .await;
+    // An ID token's client is its aud, not a client_id claim.
+    expect(
+        &server,
+        p,
+        pool.id_token()
+            .client_id("other-app")
+            .claim("client_id", "web-app"),
+        WRONG_TOKEN,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn token_validation_expression_on_aud() {
+    let (pool, server) = start(Responses::rfc6750("pets")).await;
+    expect(&server, "/aud", pool.id_token().client_id("web-shop"), OK).await;
+    expect(
+        &server,
+        "/aud",
+        pool.id_token().client_id("mobile-shop"),
+        WRONG_TOKEN,
+    )
+    .await;
+    // The whole aud must match.
+    expect(
+        &server,
+        "/aud",
+        pool.id_token().client_id("web-shop-2"),
+        WRONG_TOKEN,
+    )
+    .await;
+    expect(
+        &server,
+        "/aud",
+        pool.id_token().client_id("my-web-shop"),
+        WRONG_TOKEN,
+    )
+    .await;
+    // Access tokens have no aud: they always fail the expression, even `.*` on a
+    // route that takes either kind, and even with an aud-looking client_id.
+    expect(&server, "/aud-either", pool.id_token(), OK).await;
+    expect(&server, "/aud-either", pool.access_token(), WRONG_TOKEN).await;
+    expect(
+        &server,
+        "/aud-either",
+        pool.access_token().client_id("web-shop"),
+        WRONG_TOKEN,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn custom_check() {
+    let (pool, server) = start(Responses::rfc6750("pets")).await;
+    let p = "/check";
+    expect(
+        &server,
+        p,
+        pool.id_token().attribute("custom:tenant", "acme"),
+        OK,
+    )
+    .await;
+    expect(
+        &server,
+        p,
+        pool.id_token().attribute("custom:tenant", "umbrella"),
+        NOT_ALLOWED,
+    )
+    .await;
+    expect(&server, p, pool.id_token(), NOT_ALLOWED).await;
+    // The check runs after the token use rule.
+    expect(
+        &server,
+        p,
+        pool.access_token().claim("custom:tenant", "acme"),
+        WRONG_TOKEN,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn composed_scope_or_scope_and_group() {
+    let (pool, server) = start(Responses::rfc6750("pets")).await;
+    let p = "/scope-and-group";
+    expect(
+        &server,
+        p,
+        pool.access_token().scopes(["B"]).groups(["admins"]),
+        OK,
+    )
+    .await;
+    expect(
+        &server,
+        p,
+        pool.access_token()
+            .scopes(["A", "C"])
+            .groups(["x", "admins"]),
+        OK,
+    )
+    .await;
+    expect(
+        &server,
+        p,
+        pool.access_token().scopes(["C"]).groups(["admins"]),
+        NOT_ALLOWED,
+    )
+    .await;
+    expect(
+        &server,
+        p,
+        pool.access_token().scopes(["A"]).groups(["users"]),
+        NOT_ALLOWED,
+    )
+    .await;
+    expect(&server, p, pool.id_token().groups(["admins"]), WRONG_TOKEN).await;
+}
+
+#[tokio::test]
+async fn api_gateway_responses_answer_every_refusal_with_401() {
+    let (pool, server) = start(Responses::api_gateway()).await;
+    let unauthorized = (401, r#"{"message":"Unauthorized"}"#.to_owned(), None);
+    for (path, token) in [
+        ("/any-scope", pool.access_token().scopes(["pets/write"])),
+        ("/any-scope", pool.id_token()),
+        ("/all-scopes", pool.access_token().scopes(["pets/read"])),
+        ("/group", pool.id_token().groups(["users"])),
+        ("/access-only", pool.id_token()),
+        ("/clients", pool.id_token().client_id("other-app")),
+        ("/aud", pool.id_token().client_id("mobile-shop")),
+        ("/aud-either", pool.access_token()),
+        ("/check", pool.id_token()),
+    ] {
+        assert_eq!(
+            call(&server, path, &token.sign()).await,
+            unauthorized,
+            "{path}"
+        );
+    }
+    // And lets the same routes through with the right token.
+    let token = pool.access_token().sub("u").scopes(["pets/read"]).sign();
+    assert_eq!(
+        call(&server, "/any-scope", &token).await,
+        (200, "u".to_owned(), None)
+    );
+}
+
+#[test]
+fn a_bad_expression_is_refused_when_the_layer_is_built() {
+    let verifier = Verifier::builder()
+        .pool(tower_cognito::UserPool::new("us-east-1_AbCdEfGhI"))
+        .build()
+        .unwrap();
+    let auth = CognitoAuthLayer::new(verifier);
+    let err = auth
+        .require(Requirement::new().aud_matches("web-("))
+        .unwrap_err();
+    assert!(err.message().contains("does not compile"), "{err}");
+    let err = auth
+        .require(Requirement::any_scope(["pets/read"]).aud_matches("web-.*"))
+        .unwrap_err();
+    assert!(err.message().contains("access tokens have no aud"), "{err}");
+}
