@@ -426,3 +426,44 @@ fn contradictory_requirements_are_config_errors() {
     );
     assert!(auth.require(Requirement::any_scope(["a b"])).is_err());
 }
+
+#[tokio::test]
+async fn layers_made_from_one_verifier_share_one_key_cache() {
+    let pool = LocalUserPool::start().await.unwrap();
+    let auth = CognitoAuthLayer::new(
+        pool.verifier_builder()
+            .token_cache_capacity(0)
+            .build()
+            .unwrap(),
+    );
+    let echo = || {
+        service_fn(|_: Request<String>| async { Ok::<_, Infallible>(Response::new(String::new())) })
+    };
+    let id_route = auth.clone().layer(echo());
+    let scoped_route = auth
+        .require(Requirement::any_scope(["s"]))
+        .unwrap()
+        .layer(echo());
+    let request = |token: String| {
+        Request::get("/")
+            .header("authorization", format!("Bearer {token}"))
+            .body(String::new())
+            .unwrap()
+    };
+    // ID and access tokens are signed by different keys of the same set.
+    let response = id_route
+        .oneshot(request(pool.id_token().sign()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = scoped_route
+        .oneshot(request(pool.access_token().scopes(["s"]).sign()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        pool.server().requests(),
+        1,
+        "the second layer used the first one's keys"
+    );
+}
