@@ -1,20 +1,42 @@
 //! A local Cognito user pool for tests: real RSA keys, a real JWKS endpoint on
 //! 127.0.0.1, and tokens shaped like Cognito's. Behind the `test-util` feature.
 //!
+//! Testing a handler of your own, with no Cognito pool and no network:
+//!
 //! ```
+//! use axum::{Router, body::Body, routing::get};
+//! use http::{Request, StatusCode};
+//! use tower::ServiceExt;
 //! use tower_cognito::test_util::LocalUserPool;
+//! use tower_cognito::{Claims, CognitoAuthLayer, Requirement};
+//!
+//! async fn my_notes(claims: Claims) -> String {
+//!     format!("notes of {}", claims.sub())
+//! }
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let pool = LocalUserPool::start().await.unwrap();
-//! let verifier = pool.verifier();
+//! let auth = CognitoAuthLayer::new(pool.verifier());
+//! let app = Router::new()
+//!     .route("/notes", get(my_notes))
+//!     .route_layer(auth.require(Requirement::any_scope(["notes/read"])).unwrap());
+//!
+//! let call = |token: String| {
+//!     let request = Request::get("/notes")
+//!         .header("authorization", format!("Bearer {token}"))
+//!         .body(Body::empty())
+//!         .unwrap();
+//!     app.clone().oneshot(request)
+//! };
 //!
 //! let token = pool.access_token().sub("user-1").scopes(["notes/read"]).sign();
-//! let claims = verifier.verify(&token).await.unwrap();
-//! assert_eq!(claims.sub(), "user-1");
-//! assert!(claims.has_scope("notes/read"));
+//! assert_eq!(call(token).await.unwrap().status(), StatusCode::OK);
 //!
-//! let expired = pool.id_token().expired().sign();
-//! assert!(verifier.verify(&expired).await.is_err());
+//! let wrong_scope = pool.access_token().scopes(["notes/write"]).sign();
+//! assert_eq!(call(wrong_scope).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+//!
+//! let expired = pool.access_token().scopes(["notes/read"]).expired().sign();
+//! assert_eq!(call(expired).await.unwrap().status(), StatusCode::UNAUTHORIZED);
 //! # }
 //! ```
 
