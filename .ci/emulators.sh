@@ -64,7 +64,7 @@ install_node() {
   cp "$PKG_LOCK" "$NPM_DIR/package-lock.json"
   log "node: npm ci (cognito-local, pinned by .ci/e2e-package-lock.json)"
   # --ignore-scripts: the only install script in the tree is aws-sdk's deprecation notice.
-  (cd "$NPM_DIR" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  (cd "$NPM_DIR" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) >&2
   [[ -f "$COGNITO_LOCAL_JS" ]] || die "cognito-local not found at $COGNITO_LOCAL_JS after npm ci"
   log "node: cognito-local $(node -p "require('$NPM_DIR/node_modules/cognito-local/package.json').version")"
   echo "$want" > "$stamp"
@@ -102,13 +102,23 @@ start_bg() {
   echo "$!" > "$E2E/$name.pid"
 }
 
+# alive PID : the process exists and is not a zombie. The emulators are orphans once `start`
+# returns, so after they exit they stay zombies until init reaps them (1-2 s on some VMs),
+# and `kill -0` alone would still call them alive.
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local state
+  state="$(sed -E 's/^.*\) ([A-Za-z]).*$/\1/' "/proc/$1/stat" 2>/dev/null || true)"
+  [[ "$state" != "Z" ]]
+}
+
 # wait_http NAME URL LOGFILE : wait until URL answers over HTTP (any status), bounded
 wait_http() {
   local name="$1" url="$2" logfile="$3" pid deadline
   pid="$(cat "$E2E/$name.pid")"
   deadline=$((SECONDS + START_TIMEOUT))
   while (( SECONDS < deadline )); do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! alive "$pid"; then
       log "$name exited before answering on $url; last lines of $logfile:"
       tail -n 40 "$logfile" >&2 || true
       return 1
@@ -172,14 +182,14 @@ stop_one() {
   local name="$1" pidfile="$E2E/$1.pid" pid i
   [[ -f "$pidfile" ]] || return 0
   pid="$(cat "$pidfile" 2>/dev/null || true)"
-  if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+  if [[ "$pid" =~ ^[0-9]+$ ]] && alive "$pid"; then
     kill -TERM -- "-$pid" 2>/dev/null || true   # its process group (started with setsid)
     kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
+      alive "$pid" || break
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
       kill -KILL -- "-$pid" 2>/dev/null || true
       kill -KILL "$pid" 2>/dev/null || true
     fi
