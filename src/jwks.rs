@@ -1,4 +1,35 @@
 //! A user pool's key set: fetching the JWKS, caching decoded keys, refreshing.
+//!
+//! How the [`KeySource`] behaves, and why (SPEC section 5 lists what the reference
+//! verifier gets wrong; each point below answers one of them):
+//!
+//! - **Known `kid`** (the hot path): one lookup in a moka cache and two clock
+//!   reads. No lock is taken and nothing but the lookup is awaited, so a slow or
+//!   hanging fetch never delays a token whose key is cached.
+//! - **Every fetch goes through one gate** ([`KeySource::begin_fetch`]): under a
+//!   short `std` mutex (never held across an await) it either joins the fetch
+//!   under way (single flight), starts one if the rate limit allows, or declines.
+//!   The fetch runs in its own task, so a request that is cancelled (its client
+//!   went away) does not cancel the fetch the others wait for.
+//! - **Unknown `kid`**: a fetch may start at most once per `unknown_kid_cooldown`,
+//!   counted from the start of the previous fetch, whatever started it. A flood of
+//!   random `kid`s therefore costs at most one fetch per cooldown, and since every
+//!   fetch reads the whole set, a genuine rotation is seen by the first fetch after
+//!   it was published: within one cooldown, flood or not.
+//! - **Failures back off**: after a failed fetch the next one waits the cooldown
+//!   (at least [`MIN_RETRY_DELAY`]), doubling per consecutive failure up to
+//!   `max_backoff`; an outage never turns requests into fetches.
+//! - **Refresh**: a timer task re-reads the set every `refresh_interval`, so a key
+//!   removed from the JWKS stops being trusted within that interval even without
+//!   traffic; [`KeySource::tick`] (called on every cache hit) is the fallback
+//!   when the timer is not running (its runtime shut down).
+//! - **Stale-if-error**: while fetches fail, the last good set keeps serving for
+//!   `max_stale` after the last successful fetch; then its keys (and tokens in the
+//!   verifier's cache that they signed) stop being trusted.
+//! - **Bounded fetches**: total timeout, status 200 only, `Content-Length` checked
+//!   first, the body read chunk by chunk and abandoned at `max_jwks_size`.
+//! - **One bad key does not spoil the set**: unusable keys are skipped (and
+//!   logged); the set fails only when no usable key is left.
 
 use crate::error::{AuthError, AuthErrorKind};
 use base64::Engine as _;
@@ -10,57 +41,157 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
-/// Smallest RSA modulus accepted, in bits.
+/// Smallest RSA modulus accepted, in bits (SPEC section 2; the reference verifier
+/// accepts weaker keys).
 pub(crate) const MIN_RSA_BITS: usize = 2048;
 /// Largest RSA modulus accepted, in bits (bounds the cost of one verification).
 pub(crate) const MAX_RSA_BITS: usize = 8192;
-/// Most keys kept from one JWKS.
+/// Most keys kept from one JWKS (Cognito publishes two; a rotation briefly four).
 pub(crate) const MAX_KEYS: usize = 1024;
+/// Shortest wait after a failed fetch, even with a zero cooldown: an outage must
+/// not turn every request into a fetch.
+pub(crate) const MIN_RETRY_DELAY: Duration = Duration::from_millis(100);
+/// Unusable keys of one JWKS logged one by one; the rest are only counted.
+const MAX_LOGGED_SKIPS: usize = 5;
+/// Longest the refresh timer sleeps before it looks at the schedule again.
+const MAX_TIMER_SLEEP: Duration = Duration::from_secs(60);
+/// Shortest the refresh timer sleeps, so that it can never spin.
+const MIN_TIMER_SLEEP: Duration = Duration::from_millis(10);
 
-/// How the key sets of all pools of one verifier are fetched and kept.
+/// How the key sets of all pools of one verifier are fetched and kept. The
+/// defaults are set (and documented for users) in `VerifierBuilder`; they are
+/// repeated here with the reason for each.
 #[derive(Clone, Debug)]
 pub(crate) struct KeySettings {
+    /// Default: rustls, 2 s connect timeout (a healthy endpoint connects in
+    /// milliseconds; an unreachable one should fail a prefetch quickly).
     pub(crate) client: reqwest::Client,
+    /// Longest one fetch may take, from connecting to the last body byte.
+    /// Default 5 s: requests waiting on a cold cache wait at most this long.
     pub(crate) fetch_timeout: Duration,
+    /// Largest body read; a larger one is a failed fetch. Default 1 MiB: a
+    /// Cognito JWKS is under 1 KiB, and 1 MiB bounds what a hostile or broken
+    /// endpoint can make each fetch hold.
     pub(crate) max_jwks_size: usize,
+    /// Time from one successful fetch to the next background refresh. Default
+    /// 15 min: a key Cognito removes stops being trusted within 15 minutes, at
+    /// the cost of 4 small fetches an hour.
     pub(crate) refresh_interval: Duration,
+    /// Least time between the starts of two fetches (except a prefetch), and the
+    /// first step of the back-off after a failure. Default 5 s: a random-`kid`
+    /// flood costs at most 12 fetches a minute, and a rotation is seen within 5 s.
     pub(crate) unknown_kid_cooldown: Duration,
+    /// Longest wait between two attempts while the endpoint fails. Default 60 s:
+    /// one fetch a minute during an outage, and recovery seen within a minute.
     pub(crate) max_backoff: Duration,
+    /// How long after its last successful fetch a key set may still be used.
+    /// Default 24 h: rides out a long outage of the endpoint, and equals the
+    /// longest token lifetime Cognito allows.
     pub(crate) max_stale: Duration,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Until when the keys of one source may be trusted: `max_stale` after the last
+/// successful fetch. Shared by the source and all its keys, so a key held by the
+/// verifier's token cache stops being trusted along with its set.
+#[derive(Debug)]
+pub(crate) struct Trust {
+    epoch: Instant,
+    /// Milliseconds after `epoch`; 0 before the first successful fetch.
+    until_ms: AtomicU64,
+}
+
+impl Trust {
+    fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            until_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        millis(self.epoch.elapsed())
+    }
+
+    fn holds(&self) -> bool {
+        self.now_ms() < self.until_ms.load(Ordering::Acquire)
+    }
+}
+
+/// The public parts of one JWK that passed every rule.
+#[derive(PartialEq, Eq)]
+pub(crate) struct RsaJwk {
+    kid: String,
+    n: Vec<u8>,
+    e: Vec<u8>,
+}
+
+impl fmt::Debug for RsaJwk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RsaJwk")
+            .field("kid", &self.kid)
+            .field("bits", &(self.n.len() * 8))
+            .finish_non_exhaustive()
+    }
 }
 
 /// One RSA public key from a JWKS.
 pub(crate) struct Key {
-    kid: String,
+    jwk: RsaJwk,
     decoding: DecodingKey,
     removed: AtomicBool,
+    trust: Arc<Trust>,
 }
 
 impl Key {
+    fn new(jwk: RsaJwk, trust: Arc<Trust>) -> Self {
+        let decoding = DecodingKey::from_rsa_raw_components(&jwk.n, &jwk.e);
+        Self {
+            jwk,
+            decoding,
+            removed: AtomicBool::new(false),
+            trust,
+        }
+    }
+
     pub(crate) fn verify(&self, message: &[u8], signature: &Vec<u8>) -> bool {
         crate::crypto::verify_rs256(&self.decoding, message, signature)
     }
 
-    /// Whether a refresh found this key gone from the pool's key set.
+    /// Whether this key is no longer trusted: a refresh found it gone from (or
+    /// replaced in) the pool's key set, or the set it came from is older than
+    /// `max_stale` because every fetch since has failed.
     pub(crate) fn is_removed(&self) -> bool {
-        self.removed.load(Ordering::Relaxed)
+        self.removed.load(Ordering::Acquire) || !self.trust.holds()
+    }
+
+    fn retire(&self) {
+        self.removed.store(true, Ordering::Release);
     }
 }
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Key").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("Key")
+            .field("kid", &self.jwk.kid)
+            .finish_non_exhaustive()
     }
 }
 
-/// Decodes one JWK, applying every rule a Cognito signing key must meet.
-pub(crate) fn decode_key(jwk: &Value) -> Result<Key, &'static str> {
-    let field = |name: &str| jwk.get(name);
+/// Decodes one JWK, applying every rule a Cognito signing key must meet: a
+/// non-empty string `kid`, `kty` RSA, `use` sig or absent, `alg` RS256 or absent,
+/// base64url `n` and `e`, an odd modulus of 2048 to 8192 bits, an odd exponent
+/// from 3 to 2^32 - 1. Every member it reads must be a string.
+pub(crate) fn decode_key(jwk: &Value) -> Result<RsaJwk, &'static str> {
     let text = |name: &str| -> Result<Option<&str>, &'static str> {
-        match field(name) {
+        match jwk.get(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err("a member is not a string"),
@@ -84,20 +215,25 @@ pub(crate) fn decode_key(jwk: &Value) -> Result<Key, &'static str> {
         .map_err(|_| "e is not base64url")?;
     let n = strip_leading_zeros(&n);
     let e = strip_leading_zeros(&e);
-    let bits = n.first().map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
+    let bits = n
+        .first()
+        .map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
     if bits < MIN_RSA_BITS {
         return Err("modulus is shorter than 2048 bits");
     }
     if bits > MAX_RSA_BITS {
         return Err("modulus is longer than 8192 bits");
     }
+    if n.last().is_some_and(|b| b & 1 == 0) {
+        return Err("modulus is even");
+    }
     if e.is_empty() || e.len() > 4 || e.last().is_some_and(|b| b & 1 == 0) || e == [1] {
         return Err("exponent is not an odd number from 3 to 2^32");
     }
-    Ok(Key {
+    Ok(RsaJwk {
         kid: kid.to_owned(),
-        decoding: DecodingKey::from_rsa_raw_components(n, e),
-        removed: AtomicBool::new(false),
+        n: n.to_vec(),
+        e: e.to_vec(),
     })
 }
 
@@ -106,117 +242,184 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     &bytes[start..]
 }
 
-/// Parses a JWKS document. Keys that break a rule are skipped with a log line;
-/// the set fails only when no usable key is left.
-pub(crate) fn parse_jwks(body: &[u8], url: &Url) -> Result<HashMap<String, Arc<Key>>, String> {
+/// Parses a JWKS document. Keys that break a rule are skipped (the first few
+/// logged one by one, then a count); the set fails only when no usable key is left.
+pub(crate) fn parse_jwks(body: &[u8], url: &Url) -> Result<HashMap<String, RsaJwk>, String> {
     #[derive(serde::Deserialize)]
     struct Set {
         keys: Vec<Value>,
     }
     let set: Set = serde_json::from_slice(body).map_err(|e| format!("not a JWKS document: {e}"))?;
     let mut keys = HashMap::new();
+    let mut skipped = 0usize;
     for (index, jwk) in set.keys.iter().enumerate() {
         if keys.len() >= MAX_KEYS {
             tracing::warn!(%url, "JWKS has more than {MAX_KEYS} usable keys; the rest are ignored");
             break;
         }
         match decode_key(jwk) {
+            Ok(key) if keys.contains_key(&key.kid) => {
+                tracing::warn!(
+                    %url,
+                    index,
+                    kid = %key.kid,
+                    "JWKS repeats a kid; the first key is kept"
+                );
+            }
             Ok(key) => {
-                if keys.contains_key(&key.kid) {
-                    tracing::warn!(%url, index, kid = %key.kid, "JWKS repeats a kid; the first key is kept");
-                } else {
-                    keys.insert(key.kid.clone(), Arc::new(key));
+                keys.insert(key.kid.clone(), key);
+            }
+            Err(reason) => {
+                skipped += 1;
+                if skipped <= MAX_LOGGED_SKIPS {
+                    tracing::warn!(%url, index, reason, "skipping unusable key in JWKS");
                 }
             }
-            Err(reason) => tracing::warn!(%url, index, reason, "skipping unusable key in JWKS"),
         }
     }
+    if skipped > MAX_LOGGED_SKIPS {
+        tracing::warn!(
+            %url,
+            skipped,
+            "JWKS has many unusable keys; only the first few were logged"
+        );
+    }
     if keys.is_empty() {
-        return Err("JWKS has no usable RS256 key".to_owned());
+        return Err(if skipped > 0 {
+            format!("JWKS has no usable RS256 key ({skipped} unusable)")
+        } else {
+            "JWKS has no keys".to_owned()
+        });
     }
     Ok(keys)
 }
 
-/// The key set of one user pool: decoded keys in a moka cache, refreshed in the
-/// background, refetched (rate-limited) when an unknown `kid` appears, kept while
-/// the endpoint fails (up to `max_stale`).
+/// What asked for a fetch; decides whether the rate limit applies, and is logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Why {
+    /// A token named a `kid` that is not in the cached set (or there is no set).
+    UnknownKid,
+    /// The refresh interval passed, or a retry after a failure is due.
+    Refresh,
+    /// The service asked at start-up; not rate-limited.
+    Prefetch,
+}
+
+impl Why {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownKid => "unknown kid",
+            Self::Refresh => "refresh",
+            Self::Prefetch => "prefetch",
+        }
+    }
+}
+
+/// The key set of one JWKS URL; see the module docs for its behaviour.
 pub(crate) struct KeySource {
     url: Url,
     settings: Arc<KeySettings>,
     keys: Cache<String, Arc<Key>>,
+    trust: Arc<Trust>,
     state: Mutex<FetchState>,
-    /// Held for the duration of a fetch: one fetch at a time (single flight).
-    fetch_lock: tokio::sync::Mutex<()>,
-    /// Bumped after every fetch attempt, so waiters can tell one happened.
-    generation: AtomicU64,
-    /// Milliseconds after `epoch` at which a background refresh is due.
+    /// Bumped (under `state`) when a fetch ends, to wake those who joined it.
+    done: watch::Sender<u64>,
+    /// When the next background refresh is due, in ms after `trust.epoch`;
+    /// `u64::MAX` until the first attempt. Read without a lock on the hot path,
+    /// written under `state`.
     refresh_due_ms: AtomicU64,
-    refreshing: AtomicBool,
-    epoch: Instant,
+    /// The refresh timer task, once started.
+    refresher: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct FetchState {
-    /// No fetch may start before this (cooldown after success, back-off after failure).
-    next_attempt: Option<Instant>,
+    /// A fetch is under way.
+    in_flight: bool,
+    /// No fetch (other than a prefetch) may start before this, in ms after the epoch.
+    next_attempt_ms: u64,
     consecutive_failures: u32,
+    /// Why the last fetch failed; `None` when it succeeded.
     last_error: Option<String>,
 }
 
 impl fmt::Debug for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeySource").field("url", &self.url.as_str()).finish_non_exhaustive()
+        f.debug_struct("KeySource")
+            .field("url", &self.url.as_str())
+            .field("ready", &self.is_ready())
+            .finish_non_exhaustive()
     }
+}
+
+impl Drop for KeySource {
+    fn drop(&mut self) {
+        if let Some(timer) = lock(&self.refresher).take() {
+            timer.abort();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl KeySource {
     pub(crate) fn new(url: Url, settings: Arc<KeySettings>) -> Self {
-        let keys = Cache::builder()
-            .max_capacity(MAX_KEYS as u64)
-            .time_to_live(settings.max_stale)
-            .build();
+        // No capacity bound: the set is bounded by MAX_KEYS already, and a bound
+        // would bring in moka's admission policy, which may refuse a new key. No
+        // time to live either: staleness is `Trust`'s business, and a key must
+        // only ever leave the cache through `apply`, which marks it removed (one
+        // that expired silently could come back to life in the token cache).
+        let keys = Cache::builder().build();
         Self {
             url,
             settings,
             keys,
+            trust: Arc::new(Trust::new()),
             state: Mutex::new(FetchState::default()),
-            fetch_lock: tokio::sync::Mutex::new(()),
-            generation: AtomicU64::new(0),
+            done: watch::Sender::new(0),
             refresh_due_ms: AtomicU64::new(u64::MAX),
-            refreshing: AtomicBool::new(false),
-            epoch: Instant::now(),
+            refresher: Mutex::new(None),
         }
     }
 
-    /// The key with this `kid`, fetching the set if it is not known yet and a fetch
-    /// is allowed now.
+    /// The key with this `kid`. An unknown `kid` joins the fetch under way or
+    /// starts one if the rate limit allows, and waits for it.
+    ///
+    /// Errors: `UnknownKey` when a good, current set lacks the `kid`;
+    /// `KeySetUnavailable` when there is no usable set, or when the last fetch
+    /// failed (the `kid` may belong to a rotation that cannot be seen: the client
+    /// should retry, not sign in again).
     pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<Key>, AuthError> {
-        if let Some(key) = self.keys.get(kid).await {
+        if let Some(key) = self.lookup(kid).await {
             self.tick();
             return Ok(key);
         }
-        let seen = self.generation.load(Ordering::Acquire);
-        {
-            let _fetching = self.fetch_lock.lock().await;
-            // If a fetch finished while we waited, its result is what we wanted.
-            if self.generation.load(Ordering::Acquire) == seen && self.may_fetch_now() {
-                self.fetch_and_store("unknown kid").await;
-            }
+        self.ensure_refresher();
+        if let Some(mut done) = self.begin_fetch(Why::UnknownKid) {
+            // Err only if the source is gone, which cannot be while `self` is held.
+            let _ = done.changed().await;
         }
-        if let Some(key) = self.keys.get(kid).await {
+        // Also when no fetch was allowed: one may have ended since the first lookup.
+        if let Some(key) = self.lookup(kid).await {
             return Ok(key);
         }
         Err(self.miss_error())
     }
 
-    /// Fetches the set now unless one is present, for start-up. Returns the error
-    /// of the fetch if it failed.
+    /// Fetches the set unless a usable one is held, ignoring the rate limit, and
+    /// returns why it failed. Also starts the refresh timer.
     pub(crate) async fn prefetch(self: &Arc<Self>) -> Result<(), AuthError> {
-        let _fetching = self.fetch_lock.lock().await;
+        self.ensure_refresher();
         if self.is_ready() {
             return Ok(());
         }
-        self.fetch_and_store("prefetch").await;
+        if let Some(mut done) = self.begin_fetch(Why::Prefetch) {
+            let _ = done.changed().await;
+        }
         if self.is_ready() {
             Ok(())
         } else {
@@ -224,134 +427,247 @@ impl KeySource {
         }
     }
 
-    /// Whether the source holds a usable key set.
+    /// Whether the source holds a usable key set: one fetched successfully less
+    /// than `max_stale` ago.
     pub(crate) fn is_ready(&self) -> bool {
-        self.keys.iter().next().is_some()
+        self.trust.holds()
+    }
+
+    /// Starts a background refresh when one is due. Cheap when none is: one clock
+    /// read and one atomic load.
+    pub(crate) fn tick(self: &Arc<Self>) {
+        if self.trust.now_ms() < self.refresh_due_ms.load(Ordering::Acquire) {
+            return;
+        }
+        // Normally the timer has started it already; this covers a timer that is
+        // not running (its runtime shut down, or none when the source was first used).
+        self.ensure_refresher();
+        let _ = self.begin_fetch(Why::Refresh);
+    }
+
+    async fn lookup(&self, kid: &str) -> Option<Arc<Key>> {
+        self.keys.get(kid).await.filter(|key| !key.is_removed())
     }
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, FetchState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 
     fn miss_error(&self) -> AuthError {
         let state = self.lock_state();
-        match &state.last_error {
-            Some(reason) => AuthError::new(
+        let url = &self.url;
+        if !self.trust.holds() {
+            let reason = state
+                .last_error
+                .as_deref()
+                .unwrap_or("no key set fetched yet");
+            AuthError::new(
                 AuthErrorKind::KeySetUnavailable,
-                format!("JWKS {} unavailable: {reason}", self.url),
-            ),
-            None => AuthError::new(
+                format!("no usable key set from JWKS {url}: {reason}"),
+            )
+        } else if let Some(reason) = &state.last_error {
+            AuthError::new(
+                AuthErrorKind::KeySetUnavailable,
+                format!("token kid is not in the last good key set and JWKS {url} fails: {reason}"),
+            )
+        } else {
+            AuthError::new(
                 AuthErrorKind::UnknownKey,
-                format!("no key with the token's kid in JWKS {}", self.url),
-            ),
+                format!("no key with the token's kid in JWKS {url}"),
+            )
         }
     }
 
-    fn may_fetch_now(&self) -> bool {
-        self.lock_state()
-            .next_attempt
-            .is_none_or(|at| Instant::now() >= at)
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
-    }
-
-    /// Starts a background refresh when one is due. Cheap: one atomic load when not.
-    pub(crate) fn tick(self: &Arc<Self>) {
-        if self.now_ms() < self.refresh_due_ms.load(Ordering::Relaxed) {
-            return;
+    /// The gate every fetch goes through. Joins the fetch under way, or starts one
+    /// when `why` may start one now; returns a receiver that changes when that
+    /// fetch ends, or `None` when no fetch is under way or allowed.
+    fn begin_fetch(self: &Arc<Self>, why: Why) -> Option<watch::Receiver<u64>> {
+        let mut state = self.lock_state();
+        // Subscribed under the lock that `finish` sends under: no end is missed.
+        let done = self.done.subscribe();
+        if state.in_flight {
+            return Some(done);
         }
-        if self.refreshing.swap(true, Ordering::AcqRel) {
+        let now = self.trust.now_ms();
+        if why != Why::Prefetch && now < state.next_attempt_ms {
+            if why == Why::Refresh {
+                // Come back when an attempt is allowed, not on every request.
+                self.refresh_due_ms
+                    .store(state.next_attempt_ms, Ordering::Release);
+            }
+            return None;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            drop(state);
+            tracing::warn!(
+                url = %self.url,
+                why = why.as_str(),
+                "cannot fetch JWKS outside a Tokio runtime"
+            );
+            return None;
+        };
+        state.in_flight = true;
+        // The cooldown counts from the start of a fetch, whatever started it.
+        state.next_attempt_ms = now.saturating_add(millis(self.settings.unknown_kid_cooldown));
+        // Nothing for the hot path to do until this fetch has ended.
+        let after = now.saturating_add(millis(self.settings.fetch_timeout));
+        self.refresh_due_ms.store(after, Ordering::Release);
+        drop(state);
+        let this = Arc::clone(self);
+        runtime.spawn(async move { this.run_fetch(why).await });
+        Some(done)
+    }
+
+    async fn run_fetch(self: Arc<Self>, why: Why) {
+        // If the task is dropped mid-fetch (its runtime shut down), the guard ends
+        // the flight so that nobody waits for it forever.
+        let mut guard = FlightGuard {
+            source: &self,
+            ended: false,
+        };
+        let started = Instant::now();
+        tracing::debug!(url = %self.url, why = why.as_str(), "fetching JWKS");
+        let limit = self
+            .settings
+            .fetch_timeout
+            .saturating_add(Duration::from_millis(100));
+        let result = match tokio::time::timeout(limit, self.download()).await {
+            Ok(result) => result,
+            Err(_) => Err("timed out".to_owned()),
+        };
+        let result = match result {
+            Ok(fresh) => Ok(self.apply(fresh).await),
+            Err(reason) => Err(reason),
+        };
+        self.finish(why, started, result);
+        guard.ended = true;
+    }
+
+    /// Puts a freshly fetched set in place of the old one and returns its size.
+    /// Keys whose material did not change keep their `Arc` (the verifier's token
+    /// cache holds them); removed or replaced ones are marked, so that tokens they
+    /// signed stop being accepted, even from the token cache.
+    async fn apply(&self, fresh: HashMap<String, RsaJwk>) -> usize {
+        let count = fresh.len();
+        let mut added = Vec::new();
+        let mut replaced = Vec::new();
+        let mut removed = Vec::new();
+        let old: HashMap<Arc<String>, Arc<Key>> = self.keys.iter().collect();
+        for (kid, key) in &old {
+            if !fresh.contains_key(kid.as_str()) {
+                self.keys.invalidate(kid.as_str()).await;
+                key.retire();
+                removed.push(kid.to_string());
+            }
+        }
+        for (kid, jwk) in fresh {
+            let key = match old.get(&kid) {
+                Some(known) if known.jwk == jwk => Arc::clone(known),
+                Some(known) => {
+                    known.retire();
+                    replaced.push(kid.clone());
+                    Arc::new(Key::new(jwk, Arc::clone(&self.trust)))
+                }
+                None => {
+                    added.push(kid.clone());
+                    Arc::new(Key::new(jwk, Arc::clone(&self.trust)))
+                }
+            };
+            self.keys.insert(kid, key).await;
+        }
+        added.sort();
+        replaced.sort();
+        removed.sort();
+        if old.is_empty() {
+            tracing::info!(url = %self.url, kids = ?added, "loaded JWKS");
+        } else if !added.is_empty() || !replaced.is_empty() || !removed.is_empty() {
+            tracing::info!(
+                url = %self.url,
+                ?added,
+                ?removed,
+                ?replaced,
+                keys = count,
+                "JWKS keys changed"
+            );
+        }
+        count
+    }
+
+    /// Records how a fetch ended, schedules the next one, and wakes those who
+    /// joined it.
+    fn finish(&self, why: Why, started: Instant, result: Result<usize, String>) {
+        let mut state = self.lock_state();
+        let now = self.trust.now_ms();
+        let took_ms = millis(started.elapsed());
+        match result {
+            Ok(keys) => {
+                let until = now.saturating_add(millis(self.settings.max_stale));
+                self.trust.until_ms.store(until, Ordering::Release);
+                if state.consecutive_failures > 0 {
+                    tracing::info!(
+                        url = %self.url,
+                        failures = state.consecutive_failures,
+                        "JWKS fetch succeeded again after failures"
+                    );
+                }
+                tracing::debug!(url = %self.url, why = why.as_str(), keys, took_ms, "fetched JWKS");
+                state.consecutive_failures = 0;
+                state.last_error = None;
+                let due = now
+                    .saturating_add(millis(self.settings.refresh_interval))
+                    .max(state.next_attempt_ms);
+                self.refresh_due_ms.store(due, Ordering::Release);
+            }
+            Err(reason) => {
+                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                let first = self.settings.unknown_kid_cooldown.max(MIN_RETRY_DELAY);
+                let doublings = state.consecutive_failures.saturating_sub(1).min(20);
+                let backoff = first
+                    .saturating_mul(1 << doublings)
+                    .min(self.settings.max_backoff.max(first));
+                let retry = now.saturating_add(millis(backoff));
+                state.next_attempt_ms = state.next_attempt_ms.max(retry);
+                // Retry in the background too, so the set recovers without traffic.
+                self.refresh_due_ms
+                    .store(state.next_attempt_ms, Ordering::Release);
+                let serving_stale = self.trust.holds();
+                tracing::warn!(
+                    url = %self.url,
+                    why = why.as_str(),
+                    %reason,
+                    failures = state.consecutive_failures,
+                    retry_in_ms = millis(backoff),
+                    took_ms,
+                    serving_stale,
+                    "JWKS fetch failed; {}",
+                    if serving_stale {
+                        "the last good key set keeps serving"
+                    } else {
+                        "no usable key set: tokens cannot be verified"
+                    }
+                );
+                state.last_error = Some(reason);
+            }
+        }
+        state.in_flight = false;
+        self.done
+            .send_modify(|generation| *generation = generation.wrapping_add(1));
+    }
+
+    /// Starts the refresh timer in the current runtime, unless it is running.
+    fn ensure_refresher(self: &Arc<Self>) {
+        let mut slot = lock(&self.refresher);
+        if slot.as_ref().is_some_and(|timer| !timer.is_finished()) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.refreshing.store(false, Ordering::Release);
             return;
         };
-        let this = Arc::clone(self);
-        runtime.spawn(async move {
-            {
-                let _fetching = this.fetch_lock.lock().await;
-                if this.may_fetch_now() {
-                    this.fetch_and_store("refresh").await;
-                } else {
-                    this.schedule_refresh(this.lock_state().next_attempt.unwrap_or_else(Instant::now));
-                }
-            }
-            this.refreshing.store(false, Ordering::Release);
-        });
+        let source = Arc::downgrade(self);
+        *slot = Some(runtime.spawn(refresh_timer(source)).abort_handle());
     }
 
-    fn schedule_refresh(&self, at: Instant) {
-        let ms = at.saturating_duration_since(self.epoch).as_millis() as u64;
-        self.refresh_due_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// Fetches the set and stores it. Must be called with `fetch_lock` held.
-    async fn fetch_and_store(&self, why: &'static str) {
-        tracing::debug!(url = %self.url, why, "fetching JWKS");
-        let result = self.fetch().await;
-        let now = Instant::now();
-        match result {
-            Ok(fresh) => {
-                let mut added = Vec::new();
-                for (kid, key) in &fresh {
-                    let known = self.keys.get(kid.as_str()).await;
-                    if known.is_none() {
-                        added.push(kid.as_str());
-                    }
-                    // Re-inserting restarts the entry's staleness clock.
-                    self.keys.insert(kid.clone(), known.unwrap_or_else(|| Arc::clone(key))).await;
-                }
-                let removed: Vec<Arc<String>> = self
-                    .keys
-                    .iter()
-                    .map(|(kid, _)| kid)
-                    .filter(|kid| !fresh.contains_key(kid.as_str()))
-                    .collect();
-                for kid in &removed {
-                    if let Some(old) = self.keys.remove(kid.as_str()).await {
-                        old.removed.store(true, Ordering::Relaxed);
-                    }
-                }
-                if !added.is_empty() || !removed.is_empty() {
-                    tracing::info!(url = %self.url, ?added, ?removed, "JWKS keys changed");
-                }
-                let mut state = self.lock_state();
-                state.next_attempt = Some(now + self.settings.unknown_kid_cooldown);
-                state.consecutive_failures = 0;
-                state.last_error = None;
-                drop(state);
-                self.schedule_refresh(now + self.settings.refresh_interval);
-            }
-            Err(reason) => {
-                let mut state = self.lock_state();
-                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-                let exponent = state.consecutive_failures.saturating_sub(1).min(16);
-                let backoff = self
-                    .settings
-                    .unknown_kid_cooldown
-                    .saturating_mul(1 << exponent)
-                    .min(self.settings.max_backoff);
-                let retry = now + backoff;
-                state.next_attempt = Some(retry);
-                tracing::warn!(
-                    url = %self.url,
-                    %reason,
-                    failures = state.consecutive_failures,
-                    retry_in_ms = backoff.as_millis() as u64,
-                    "JWKS fetch failed; keeping the last good key set"
-                );
-                state.last_error = Some(reason);
-                drop(state);
-                self.schedule_refresh(retry);
-            }
-        }
-        self.generation.fetch_add(1, Ordering::AcqRel);
-    }
-
-    async fn fetch(&self) -> Result<HashMap<String, Arc<Key>>, String> {
+    async fn download(&self) -> Result<HashMap<String, RsaJwk>, String> {
         let max = self.settings.max_jwks_size;
         let mut response = self
             .settings
@@ -365,17 +681,71 @@ impl KeySource {
         if response.status() != reqwest::StatusCode::OK {
             return Err(format!("HTTP status {}", response.status()));
         }
-        if response.content_length().is_some_and(|len| len > max as u64) {
-            return Err(format!("response is larger than the {max}-byte limit"));
+        if let Some(length) = response.content_length().filter(|&len| len > max as u64) {
+            return Err(format!(
+                "Content-Length {length} is over the {max}-byte limit"
+            ));
         }
-        let mut body = Vec::new();
+        let expected = response.content_length().unwrap_or(0) as usize;
+        let mut body = Vec::with_capacity(expected.min(max));
+        // Chunk by chunk, so that an oversized body is dropped (and its connection
+        // closed) at the limit instead of being read whole.
         while let Some(chunk) = response.chunk().await.map_err(describe)? {
-            if body.len() + chunk.len() > max {
-                return Err(format!("response is larger than the {max}-byte limit"));
+            if chunk.len() > max - body.len() {
+                return Err(format!("response is over the {max}-byte limit"));
             }
             body.extend_from_slice(&chunk);
         }
         parse_jwks(&body, &self.url)
+    }
+}
+
+/// Ends a flight whose task was dropped before it could record the outcome.
+struct FlightGuard<'a> {
+    source: &'a KeySource,
+    ended: bool,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let source = self.source;
+        let mut state = source.lock_state();
+        state.in_flight = false;
+        source
+            .refresh_due_ms
+            .store(state.next_attempt_ms, Ordering::Release);
+        drop(state);
+        tracing::debug!(url = %source.url, "JWKS fetch abandoned: its task was dropped");
+        source
+            .done
+            .send_modify(|generation| *generation = generation.wrapping_add(1));
+    }
+}
+
+/// Re-reads the set when a refresh is due. Holds the source only weakly, so it
+/// ends when the verifier is dropped (which also aborts it). Sleeps until the
+/// refresh is due, or until a fetch ends (which moves the schedule).
+async fn refresh_timer(source: Weak<KeySource>) {
+    loop {
+        let (sleep_ms, mut fetch_ended) = {
+            let Some(source) = source.upgrade() else {
+                return;
+            };
+            // Subscribed before the schedule is read: a fetch that ends after the
+            // read wakes the timer.
+            let fetch_ended = source.done.subscribe();
+            if source.trust.now_ms() >= source.refresh_due_ms.load(Ordering::Acquire) {
+                let _ = source.begin_fetch(Why::Refresh);
+            }
+            let due = source.refresh_due_ms.load(Ordering::Acquire);
+            (due.saturating_sub(source.trust.now_ms()), fetch_ended)
+        };
+        let sleep = Duration::from_millis(sleep_ms).clamp(MIN_TIMER_SLEEP, MAX_TIMER_SLEEP);
+        // Err when the source is gone; the next round notices.
+        let _ = tokio::time::timeout(sleep, fetch_ended.changed()).await;
     }
 }
 
@@ -393,4 +763,299 @@ fn describe(err: reqwest::Error) -> String {
         source = inner.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A modulus of `bytes` bytes with the top bit set (so exactly `bytes * 8`
+    /// bits) and odd, base64url-encoded. Not a real RSA modulus: `decode_key`
+    /// only checks its shape.
+    fn modulus(bytes: usize) -> String {
+        let mut n = vec![0x5a; bytes];
+        n[0] = 0xc3;
+        n[bytes - 1] = 0x01 | 0x5a;
+        URL_SAFE_NO_PAD.encode(n)
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A JWK as Cognito publishes it, with a 2048-bit modulus and e = 65537.
+    fn good() -> Value {
+        json!({
+            "alg": "RS256",
+            "e": "AQAB",
+            "kid": "abc+/def=",
+            "kty": "RSA",
+            "n": modulus(256),
+            "use": "sig",
+        })
+    }
+
+    fn with(name: &str, value: Value) -> Value {
+        let mut jwk = good();
+        jwk[name] = value;
+        jwk
+    }
+
+    fn without(name: &str) -> Value {
+        let mut jwk = good();
+        jwk.as_object_mut().unwrap().remove(name);
+        jwk
+    }
+
+    #[test]
+    fn accepts_a_cognito_key() {
+        let jwk = decode_key(&good()).unwrap();
+        assert_eq!(jwk.kid, "abc+/def=");
+        assert_eq!(jwk.n.len(), 256);
+        assert_eq!(jwk.e, [1, 0, 1]);
+    }
+
+    #[test]
+    fn use_and_alg_may_be_absent() {
+        assert!(decode_key(&without("use")).is_ok());
+        assert!(decode_key(&without("alg")).is_ok());
+    }
+
+    #[test]
+    fn kty_must_be_rsa() {
+        assert_eq!(
+            decode_key(&with("kty", json!("EC"))).unwrap_err(),
+            "kty is not RSA"
+        );
+        assert_eq!(
+            decode_key(&with("kty", json!("rsa"))).unwrap_err(),
+            "kty is not RSA"
+        );
+        assert_eq!(decode_key(&without("kty")).unwrap_err(), "kty is not RSA");
+    }
+
+    #[test]
+    fn use_must_be_sig() {
+        assert_eq!(
+            decode_key(&with("use", json!("enc"))).unwrap_err(),
+            "use is not sig"
+        );
+        assert_eq!(
+            decode_key(&with("use", json!(""))).unwrap_err(),
+            "use is not sig"
+        );
+    }
+
+    #[test]
+    fn alg_must_be_rs256() {
+        for alg in ["RS384", "RS512", "PS256", "HS256", "none", "rs256"] {
+            assert_eq!(
+                decode_key(&with("alg", json!(alg))).unwrap_err(),
+                "alg is not RS256",
+                "{alg}"
+            );
+        }
+    }
+
+    #[test]
+    fn kid_must_be_a_non_empty_string() {
+        assert_eq!(decode_key(&without("kid")).unwrap_err(), "no kid");
+        assert_eq!(decode_key(&with("kid", json!(""))).unwrap_err(), "no kid");
+        assert_eq!(
+            decode_key(&with("kid", json!(7))).unwrap_err(),
+            "a member is not a string"
+        );
+    }
+
+    #[test]
+    fn members_must_be_strings() {
+        for (name, value) in [
+            ("kty", json!(["RSA"])),
+            ("use", json!(null)),
+            ("alg", json!({"name": "RS256"})),
+            ("n", json!(12345)),
+            ("e", json!(65537)),
+            ("kid", json!(true)),
+        ] {
+            assert_eq!(
+                decode_key(&with(name, value)).unwrap_err(),
+                "a member is not a string",
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_jwk_that_is_not_an_object_is_refused() {
+        assert!(decode_key(&json!("RSA")).is_err());
+        assert!(decode_key(&json!([good()])).is_err());
+        assert!(decode_key(&json!(null)).is_err());
+    }
+
+    #[test]
+    fn n_and_e_must_be_present_unpadded_base64url() {
+        assert_eq!(decode_key(&without("n")).unwrap_err(), "no n");
+        assert_eq!(decode_key(&without("e")).unwrap_err(), "no e");
+        assert_eq!(
+            decode_key(&with("n", json!("not base64!"))).unwrap_err(),
+            "n is not base64url"
+        );
+        assert_eq!(
+            decode_key(&with("e", json!("AQAB=="))).unwrap_err(),
+            "e is not base64url"
+        );
+        let standard = base64::engine::general_purpose::STANDARD_NO_PAD.encode([0xfb; 256]);
+        assert_eq!(
+            decode_key(&with("n", json!(standard))).unwrap_err(),
+            "n is not base64url"
+        );
+    }
+
+    #[test]
+    fn modulus_below_2048_bits_is_refused() {
+        // 1024 bits: 128 bytes with the top bit set.
+        assert_eq!(
+            decode_key(&with("n", json!(modulus(128)))).unwrap_err(),
+            "modulus is shorter than 2048 bits"
+        );
+        // 2047 bits: 256 bytes whose top bit is clear.
+        let mut n = vec![0x5b; 256];
+        n[0] = 0x7f;
+        assert_eq!(
+            decode_key(&with("n", json!(b64(&n)))).unwrap_err(),
+            "modulus is shorter than 2048 bits"
+        );
+        // Leading zero bytes do not count: 8 zero bytes + 1024 bits is still 1024 bits.
+        let mut n = vec![0; 8];
+        n.extend(URL_SAFE_NO_PAD.decode(modulus(128)).unwrap());
+        assert_eq!(
+            decode_key(&with("n", json!(b64(&n)))).unwrap_err(),
+            "modulus is shorter than 2048 bits"
+        );
+        assert_eq!(
+            decode_key(&with("n", json!(""))).unwrap_err(),
+            "modulus is shorter than 2048 bits"
+        );
+    }
+
+    #[test]
+    fn modulus_with_a_leading_zero_byte_keeps_its_size() {
+        let mut n = vec![0];
+        n.extend(URL_SAFE_NO_PAD.decode(modulus(256)).unwrap());
+        let jwk = decode_key(&with("n", json!(b64(&n)))).unwrap();
+        assert_eq!(jwk.n.len(), 256);
+    }
+
+    #[test]
+    fn modulus_above_8192_bits_is_refused() {
+        assert!(decode_key(&with("n", json!(modulus(1024)))).is_ok());
+        assert_eq!(
+            decode_key(&with("n", json!(modulus(1025)))).unwrap_err(),
+            "modulus is longer than 8192 bits"
+        );
+    }
+
+    #[test]
+    fn even_modulus_is_refused() {
+        let mut n = URL_SAFE_NO_PAD.decode(modulus(256)).unwrap();
+        n[255] &= 0xfe;
+        assert_eq!(
+            decode_key(&with("n", json!(b64(&n)))).unwrap_err(),
+            "modulus is even"
+        );
+    }
+
+    #[test]
+    fn exponent_must_be_odd_and_from_3_to_2_pow_32() {
+        let refused = "exponent is not an odd number from 3 to 2^32";
+        for e in [
+            &[][..],
+            &[0],
+            &[1],
+            &[2],
+            &[1, 0, 0],
+            &[1, 0, 0, 0, 1],
+            &[0, 0, 0, 0, 0, 0],
+        ] {
+            assert_eq!(
+                decode_key(&with("e", json!(b64(e)))).unwrap_err(),
+                refused,
+                "{e:?}"
+            );
+        }
+        for e in [
+            &[3][..],
+            &[1, 0, 1],
+            &[0, 1, 0, 1],
+            &[0xff, 0xff, 0xff, 0xff],
+        ] {
+            assert!(decode_key(&with("e", json!(b64(e)))).is_ok(), "{e:?}");
+        }
+    }
+
+    fn url() -> Url {
+        Url::parse("https://example.test/.well-known/jwks.json").unwrap()
+    }
+
+    fn set(keys: Vec<Value>) -> Vec<u8> {
+        serde_json::to_vec(&json!({ "keys": keys })).unwrap()
+    }
+
+    #[test]
+    fn one_malformed_key_does_not_spoil_the_set() {
+        let mut weak = with("kid", json!("weak"));
+        weak["n"] = json!(modulus(128));
+        let body = set(vec![
+            weak,
+            good(),
+            json!("not an object"),
+            with("alg", json!("HS256")),
+        ]);
+        let keys = parse_jwks(&body, &url()).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(keys.contains_key("abc+/def="));
+    }
+
+    #[test]
+    fn a_set_without_a_usable_key_fails() {
+        let err = parse_jwks(&set(vec![with("kty", json!("EC"))]), &url()).unwrap_err();
+        assert!(err.contains("no usable RS256 key"), "{err}");
+        assert!(parse_jwks(&set(vec![]), &url()).is_err());
+        assert!(
+            parse_jwks(b"<html>", &url())
+                .unwrap_err()
+                .starts_with("not a JWKS document")
+        );
+        assert!(parse_jwks(b"{\"keys\": {}}", &url()).is_err());
+        assert!(parse_jwks(b"[]", &url()).is_err());
+    }
+
+    #[test]
+    fn a_repeated_kid_keeps_the_first_key() {
+        let second = with("n", json!(modulus(512)));
+        let keys = parse_jwks(&set(vec![good(), second]), &url()).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys["abc+/def="].n.len(), 256);
+    }
+
+    #[test]
+    fn at_most_max_keys_are_kept() {
+        let keys: Vec<Value> = (0..MAX_KEYS + 5)
+            .map(|i| with("kid", json!(format!("k{i}"))))
+            .collect();
+        assert_eq!(parse_jwks(&set(keys), &url()).unwrap().len(), MAX_KEYS);
+    }
+
+    #[test]
+    fn a_key_is_untrusted_once_retired_or_stale() {
+        let trust = Arc::new(Trust::new());
+        let key = Key::new(decode_key(&good()).unwrap(), Arc::clone(&trust));
+        // Never confirmed by a fetch: not trusted.
+        assert!(key.is_removed());
+        trust.until_ms.store(u64::MAX, Ordering::Release);
+        assert!(!key.is_removed());
+        key.retire();
+        assert!(key.is_removed());
+    }
 }
