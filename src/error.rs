@@ -61,7 +61,9 @@ pub enum AuthErrorKind {
     /// checks) refuse it.
     Forbidden,
     /// No key could be obtained to verify the token: the JWKS endpoint failed and
-    /// no usable cached key set exists. Not the client's fault.
+    /// no usable cached key set exists, or the token's `kid` is not in the last
+    /// good set while the endpoint is failing (it may be a rotation not yet seen).
+    /// Not the client's fault: answered with 5xx, never 401.
     KeySetUnavailable,
 }
 

@@ -226,7 +226,8 @@ impl Verifier {
     }
 
     /// Whether every pool has a usable key set (for a readiness probe). False until
-    /// the first successful fetch, and after `max_stale` without one.
+    /// the first successful fetch, and once a pool's set is older than
+    /// [`max_stale`](VerifierBuilder::max_stale) because every refresh failed.
     pub fn is_ready(&self) -> bool {
         self.inner.pools.iter().all(|p| p.keys.is_ready())
     }
@@ -318,7 +319,7 @@ impl VerifierBuilder {
     }
 
     /// The HTTP client for JWKS fetches. Default: a rustls client with a 2 s
-    /// connect timeout. The [`fetch_timeout`](Self::fetch_timeout) applies to
+    /// connect timeout that follows no redirects. The [`fetch_timeout`](Self::fetch_timeout) applies to
     /// every fetch either way.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
@@ -344,17 +345,20 @@ impl VerifierBuilder {
         self
     }
 
-    /// How often the key sets are re-read in the background, so that a key Cognito
-    /// removed stops being trusted. Default: 15 minutes.
+    /// How often the key sets are re-read in the background (on a timer, so no
+    /// traffic is needed, and never more often than the
+    /// [`unknown_kid_cooldown`](Self::unknown_kid_cooldown)), so that a key Cognito
+    /// removed stops being trusted within this interval. Default: 15 minutes.
     pub fn refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh_interval = interval;
         self
     }
 
-    /// Least time between two fetches caused by tokens with unknown `kid`s: a flood
-    /// of random `kid`s causes at most one fetch per cooldown, and a real rotation
-    /// is seen within one. Also the first step of the back-off after a failed fetch
-    /// (doubling up to [`max_backoff`](Self::max_backoff)). Default: 5 s.
+    /// Least time between two fetches caused by tokens with unknown `kid`s, counted
+    /// from the start of any fetch: a flood of random `kid`s causes at most one
+    /// fetch per cooldown, and a real rotation is seen within one. Also the first
+    /// step of the back-off after a failed fetch (doubling up to
+    /// [`max_backoff`](Self::max_backoff)). Must not be zero. Default: 5 s.
     pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
         self.unknown_kid_cooldown = cooldown;
         self
@@ -404,6 +408,7 @@ impl VerifierBuilder {
             ("connect_timeout", self.connect_timeout),
             ("refresh_interval", self.refresh_interval),
             ("max_stale", self.max_stale),
+            ("unknown_kid_cooldown", self.unknown_kid_cooldown),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::new(format!("{what} is zero")));
@@ -414,9 +419,14 @@ impl VerifierBuilder {
         }
         let client = match self.client {
             Some(client) => client,
+            // No redirects: the JWKS comes from the configured URL or not at all.
+            // No idle connections: fetches are minutes apart, and a pooled
+            // connection can outlive the runtime that opened it.
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout)
                 .timeout(self.fetch_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(0)
                 .build()
                 .map_err(|e| ConfigError::new(format!("cannot build the HTTP client: {e}")))?,
         };

@@ -455,6 +455,15 @@ fn bad_configuration_is_reported_at_build_time() {
     assert!(err.message().contains("leeway"), "{err}");
     let err = Verifier::builder()
         .pool(UserPool::new("us-east-1_AbC"))
+        .unknown_kid_cooldown(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert!(
+        err.message().contains("unknown_kid_cooldown is zero"),
+        "{err}"
+    );
+    let err = Verifier::builder()
+        .pool(UserPool::new("us-east-1_AbC"))
         .pool(UserPool::new("us-east-1_AbC"))
         .build()
         .unwrap_err();
