@@ -10,6 +10,7 @@ use tower_cognito::{Claims, CognitoAuthLayer, TokenUse, Verifier};
 
 struct Server {
     base: String,
+    client: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -27,6 +28,7 @@ async fn serve(app: Router) -> Server {
     });
     Server {
         base: format!("http://{addr}"),
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
         task,
     }
 }
@@ -52,7 +54,8 @@ async fn two_pools() -> (LocalUserPool, LocalUserPool, Server) {
 }
 
 async fn call(server: &Server, token: &str) -> (u16, String) {
-    let response = reqwest::Client::new()
+    let response = server
+        .client
         .get(format!("{}/whoami", server.base))
         .bearer_auth(token)
         .send()

@@ -8,6 +8,7 @@ use tower_cognito::{Claims, CognitoAuthLayer, Requirement, Responses, TokenUseRu
 
 struct Server {
     base: String,
+    client: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -25,6 +26,7 @@ async fn serve(app: Router) -> Server {
     });
     Server {
         base: format!("http://{addr}"),
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
         task,
     }
 }
@@ -95,7 +97,8 @@ async fn start(responses: Responses) -> (LocalUserPool, Server) {
 
 /// Status, body and the `error` of `WWW-Authenticate`, if any.
 async fn call(server: &Server, path: &str, token: &str) -> (u16, String, Option<String>) {
-    let response = reqwest::Client::new()
+    let response = server
+        .client
         .get(format!("{}{path}", server.base))
         .bearer_auth(token)
         .send()

@@ -1,1 +1,354 @@
 //! Import of API Gateway OpenAPI 3.0 and Swagger 2.0 exports (feature `openapi`).
+//!
+//! Teams moving off API Gateway keep their API definition: [`ApiDefinition`]
+//! reads an export (JSON or YAML) and turns each `cognito_user_pools`
+//! authorizer into [`UserPool`]s and each operation into a [`Route`] with the
+//! [`Requirement`] API Gateway would apply. [`ApiDefinition::layer`] makes a
+//! [`RouteTableLayer`] that looks up each request's operation and then behaves
+//! exactly as [`CognitoAuthLayer`] would on that route.
+//!
+//! What is read, as API Gateway reads it:
+//!
+//! - the authorizers: `components.securitySchemes` (OpenAPI 3) or
+//!   `securityDefinitions` (Swagger 2.0) entries with
+//!   `x-amazon-apigateway-authorizer` of type `cognito_user_pools`: their
+//!   `providerARNs` (`arn:aws:cognito-idp:{region}:{account}:userpool/{poolId}`,
+//!   one [`UserPool`] each), the token header (the scheme's `name`, or the
+//!   authorizer's `identitySource` `method.request.header.NAME`; default
+//!   `Authorization`), and the optional `identityValidationExpression` (the
+//!   "token validation" expression, matched against the whole `aud`: see
+//!   [`Requirement::aud_matches`]);
+//! - each operation's `security` (or the document's top-level `security` when the
+//!   operation has none; `security: []` makes an operation public):
+//!   `[{"MyPool": []}]` takes an ID token, `[{"MyPool": ["a", "b"]}]` an access
+//!   token with scope `a` or `b`, no security at all is public;
+//! - the paths as written (`basePath` and `servers` are ignored: API Gateway
+//!   strips the stage), with `{param}` and API Gateway's greedy `{proxy+}` (axum
+//!   spells it `{*proxy}`), and `x-amazon-apigateway-any-method` (`ANY`).
+//!
+//! An operation may only be tied to one such authorizer: another authorizer type,
+//! an unknown scheme, several schemes, scopes on a scheme that is not a Cognito
+//! authorizer, or a malformed ARN is an [`ImportError`] naming the operation,
+//! such as `GET /pets/{petId}`. Each route only takes tokens of its authorizer's
+//! pools, even when the verifier trusts more.
+//!
+//! ```
+//! use http::{Request, Response, StatusCode};
+//! use std::convert::Infallible;
+//! use tower::{Layer, ServiceExt, service_fn};
+//! use tower_cognito::openapi::ApiDefinition;
+//! use tower_cognito::test_util::LocalUserPool;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let api = ApiDefinition::from_yaml(r#"
+//! openapi: 3.0.1
+//! paths:
+//!   /pets:
+//!     get:
+//!       security: [{ PetsPool: [pets/read] }]
+//!   /pets/{petId}:
+//!     get:
+//!       security: [{ PetsPool: [] }]
+//!   /health:
+//!     get: {}
+//! components:
+//!   securitySchemes:
+//!     PetsPool:
+//!       type: apiKey
+//!       name: Authorization
+//!       in: header
+//!       x-amazon-apigateway-authtype: cognito_user_pools
+//!       x-amazon-apigateway-authorizer:
+//!         type: cognito_user_pools
+//!         providerARNs:
+//!           - arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEfGhI
+//! "#)?;
+//! let route = api.route(&http::Method::GET, "/pets/42").expect("listed");
+//! assert_eq!(route.to_string(), "GET /pets/{petId}");
+//!
+//! // In production: `api.verifier_builder().build()?` trusts the file's pools.
+//! // Here the file's pool is replaced by one that lives in this process.
+//! let pool = LocalUserPool::start().await?;
+//! let api = api.map_pools(|_| pool.user_pool());
+//! let verifier = api.verifier_builder().build()?;
+//!
+//! let service = api.layer(verifier)?.layer(service_fn(|_: Request<String>| async {
+//!     Ok::<_, Infallible>(Response::new(String::from("hello")))
+//! }));
+//! let call = |path: &str, token: Option<String>| {
+//!     let mut request = Request::get(path);
+//!     if let Some(token) = token {
+//!         request = request.header("authorization", format!("Bearer {token}"));
+//!     }
+//!     service.clone().oneshot(request.body(String::new()).unwrap())
+//! };
+//!
+//! // Public.
+//! assert_eq!(call("/health", None).await?.status(), StatusCode::OK);
+//! // No scopes: an ID token.
+//! assert_eq!(call("/pets/42", None).await?.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(call("/pets/42", Some(pool.id_token().sign())).await?.status(), StatusCode::OK);
+//! // Scopes: an access token holding one of them.
+//! let reader = pool.access_token().scopes(["pets/read"]).sign();
+//! assert_eq!(call("/pets", Some(reader)).await?.status(), StatusCode::OK);
+//! assert_eq!(call("/pets", Some(pool.id_token().sign())).await?.status(), StatusCode::UNAUTHORIZED);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod layer;
+mod parse;
+mod template;
+
+pub use error::{ImportError, ImportErrorKind};
+pub use layer::{RouteTable, RouteTableLayer};
+
+use crate::error::ConfigError;
+use crate::middleware::CognitoAuthLayer;
+use crate::pool::UserPool;
+use crate::requirement::Requirement;
+use crate::verifier::{Verifier, VerifierBuilder};
+use http::{HeaderName, Method};
+use layer::RouteIndex;
+use std::fmt;
+use std::path::Path;
+use template::Segment;
+
+/// An imported API Gateway definition: the user pools of its Cognito authorizers
+/// and a route per operation. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct ApiDefinition {
+    pools: Vec<UserPool>,
+    routes: Vec<Route>,
+    index: RouteIndex,
+}
+
+/// One operation of an [`ApiDefinition`]: method and path template, and what it
+/// requires.
+#[derive(Clone, Debug)]
+pub struct Route {
+    method: Option<Method>,
+    path: String,
+    segments: Vec<Segment>,
+    auth: Option<RouteAuth>,
+}
+
+/// The authorizer of a protected route.
+#[derive(Clone, Debug)]
+struct RouteAuth {
+    authorizer: String,
+    /// Indices into the definition's pools.
+    pools: Vec<usize>,
+    /// Their ids, kept in step by `map_pools`.
+    pool_ids: Vec<String>,
+    scopes: Vec<String>,
+    header: HeaderName,
+    aud: Option<String>,
+}
+
+impl Route {
+    /// The HTTP method; `None` for API Gateway's any-method
+    /// (`x-amazon-apigateway-any-method`).
+    pub fn method(&self) -> Option<&Method> {
+        self.method.as_ref()
+    }
+
+    /// The path template as the definition writes it, such as `/pets/{petId}`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Whether the operation takes requests without a token.
+    pub fn is_public(&self) -> bool {
+        self.auth.is_none()
+    }
+
+    /// The name of the security scheme (the authorizer), if the route has one.
+    pub fn authorizer(&self) -> Option<&str> {
+        self.auth.as_ref().map(|a| a.authorizer.as_str())
+    }
+
+    /// The header the token is read from, if the route has an authorizer.
+    pub fn header(&self) -> Option<&HeaderName> {
+        self.auth.as_ref().map(|a| &a.header)
+    }
+
+    /// The ids of the user pools whose tokens the route takes: its authorizer's
+    /// `providerARNs`, as [`ApiDefinition::map_pools`] left them. Empty for a
+    /// public route.
+    pub fn pool_ids(&self) -> &[String] {
+        self.auth.as_ref().map_or(&[], |a| &a.pool_ids)
+    }
+
+    /// The OAuth scopes of the operation (empty: an ID token is required, or the
+    /// route is public).
+    pub fn scopes(&self) -> &[String] {
+        self.auth.as_ref().map_or(&[], |a| &a.scopes)
+    }
+
+    /// What the operation requires, as API Gateway applies it: an ID token
+    /// without scopes, an access token with any one of the scopes otherwise, the
+    /// authorizer's token validation expression on `aud`, and a token of one of
+    /// the authorizer's pools. `None` for a public route.
+    pub fn requirement(&self) -> Option<Requirement> {
+        let auth = self.auth.as_ref()?;
+        let requirement = if auth.scopes.is_empty() {
+            Requirement::new()
+        } else {
+            Requirement::any_scope(auth.scopes.iter().cloned())
+        };
+        let requirement = requirement.pool_ids(auth.pool_ids.iter().cloned());
+        Some(match &auth.aud {
+            Some(pattern) => requirement.aud_matches(pattern.clone()),
+            None => requirement,
+        })
+    }
+}
+
+/// `GET /pets/{petId}`; `ANY /files/{proxy+}` for the any-method.
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&parse::label(self.method.as_ref(), &self.path))
+    }
+}
+
+impl ApiDefinition {
+    /// Imports a definition in JSON.
+    pub fn from_json(text: &str) -> Result<Self, ImportError> {
+        let value = serde_json::from_str(text).map_err(|e| {
+            ImportError::new(ImportErrorKind::Syntax, format!("not valid JSON: {e}"))
+        })?;
+        Self::from_value(&value)
+    }
+
+    /// Imports a definition in YAML.
+    pub fn from_yaml(text: &str) -> Result<Self, ImportError> {
+        let value = serde_yaml_ng::from_str(text).map_err(|e| {
+            ImportError::new(ImportErrorKind::Syntax, format!("not valid YAML: {e}"))
+        })?;
+        Self::from_value(&value)
+    }
+
+    /// Imports a definition in JSON (when it starts with `{`) or YAML.
+    pub fn parse(text: &str) -> Result<Self, ImportError> {
+        if text.trim_start().starts_with('{') {
+            Self::from_json(text)
+        } else {
+            Self::from_yaml(text)
+        }
+    }
+
+    /// Reads and imports a definition file: JSON for `.json`, YAML for `.yaml`
+    /// and `.yml`, else as [`parse`](Self::parse) decides.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self, ImportError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ImportError::new(
+                ImportErrorKind::Read,
+                format!("cannot read `{}`: {e}", path.display()),
+            )
+        })?;
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("json") => Self::from_json(&text),
+            Some("yaml" | "yml") => Self::from_yaml(&text),
+            _ => Self::parse(&text),
+        }
+    }
+
+    fn from_value(value: &serde_json::Value) -> Result<Self, ImportError> {
+        let parsed = parse::import(value)?;
+        let index = RouteIndex::new(&parsed.routes);
+        Ok(Self {
+            pools: parsed.pools,
+            routes: parsed.routes,
+            index,
+        })
+    }
+
+    /// The user pools of the authorizers that operations use, each once, in order
+    /// of first use.
+    pub fn pools(&self) -> &[UserPool] {
+        &self.pools
+    }
+
+    /// Replaces each pool by what `f` makes of it: to set a JWKS URL or issuer
+    /// (emulators, tests), or to put another pool in its place. The routes
+    /// follow: a route of the old pool takes tokens of the new one.
+    ///
+    /// ```
+    /// # use tower_cognito::openapi::ApiDefinition;
+    /// # fn demo(api: ApiDefinition) -> ApiDefinition {
+    /// // moto serves the keys of AWS-issued tokens on loopback.
+    /// api.map_pools(|pool| {
+    ///     let jwks = format!("http://127.0.0.1:5000/{}/.well-known/jwks.json", pool.id());
+    ///     pool.jwks_url(jwks)
+    /// })
+    /// # }
+    /// ```
+    pub fn map_pools(mut self, f: impl FnMut(UserPool) -> UserPool) -> Self {
+        self.pools = self.pools.into_iter().map(f).collect();
+        for auth in self.routes.iter_mut().filter_map(|r| r.auth.as_mut()) {
+            auth.pool_ids = auth
+                .pools
+                .iter()
+                .map(|&i| self.pools[i].id().to_owned())
+                .collect();
+        }
+        self
+    }
+
+    /// A verifier builder that trusts the definition's pools. Like API Gateway,
+    /// it checks no app client; add [`client_id`](VerifierBuilder::client_id)s to
+    /// limit them.
+    pub fn verifier_builder(&self) -> VerifierBuilder {
+        Verifier::builder().pools(self.pools.iter().cloned())
+    }
+
+    /// The routes, one per operation.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// The route a request with this method and path is for, matching the path
+    /// against the templates as [`RouteTableLayer`] does. `None`: the definition
+    /// does not list it.
+    pub fn route(&self, method: &Method, path: &str) -> Option<&Route> {
+        self.index.find(method, path, None).map(|i| &self.routes[i])
+    }
+
+    /// The layer that applies the definition, verifying tokens with `verifier`,
+    /// which must trust every pool of the definition (build it with
+    /// [`verifier_builder`](Self::verifier_builder)). Rejections get API
+    /// Gateway's responses; see [`RouteTableLayer::responses`].
+    pub fn layer(&self, verifier: Verifier) -> Result<RouteTableLayer, ConfigError> {
+        let trusted: Vec<&str> = verifier.pool_ids().collect();
+        if let Some(pool) = self.pools.iter().find(|p| !trusted.contains(&p.id())) {
+            return Err(ConfigError::new(format!(
+                "the verifier does not trust the user pool `{}` of the API definition; \
+                 build it with ApiDefinition::verifier_builder()",
+                pool.id()
+            )));
+        }
+        let base = CognitoAuthLayer::new(verifier);
+        let auth = self
+            .routes
+            .iter()
+            .map(|route| match (&route.auth, route.requirement()) {
+                (Some(auth), Some(requirement)) => base
+                    .clone()
+                    .header(auth.header.clone())
+                    .require(requirement)
+                    .map(Some)
+                    .map_err(|e| ConfigError::new(format!("{route}: {}", e.message()))),
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RouteTableLayer::new(self.index.clone(), &self.routes, auth))
+    }
+}

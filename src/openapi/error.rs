@@ -1,0 +1,110 @@
+//! [`ImportError`]: why a definition could not be imported.
+
+use std::fmt;
+
+/// Why an API definition could not be imported. Its `Display` names the
+/// operation concerned, such as `GET /pets/{petId}`, when there is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportError {
+    kind: ImportErrorKind,
+    operation: Option<String>,
+    message: String,
+}
+
+/// The kind of an [`ImportError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ImportErrorKind {
+    /// The file could not be read.
+    Read,
+    /// The text is not JSON or YAML, or not an OpenAPI 3 or Swagger 2.0 document.
+    Syntax,
+    /// An operation uses a security scheme that is not a `cognito_user_pools`
+    /// authorizer (a Lambda authorizer, IAM, an API key, OAuth 2, ...).
+    UnsupportedAuthorizer,
+    /// An operation names a security scheme the document does not define.
+    UnknownScheme,
+    /// An operation requires several schemes together, or offers alternatives;
+    /// API Gateway takes one authorizer per method.
+    SeveralSchemes,
+    /// An operation lists OAuth scopes for a scheme that is not a Cognito user
+    /// pool authorizer.
+    ScopesWithoutCognito,
+    /// A `providerARNs` entry is not a Cognito user pool ARN
+    /// (`arn:aws:cognito-idp:{region}:{account}:userpool/{poolId}`).
+    MalformedArn,
+    /// Two parts of the definition disagree: the scheme's header `name` and the
+    /// authorizer's `identitySource`, two path templates that match the same
+    /// requests, or a token validation expression on an operation with scopes
+    /// (access tokens have no `aud`, so API Gateway would refuse every call).
+    Contradictory,
+    /// A value has the wrong shape: a path template, a header name, a scope, a
+    /// token validation expression that does not compile, a field of the wrong type.
+    Invalid,
+}
+
+impl ImportErrorKind {
+    /// A short, fixed description of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "cannot read the definition",
+            Self::Syntax => "not an OpenAPI or Swagger document",
+            Self::UnsupportedAuthorizer => "unsupported authorizer",
+            Self::UnknownScheme => "unknown security scheme",
+            Self::SeveralSchemes => "several security schemes",
+            Self::ScopesWithoutCognito => "scopes on a scheme that is not a Cognito authorizer",
+            Self::MalformedArn => "malformed user pool ARN",
+            Self::Contradictory => "contradictory definition",
+            Self::Invalid => "invalid definition",
+        }
+    }
+}
+
+impl fmt::Display for ImportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ImportError {
+    pub(crate) fn new(kind: ImportErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            operation: None,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn at(mut self, operation: impl Into<String>) -> Self {
+        self.operation = Some(operation.into());
+        self
+    }
+
+    /// The kind of problem.
+    pub fn kind(&self) -> ImportErrorKind {
+        self.kind
+    }
+
+    /// The operation concerned, such as `GET /pets/{petId}` (`ANY` for API
+    /// Gateway's `x-amazon-apigateway-any-method`), or the path for a problem
+    /// with a path template.
+    pub fn operation(&self) -> Option<&str> {
+        self.operation.as_deref()
+    }
+
+    /// What is wrong, in words, without the operation.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.operation {
+            Some(operation) => write!(f, "{operation}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ImportError {}
