@@ -8,6 +8,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// 9999-12-31T23:59:59Z, in seconds since the Unix epoch.
+const MAX_DATE: u64 = 253_402_300_799;
+
 /// Which kind of Cognito token: the `token_use` claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -206,7 +209,8 @@ impl Claims {
 
     /// `exp` as a time.
     pub fn expires_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.0.exp)
+        // Clamped to the end of year 9999, which every platform's SystemTime holds.
+        UNIX_EPOCH + Duration::from_secs(self.0.exp.min(MAX_DATE))
     }
 
     pub(crate) fn nbf(&self) -> Option<u64> {

@@ -249,7 +249,15 @@ pub(crate) fn parse_jwks(body: &[u8], url: &Url) -> Result<HashMap<String, RsaJw
     struct Set {
         keys: Vec<Value>,
     }
-    let set: Set = serde_json::from_slice(body).map_err(|e| format!("not a JWKS document: {e}"))?;
+    let set: Set = serde_json::from_slice(body).map_err(|e| {
+        // serde_json's own message quotes the body: say only what kind and where.
+        format!(
+            "not a JWKS document ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        )
+    })?;
     let mut keys = HashMap::new();
     let mut skipped = 0usize;
     for (index, jwk) in set.keys.iter().enumerate() {

@@ -21,7 +21,13 @@ pub(crate) struct Parsed<'a> {
 struct Header {
     alg: String,
     kid: Option<String>,
-    crit: Option<de::IgnoredAny>,
+    /// Whether `crit` is present at all, whatever its value (even `null`).
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    de::IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 /// Parses a token in the order of the full check: size, segments, base64url,
@@ -58,7 +64,7 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, AuthError
             "token `alg` is not RS256",
         ));
     }
-    if header.crit.is_some() {
+    if header.crit {
         return Err(AuthError::new(
             AuthErrorKind::DisallowedAlgorithm,
             "token header has `crit` extensions, none of which are understood",
@@ -188,6 +194,10 @@ mod tests {
         );
         assert_eq!(
             kind(&token(r#"{"alg":"RS256","kid":"k","crit":["exp"]}"#, "{}")),
+            DisallowedAlgorithm
+        );
+        assert_eq!(
+            kind(&token(r#"{"alg":"RS256","kid":"k","crit":null}"#, "{}")),
             DisallowedAlgorithm
         );
         assert!(parse(&good, good.len() - 1).is_err());

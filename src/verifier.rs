@@ -84,6 +84,9 @@ struct Verified {
 
 struct UntilExp;
 
+/// Longest a verified token is remembered: Cognito's longest token lifetime.
+const MAX_CACHED_SECS: u64 = 24 * 60 * 60;
+
 impl Expiry<String, Verified> for UntilExp {
     fn expire_after_create(
         &self,
@@ -91,13 +94,10 @@ impl Expiry<String, Verified> for UntilExp {
         value: &Verified,
         _: std::time::Instant,
     ) -> Option<Duration> {
-        Some(
-            value
-                .claims
-                .expires_at()
-                .duration_since(SystemTime::now())
-                .unwrap_or_default(),
-        )
+        // At the token's exp, and within a day (Cognito's longest lifetime) so that
+        // an absurd exp cannot overflow the cache's clock.
+        let left = value.claims.exp().saturating_sub(now_secs());
+        Some(Duration::from_secs(left.min(MAX_CACHED_SECS)))
     }
 }
 

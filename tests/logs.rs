@@ -418,7 +418,6 @@ async fn errors_and_debug_output_hold_no_token_or_key() {
 }
 
 #[tokio::test]
-#[ignore = "src bug: jwks.rs puts serde_json's error text, which quotes the JWKS body, into the error detail and the logs, unbounded"]
 async fn a_hostile_jwks_body_is_not_reflected_into_errors_or_logs() {
     let capture = capture();
     let pool = LocalUserPool::start().await.unwrap();
