@@ -134,12 +134,19 @@ impl<S> Layer<S> for RouteTableLayer {
     }
 }
 
-/// The template the router matched (axum's `MatchedPath`), when it can be read.
-///
-/// Reading it needs axum's `matched-path` feature in this crate's own axum
-/// dependency, which it does not enable yet; until then every request is matched
-/// against the templates, which gives the same operation for an axum router
-/// (both put literal segments before parameters before the greedy rest).
+/// The template the router matched (axum's `MatchedPath`), when the layer runs
+/// inside an axum router (`route_layer`). Elsewhere the request path is matched
+/// against the templates, which picks the same operation (both put literal
+/// segments before parameters before the greedy rest).
+#[cfg(feature = "axum")]
+fn matched_path<B>(request: &Request<B>) -> Option<&str> {
+    request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(axum::extract::MatchedPath::as_str)
+}
+
+#[cfg(not(feature = "axum"))]
 fn matched_path<B>(_request: &Request<B>) -> Option<&str> {
     None
 }
