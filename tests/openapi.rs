@@ -37,30 +37,8 @@ const FIXTURES: [&str; 3] = [
 const PETS_POOL: &str = "us-east-1_PetsPool1";
 const ADMIN_POOL: &str = "us-east-1_AdminPool";
 
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(app: Router) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    Server {
-        base: format!("http://{addr}"),
-        client: reqwest::Client::builder().no_proxy().build().unwrap(),
-        task,
-    }
-}
+mod support;
+use support::{Server, serve};
 
 /// Every handler: which request it served and for whom.
 async fn echo(method: Method, uri: Uri, claims: Option<Claims>) -> String {

@@ -8,30 +8,8 @@ use serde_json::json;
 use tower_cognito::test_util::LocalUserPool;
 use tower_cognito::{Claims, CognitoAuthLayer, TokenUse, Verifier};
 
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(app: Router) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    Server {
-        base: format!("http://{addr}"),
-        client: reqwest::Client::builder().no_proxy().build().unwrap(),
-        task,
-    }
-}
+mod support;
+use support::{Server, serve};
 
 /// Two pools with different keys, one verifier that trusts both, and an app that
 /// answers with the pool id of the verified token.

@@ -6,30 +6,8 @@ use axum::routing::get;
 use tower_cognito::test_util::{LocalUserPool, TokenBuilder};
 use tower_cognito::{Claims, CognitoAuthLayer, Requirement, Responses, TokenUseRule, Verifier};
 
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(app: Router) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    Server {
-        base: format!("http://{addr}"),
-        client: reqwest::Client::builder().no_proxy().build().unwrap(),
-        task,
-    }
-}
+mod support;
+use support::{Server, serve};
 
 /// One route per requirement kind. The verifier checks no app client, as API
 /// Gateway does, so that the routes' own client rules are what is tested.
