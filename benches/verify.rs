@@ -227,8 +227,11 @@ fn cases<'a>(rt: &'a Runtime, fx: &'a Fixture) -> Vec<Case<'a>> {
         .iter()
         .map(|t| HeaderValue::from_str(&format!("Bearer {t}")).expect("header"))
         .collect();
-    // Every path must accept before it is timed.
+    // Every path must accept before it is timed, and `cached` holds every token.
     rt.block_on(async {
+        for token in &fx.tokens {
+            cached.verify(token).await.expect("valid");
+        }
         assert!(cached.verify(&fx.token).await.is_ok());
         assert!(uncached.verify(&fx.token).await.is_ok());
         let response = auth_cached
@@ -320,6 +323,18 @@ fn cases<'a>(rt: &'a Runtime, fx: &'a Fixture) -> Vec<Case<'a>> {
                     let v = v.clone();
                     async move {
                         black_box(v.verify(&fx.token).await).expect("valid");
+                    }
+                }
+            }),
+        },
+        Case {
+            id: "verify/repeated_many_tokens",
+            routine: on(rt, {
+                let v = cached.clone();
+                move |i| {
+                    let v = v.clone();
+                    async move {
+                        black_box(v.verify(&fx.tokens[pick(i)]).await).expect("valid");
                     }
                 }
             }),

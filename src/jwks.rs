@@ -34,7 +34,6 @@
 use crate::error::{AuthError, AuthErrorKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::DecodingKey;
 use moka::future::Cache;
 use reqwest::Url;
 use serde_json::Value;
@@ -145,24 +144,24 @@ impl fmt::Debug for RsaJwk {
 /// One RSA public key from a JWKS.
 pub(crate) struct Key {
     jwk: RsaJwk,
-    decoding: DecodingKey,
+    public: crate::crypto::RsaPublicKey,
     removed: AtomicBool,
     trust: Arc<Trust>,
 }
 
 impl Key {
     fn new(jwk: RsaJwk, trust: Arc<Trust>) -> Self {
-        let decoding = DecodingKey::from_rsa_raw_components(&jwk.n, &jwk.e);
+        let public = crate::crypto::RsaPublicKey::new(&jwk.n, &jwk.e);
         Self {
             jwk,
-            decoding,
+            public,
             removed: AtomicBool::new(false),
             trust,
         }
     }
 
-    pub(crate) fn verify(&self, message: &[u8], signature: &Vec<u8>) -> bool {
-        crate::crypto::verify_rs256(&self.decoding, message, signature)
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.public.verify_rs256(message, signature)
     }
 
     /// Whether this key is no longer trusted: a refresh found it gone from (or
