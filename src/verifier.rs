@@ -6,7 +6,7 @@ use crate::jwks::{Key, KeySettings, KeySource};
 use crate::pool::UserPool;
 use crate::token;
 use moka::Expiry;
-use moka::future::Cache;
+use moka::sync::Cache;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
@@ -167,33 +167,40 @@ impl Verifier {
 
     /// Verifies a token (the bare token, without `Bearer `) and returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let inner = &*self.inner;
-        if token.len() > inner.max_token_size {
+        if token.len() > self.inner.max_token_size {
             return Err(AuthError::malformed("token is larger than the size limit"));
         }
-        if let Some(cache) = &inner.tokens
-            && let Some(hit) = cache.get(token).await
-        {
-            if !hit.key.is_removed() && now_secs() < hit.claims.exp().saturating_add(inner.leeway) {
-                inner.pools[hit.pool].keys.tick();
-                return Ok(hit.claims);
-            }
-            cache.invalidate(token).await;
+        if let Some(claims) = self.cached(token) {
+            return Ok(claims);
         }
         let (claims, key, pool) = self.verify_uncached(token).await?;
-        if let Some(cache) = &inner.tokens {
-            cache
-                .insert(
-                    token.to_owned(),
-                    Verified {
-                        claims: claims.clone(),
-                        key,
-                        pool,
-                    },
-                )
-                .await;
+        if let Some(cache) = &self.inner.tokens {
+            let verified = Verified {
+                claims: claims.clone(),
+                key,
+                pool,
+            };
+            cache.insert(token.to_owned(), verified);
         }
         Ok(claims)
+    }
+
+    /// The claims of a token this verifier has verified before, if it is still in
+    /// the cache, unexpired, and its key is still trusted. Never waits: the layer
+    /// answers a repeated token without building a future for it.
+    pub(crate) fn cached(&self, token: &str) -> Option<Claims> {
+        let inner = &*self.inner;
+        let cache = inner.tokens.as_ref()?;
+        if token.len() > inner.max_token_size {
+            return None;
+        }
+        let hit = cache.get(token)?;
+        if !hit.key.is_removed() && now_secs() < hit.claims.exp().saturating_add(inner.leeway) {
+            inner.pools[hit.pool].keys.tick();
+            return Some(hit.claims);
+        }
+        cache.invalidate(token);
+        None
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<(Claims, Arc<Key>, usize), AuthError> {

@@ -467,3 +467,64 @@ async fn layers_made_from_one_verifier_share_one_key_cache() {
         "the second layer used the first one's keys"
     );
 }
+
+#[tokio::test]
+async fn a_repeated_token_still_meets_each_routes_requirement() {
+    let pool = LocalUserPool::start().await.unwrap();
+    let auth = CognitoAuthLayer::new(pool.verifier());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let inner = service_fn(move |request: Request<String>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let has_claims = request.extensions().get::<Claims>().is_some();
+        async move { Ok::<_, Infallible>(Response::new(has_claims.to_string())) }
+    });
+    let read = auth
+        .require(Requirement::any_scope(["read"]))
+        .unwrap()
+        .layer(inner.clone());
+    let write = auth
+        .require(Requirement::any_scope(["write"]))
+        .unwrap()
+        .layer(inner.clone());
+    let identity = auth.layer(inner);
+    let request = |token: &str| {
+        Request::get("/")
+            .header("authorization", format!("Bearer {token}"))
+            .body(String::new())
+            .unwrap()
+    };
+    let token = pool.access_token().scopes(["read"]).sign();
+    for _ in 0..3 {
+        // The first pass verifies the token; the next two find it in the cache.
+        let response = read.clone().oneshot(request(&token)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.into_body().collect().await.unwrap().to_bytes(),
+            "true"
+        );
+        let response = write.clone().oneshot(request(&token)).await.unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(
+            response
+                .extensions()
+                .get::<AuthError>()
+                .map(AuthError::kind),
+            Some(AuthErrorKind::InsufficientScope)
+        );
+        let response = identity.clone().oneshot(request(&token)).await.unwrap();
+        assert_eq!(
+            response
+                .extensions()
+                .get::<AuthError>()
+                .map(AuthError::kind),
+            Some(AuthErrorKind::WrongTokenUse)
+        );
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "only the read route's requests got through"
+    );
+    assert_eq!(pool.server().requests(), 1);
+}

@@ -61,18 +61,32 @@ where
         // The service that was made ready goes into the future; a clone stays.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        match source::token_header(request.headers(), &self.route.header) {
-            Ok(value) => ResponseFuture::verify(
-                inner,
-                request,
-                self.verifier.clone(),
-                Arc::clone(&self.route),
-                value,
-            ),
+        let header = match source::token_header(request.headers(), &self.route.header) {
+            Ok(header) => header,
             Err(error) if error.kind() == AuthErrorKind::MissingToken && self.route.optional => {
-                ResponseFuture::call(inner, request)
+                return ResponseFuture::call(inner, request);
             }
-            Err(error) => ResponseFuture::reject(&self.route, &error),
+            Err(error) => return ResponseFuture::reject(&self.route, &error),
+        };
+        // A token verified before is answered here, with no future to build.
+        let cached = match source::token_from(header) {
+            Ok(token) => self.verifier.cached(token),
+            Err(error) => return ResponseFuture::reject(&self.route, &error),
+        };
+        match cached {
+            Some(claims) => match self.route.requirement.evaluate(&claims) {
+                Ok(()) => {
+                    let mut request = request;
+                    request.extensions_mut().insert(claims);
+                    ResponseFuture::call(inner, request)
+                }
+                Err(error) => ResponseFuture::reject(&self.route, &error),
+            },
+            None => {
+                let header = header.clone();
+                let (verifier, route) = (self.verifier.clone(), Arc::clone(&self.route));
+                ResponseFuture::verify(inner, request, verifier, route, header)
+            }
         }
     }
 }

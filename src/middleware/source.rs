@@ -4,10 +4,10 @@ use crate::error::{AuthError, AuthErrorKind};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The token header's value, after the checks that need no parsing of the token.
-pub(crate) fn token_header(
-    headers: &HeaderMap,
+pub(crate) fn token_header<'a>(
+    headers: &'a HeaderMap,
     name: &HeaderName,
-) -> Result<HeaderValue, AuthError> {
+) -> Result<&'a HeaderValue, AuthError> {
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else {
         return Err(AuthError::new(
@@ -27,7 +27,7 @@ pub(crate) fn token_header(
             "token header is empty",
         ));
     }
-    Ok(value.clone())
+    Ok(value)
 }
 
 /// The token in a header value: `Bearer <token>` (scheme in any case, one space)
