@@ -469,3 +469,20 @@ fn bad_configuration_is_reported_at_build_time() {
         .unwrap_err();
     assert!(err.message().contains("configured twice"), "{err}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_token_cached_by_one_verifier_is_not_trusted_by_another() {
+    let pool = pool().await;
+    let lenient = Verifier::new(pool.user_pool()).unwrap();
+    let strict = pool
+        .verifier_builder()
+        .client_id("only-this-client")
+        .build()
+        .unwrap();
+    let token = pool.id_token().client_id("another-client").sign();
+    // Same thread, same token: the first verifier's cached verdict must not leak.
+    for _ in 0..3 {
+        assert!(lenient.verify(&token).await.is_ok());
+        assert_eq!(kind(&strict, &token).await, AuthErrorKind::WrongClient);
+    }
+}

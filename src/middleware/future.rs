@@ -90,6 +90,15 @@ where
         }
     }
 
+    /// Calls the service, which must be ready, now; only its future is kept.
+    pub(crate) fn call_ready(inner: &mut S, request: Request<ReqBody>) -> Self {
+        Self {
+            state: State::Calling {
+                future: inner.call(request),
+            },
+        }
+    }
+
     pub(crate) fn call(mut inner: S, request: Request<ReqBody>) -> Self {
         Self {
             state: State::Calling {

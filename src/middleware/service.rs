@@ -57,18 +57,16 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // The service that was made ready goes into the future; a clone stays.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let header = match source::token_header(request.headers(), &self.route.header) {
             Ok(header) => header,
             Err(error) if error.kind() == AuthErrorKind::MissingToken && self.route.optional => {
-                return ResponseFuture::call(inner, request);
+                return ResponseFuture::call(self.take_ready(), request);
             }
             Err(error) => return ResponseFuture::reject(&self.route, &error),
         };
-        // A token verified before is answered here, with no future to build.
+        // A token verified before is answered here, with no future to build, and
+        // the service that was made ready is called at once: no clone of it either.
         let cached = match source::token_from(header) {
             Ok(token) => self.verifier.cached(token),
             Err(error) => return ResponseFuture::reject(&self.route, &error),
@@ -76,17 +74,24 @@ where
         match cached {
             Some(claims) => match self.route.requirement.evaluate(&claims) {
                 Ok(()) => {
-                    let mut request = request;
                     request.extensions_mut().insert(claims);
-                    ResponseFuture::call(inner, request)
+                    ResponseFuture::call_ready(&mut self.inner, request)
                 }
                 Err(error) => ResponseFuture::reject(&self.route, &error),
             },
             None => {
                 let header = header.clone();
                 let (verifier, route) = (self.verifier.clone(), Arc::clone(&self.route));
-                ResponseFuture::verify(inner, request, verifier, route, header)
+                ResponseFuture::verify(self.take_ready(), request, verifier, route, header)
             }
         }
+    }
+}
+
+impl<S: Clone> CognitoAuth<S> {
+    /// The service that was made ready, for a future to call later; a clone stays.
+    fn take_ready(&mut self) -> S {
+        let clone = self.inner.clone();
+        std::mem::replace(&mut self.inner, clone)
     }
 }
