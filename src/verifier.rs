@@ -218,12 +218,24 @@ impl Verifier {
 
     /// Verifies a token (the bare token, without `Bearer `) and returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        if token.len() > self.inner.max_token_size {
-            return Err(AuthError::malformed("token is larger than the size limit"));
-        }
+        self.check_size(token)?;
         if let Some(claims) = self.cached(token) {
             return Ok(claims);
         }
+        self.verify_miss(token).await
+    }
+
+    /// Refuses a token larger than the size limit, before anything reads it.
+    pub(crate) fn check_size(&self, token: &str) -> Result<(), AuthError> {
+        if token.len() > self.inner.max_token_size {
+            return Err(AuthError::malformed("token is larger than the size limit"));
+        }
+        Ok(())
+    }
+
+    /// Verifies a token that [`cached`](Self::cached) did not know (and whose
+    /// size was checked), and remembers it: the cache is not looked up again.
+    pub(crate) async fn verify_miss(&self, token: &str) -> Result<Claims, AuthError> {
         let (claims, key, pool) = self.verify_uncached(token).await?;
         if let Some(cache) = &self.inner.tokens {
             let verified = Verified {
@@ -239,13 +251,11 @@ impl Verifier {
 
     /// The claims of a token this verifier has verified before, if it is still in
     /// the cache, unexpired, and its key is still trusted. Never waits: the layer
-    /// answers a repeated token without building a future for it.
+    /// answers a repeated token without building a future for it. The caller has
+    /// checked the token's size.
     pub(crate) fn cached(&self, token: &str) -> Option<Claims> {
         let inner = &*self.inner;
         let cache = inner.tokens.as_ref()?;
-        if token.len() > inner.max_token_size {
-            return None;
-        }
         let valid = |key: &Key, claims: &Claims| {
             !key.is_removed() && now_secs() < claims.exp().saturating_add(inner.leeway)
         };
