@@ -65,6 +65,14 @@ pub enum AuthErrorKind {
     /// good set while the endpoint is failing (it may be a rotation not yet seen).
     /// Not the client's fault: answered with 5xx, never 401.
     KeySetUnavailable,
+    /// The request matches no operation of an imported API definition, nor a
+    /// path named public: API Gateway's answer for an unknown resource or
+    /// method (`403 Missing Authentication Token`). No token was looked at.
+    UnknownOperation,
+    /// The request's operation is protected by an authorizer this crate cannot
+    /// check (IAM, an API key, a Lambda authorizer), and the definition was
+    /// imported with such operations refused. No token was looked at.
+    UnenforceableOperation,
 }
 
 impl AuthErrorKind {
@@ -85,6 +93,8 @@ impl AuthErrorKind {
             Self::InsufficientScope => "insufficient scope",
             Self::Forbidden => "forbidden",
             Self::KeySetUnavailable => "key set unavailable",
+            Self::UnknownOperation => "no such operation",
+            Self::UnenforceableOperation => "operation protected by an unsupported authorizer",
         }
     }
 

@@ -41,6 +41,8 @@ impl fmt::Debug for Responses {
 const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
 const EXPIRED: &str = r#"{"message":"The incoming token has expired"}"#;
 const CONFIG_ERROR: &str = r#"{"message":null}"#;
+const MISSING_AUTHENTICATION_TOKEN: &str = r#"{"message":"Missing Authentication Token"}"#;
+const FORBIDDEN: &str = r#"{"message":"Forbidden"}"#;
 /// Seconds a client is asked to wait when the key set is unavailable.
 const RETRY_AFTER_SECS: &str = "5";
 
@@ -54,6 +56,8 @@ impl Responses {
     /// | expired token | 401 | `{"message":"The incoming token has expired"}` | `UnauthorizedException` |
     /// | any other token or request problem, including a missing scope | 401 | `{"message":"Unauthorized"}` | `UnauthorizedException` |
     /// | keys unavailable | 500 | `{"message":null}` | `AuthorizerConfigurationException` |
+    /// | no operation of an imported definition ([`AuthErrorKind::UnknownOperation`]) | 403 | `{"message":"Missing Authentication Token"}` | `MissingAuthenticationTokenException` |
+    /// | an operation behind an authorizer the crate cannot check, refused on purpose ([`AuthErrorKind::UnenforceableOperation`]) | 403 | `{"message":"Forbidden"}` | `ForbiddenException` |
     ///
     /// All with `Content-Type: application/json` and no `WWW-Authenticate`.
     pub fn api_gateway() -> Self {
@@ -69,6 +73,8 @@ impl Responses {
     /// | bad, expired, wrong-issuer, wrong-kind token | 401 | `invalid_token` |
     /// | valid token without the scope (or group, or check) | 403 | `insufficient_scope`, with `scope="…"` |
     /// | keys unavailable | 503 with `Retry-After: 5` | none |
+    /// | no operation of an imported definition | 404, no `WWW-Authenticate` | |
+    /// | an operation behind an authorizer the crate cannot check | 403, no `WWW-Authenticate` | |
     ///
     /// Bodies are empty. Quotes and backslashes in the realm are escaped and
     /// control characters dropped.
@@ -104,6 +110,14 @@ fn api_gateway(error: &AuthError) -> Response<Bytes> {
             CONFIG_ERROR,
             "AuthorizerConfigurationException",
         ),
+        AuthErrorKind::UnknownOperation => (
+            StatusCode::FORBIDDEN,
+            MISSING_AUTHENTICATION_TOKEN,
+            "MissingAuthenticationTokenException",
+        ),
+        AuthErrorKind::UnenforceableOperation => {
+            (StatusCode::FORBIDDEN, FORBIDDEN, "ForbiddenException")
+        }
         _ => (
             StatusCode::UNAUTHORIZED,
             UNAUTHORIZED,
@@ -123,6 +137,17 @@ fn api_gateway(error: &AuthError) -> Response<Bytes> {
 
 fn rfc6750(challenge: &str, error: &AuthError, scopes: &[String]) -> Response<Bytes> {
     use AuthErrorKind as K;
+    // Not a question of the bearer token: no challenge.
+    let plain = match error.kind() {
+        K::UnknownOperation => Some(StatusCode::NOT_FOUND),
+        K::UnenforceableOperation => Some(StatusCode::FORBIDDEN),
+        _ => None,
+    };
+    if let Some(status) = plain {
+        let mut response = Response::new(Bytes::new());
+        *response.status_mut() = status;
+        return response;
+    }
     let (status, code, description) = match error.kind() {
         K::MissingToken => (StatusCode::UNAUTHORIZED, None, None),
         K::InvalidRequest => (

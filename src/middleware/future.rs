@@ -2,9 +2,10 @@ use super::body::ResponseBody;
 use super::layer::RouteConfig;
 use super::source;
 use crate::claims::Claims;
-use crate::error::AuthError;
+use crate::error::{AuthError, AuthErrorKind};
+use crate::response::Responses;
 use crate::verifier::Verifier;
-use http::{HeaderValue, Request, Response};
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -16,7 +17,8 @@ use tower_service::Service;
 type Verification = Pin<Box<dyn Future<Output = Result<Claims, AuthError>> + Send>>;
 
 pin_project! {
-    /// The response future of [`CognitoAuth`](super::CognitoAuth).
+    /// The response future of [`CognitoAuth`](super::CognitoAuth) and of the
+    /// OpenAPI route table.
     pub struct ResponseFuture<S, ReqBody>
     where
         S: Service<Request<ReqBody>>,
@@ -62,58 +64,128 @@ fn log_rejection(error: &AuthError) {
     }
 }
 
+/// Decides a request for a route that takes tokens: the one admit step of the
+/// crate, used by [`CognitoAuth`](super::CognitoAuth) and the route table alike.
+///
+/// The token is read from the request once, its size checked once, and the
+/// verified-token cache looked up once. A known token is decided here, without a
+/// future to build, and `inner` (which must be ready) is called at once; only a
+/// token that must be verified takes `inner` into the future, leaving a clone.
+pub(crate) fn admit<S, ReqBody>(
+    inner: &mut S,
+    verifier: &Verifier,
+    route: &Arc<RouteConfig>,
+    request: Request<ReqBody>,
+) -> ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>> + Clone,
+{
+    let token = match source::token(request.headers(), &route.header)
+        .and_then(|token| verifier.check_size(token).map(|()| token))
+    {
+        Ok(token) => token,
+        Err(error) if error.kind() == AuthErrorKind::MissingToken && route.optional => {
+            return ResponseFuture::settle(inner, request, route, Ok(None));
+        }
+        Err(error) => {
+            return ResponseFuture::reject(&route.responses, &error, route.requirement.scopes());
+        }
+    };
+    if let Some(claims) = verifier.cached(token) {
+        return ResponseFuture::settle(inner, request, route, Ok(Some(claims)));
+    }
+    let token = token.to_owned();
+    let verifier = verifier.clone();
+    let verification = Box::pin(async move { verifier.verify_miss(&token).await });
+    let clone = inner.clone();
+    ResponseFuture {
+        state: State::Verifying {
+            verification,
+            inner: Some(std::mem::replace(inner, clone)),
+            request: Some(request),
+            route: Arc::clone(route),
+        },
+    }
+}
+
 impl<S, ReqBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
 {
-    pub(crate) fn verify(
-        inner: S,
+    /// Calls the ready `inner` with the request untouched (a public route).
+    pub(crate) fn pass(inner: &mut S, request: Request<ReqBody>) -> Self {
+        Self {
+            state: State::Calling {
+                future: inner.call(request),
+            },
+        }
+    }
+
+    /// Answers the request with the rejection for `error`, without calling the
+    /// inner service.
+    pub(crate) fn reject(responses: &Responses, error: &AuthError, scopes: &[String]) -> Self {
+        Self {
+            state: rejected(responses, error, scopes),
+        }
+    }
+
+    /// Turns what the token gave into the request's fate, the same way whether it
+    /// came from the cache or from a verification: verified claims that meet the
+    /// route's requirement go to `inner` (which must be ready) in the request's
+    /// extensions; anything else is answered with the rejection. `Ok(None)`: an
+    /// optional route without a token.
+    fn settle(
+        inner: &mut S,
         request: Request<ReqBody>,
-        verifier: Verifier,
-        route: Arc<RouteConfig>,
-        header: HeaderValue,
+        route: &RouteConfig,
+        verified: Result<Option<Claims>, AuthError>,
     ) -> Self {
-        let check = Arc::clone(&route);
-        let verification = Box::pin(async move {
-            let token = source::token_from(&header)?;
-            let claims = verifier.verify(token).await?;
-            check.requirement.evaluate(&claims)?;
-            Ok(claims)
-        });
         Self {
-            state: State::Verifying {
-                verification,
-                inner: Some(inner),
-                request: Some(request),
-                route,
-            },
+            state: settle(inner, request, route, verified),
         }
     }
+}
 
-    /// Calls the service, which must be ready, now; only its future is kept.
-    pub(crate) fn call_ready(inner: &mut S, request: Request<ReqBody>) -> Self {
-        Self {
-            state: State::Calling {
+fn rejected<S, ReqBody>(
+    responses: &Responses,
+    error: &AuthError,
+    scopes: &[String],
+) -> State<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    log_rejection(error);
+    State::Rejected {
+        response: Some(responses.respond(error, scopes)),
+    }
+}
+
+fn settle<S, ReqBody>(
+    inner: &mut S,
+    mut request: Request<ReqBody>,
+    route: &RouteConfig,
+    verified: Result<Option<Claims>, AuthError>,
+) -> State<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    let admitted = verified.and_then(|claims| match claims {
+        Some(claims) => route.requirement.evaluate(&claims).map(|()| Some(claims)),
+        None => Ok(None),
+    });
+    match admitted {
+        Ok(claims) => {
+            // Claims the handler sees are the ones decided here, never ones that
+            // came with the request from further out.
+            match claims {
+                Some(claims) => request.extensions_mut().insert(claims),
+                None => request.extensions_mut().remove::<Claims>(),
+            };
+            State::Calling {
                 future: inner.call(request),
-            },
+            }
         }
-    }
-
-    pub(crate) fn call(mut inner: S, request: Request<ReqBody>) -> Self {
-        Self {
-            state: State::Calling {
-                future: inner.call(request),
-            },
-        }
-    }
-
-    pub(crate) fn reject(route: &RouteConfig, error: &AuthError) -> Self {
-        log_rejection(error);
-        Self {
-            state: State::Rejected {
-                response: Some(route.responses.respond(error, route.requirement.scopes())),
-            },
-        }
+        Err(error) => rejected(&route.responses, &error, route.requirement.scopes()),
     }
 }
 
@@ -133,27 +205,12 @@ where
                     request,
                     route,
                 } => {
-                    let outcome = ready!(verification.as_mut().poll(cx));
-                    match outcome {
-                        Ok(claims) => {
-                            let (Some(mut inner), Some(mut request)) =
-                                (inner.take(), request.take())
-                            else {
-                                unreachable!("ResponseFuture polled after completion");
-                            };
-                            request.extensions_mut().insert(claims);
-                            let future = inner.call(request);
-                            this.state.set(State::Calling { future });
-                        }
-                        Err(error) => {
-                            log_rejection(&error);
-                            let response =
-                                route.responses.respond(&error, route.requirement.scopes());
-                            this.state.set(State::Rejected {
-                                response: Some(response),
-                            });
-                        }
-                    }
+                    let verified = ready!(verification.as_mut().poll(cx));
+                    let (Some(mut inner), Some(request)) = (inner.take(), request.take()) else {
+                        unreachable!("ResponseFuture polled after completion");
+                    };
+                    let next = settle(&mut inner, request, route, verified.map(Some));
+                    this.state.set(next);
                 }
                 StateProj::Calling { future } => {
                     let response = ready!(future.poll(cx))?;

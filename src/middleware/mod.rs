@@ -8,5 +8,6 @@ mod source;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
+pub(crate) use future::admit;
 pub use layer::CognitoAuthLayer;
 pub use service::CognitoAuth;

@@ -1,8 +1,6 @@
 use super::body::ResponseBody;
-use super::future::ResponseFuture;
+use super::future::{self, ResponseFuture};
 use super::layer::RouteConfig;
-use super::source;
-use crate::error::AuthErrorKind;
 use crate::verifier::Verifier;
 use http::{Request, Response};
 use std::fmt;
@@ -57,41 +55,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let header = match source::token_header(request.headers(), &self.route.header) {
-            Ok(header) => header,
-            Err(error) if error.kind() == AuthErrorKind::MissingToken && self.route.optional => {
-                return ResponseFuture::call(self.take_ready(), request);
-            }
-            Err(error) => return ResponseFuture::reject(&self.route, &error),
-        };
-        // A token verified before is answered here, with no future to build, and
-        // the service that was made ready is called at once: no clone of it either.
-        let cached = match source::token_from(header) {
-            Ok(token) => self.verifier.cached(token),
-            Err(error) => return ResponseFuture::reject(&self.route, &error),
-        };
-        match cached {
-            Some(claims) => match self.route.requirement.evaluate(&claims) {
-                Ok(()) => {
-                    request.extensions_mut().insert(claims);
-                    ResponseFuture::call_ready(&mut self.inner, request)
-                }
-                Err(error) => ResponseFuture::reject(&self.route, &error),
-            },
-            None => {
-                let header = header.clone();
-                let (verifier, route) = (self.verifier.clone(), Arc::clone(&self.route));
-                ResponseFuture::verify(self.take_ready(), request, verifier, route, header)
-            }
-        }
-    }
-}
-
-impl<S: Clone> CognitoAuth<S> {
-    /// The service that was made ready, for a future to call later; a clone stays.
-    fn take_ready(&mut self) -> S {
-        let clone = self.inner.clone();
-        std::mem::replace(&mut self.inner, clone)
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        future::admit(&mut self.inner, &self.verifier, &self.route, request)
     }
 }

@@ -3,8 +3,15 @@
 use crate::error::{AuthError, AuthErrorKind};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+/// The token of a request: the one value of the token header, `Bearer <token>`
+/// or bare. A header that is absent, empty, or has a scheme and nothing after it
+/// is [`MissingToken`](AuthErrorKind::MissingToken), alike on every route.
+pub(crate) fn token<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, AuthError> {
+    token_from(token_header(headers, name)?)
+}
+
 /// The token header's value, after the checks that need no parsing of the token.
-pub(crate) fn token_header<'a>(
+fn token_header<'a>(
     headers: &'a HeaderMap,
     name: &HeaderName,
 ) -> Result<&'a HeaderValue, AuthError> {
@@ -32,7 +39,7 @@ pub(crate) fn token_header<'a>(
 
 /// The token in a header value: `Bearer <token>` (scheme in any case, one space)
 /// or the bare token, as API Gateway accepts both.
-pub(crate) fn token_from(value: &HeaderValue) -> Result<&str, AuthError> {
+fn token_from(value: &HeaderValue) -> Result<&str, AuthError> {
     let text = value.to_str().map_err(|_| {
         AuthError::new(
             AuthErrorKind::InvalidRequest,

@@ -19,8 +19,10 @@ pub enum ImportErrorKind {
     Read,
     /// The text is not JSON or YAML, or not an OpenAPI 3 or Swagger 2.0 document.
     Syntax,
-    /// An operation uses a security scheme that is not a `cognito_user_pools`
-    /// authorizer (a Lambda authorizer, IAM, an API key, OAuth 2, ...).
+    /// An operation is protected by something other than a `cognito_user_pools`
+    /// authorizer (a Lambda authorizer, IAM, OAuth 2, ...), which this crate
+    /// cannot check; see
+    /// [`ImportOptions::refuse_unenforceable`](super::ImportOptions::refuse_unenforceable).
     UnsupportedAuthorizer,
     /// An operation names a security scheme the document does not define.
     UnknownScheme,
@@ -30,6 +32,10 @@ pub enum ImportErrorKind {
     /// An operation lists OAuth scopes for a scheme that is not a Cognito user
     /// pool authorizer.
     ScopesWithoutCognito,
+    /// An operation requires an API key (API Gateway's `apiKeyRequired`), which
+    /// this crate cannot check; see
+    /// [`ImportOptions::ignore_api_key`](super::ImportOptions::ignore_api_key).
+    ApiKeyRequired,
     /// A `providerARNs` entry is not a Cognito user pool ARN
     /// (`arn:aws:cognito-idp:{region}:{account}:userpool/{poolId}`).
     MalformedArn,
@@ -53,6 +59,7 @@ impl ImportErrorKind {
             Self::UnknownScheme => "unknown security scheme",
             Self::SeveralSchemes => "several security schemes",
             Self::ScopesWithoutCognito => "scopes on a scheme that is not a Cognito authorizer",
+            Self::ApiKeyRequired => "API key required",
             Self::MalformedArn => "malformed user pool ARN",
             Self::Contradictory => "contradictory definition",
             Self::Invalid => "invalid definition",

@@ -1,8 +1,9 @@
-//! [`RouteTableLayer`]: one [`CognitoAuthLayer`] per operation, picked per request.
+//! [`RouteTableLayer`]: each request decided by its operation in the definition.
 
 use super::template::{self, Matcher, Methods};
 use super::{Route, parse};
-use crate::middleware::{CognitoAuthLayer, ResponseBody, ResponseFuture};
+use crate::error::{AuthError, AuthErrorKind};
+use crate::middleware::{self, CognitoAuthLayer, ResponseBody, ResponseFuture};
 use crate::response::Responses;
 use http::{Method, Request, Response};
 use std::collections::HashMap;
@@ -11,8 +12,7 @@ use std::task::{Context, Poll};
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// Which operation a request is for: by axum's matched path when there is one,
-/// else by matching the request path against the templates.
+/// Which operation a request is for, from the definition's own templates.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RouteIndex {
     matcher: Matcher,
@@ -45,38 +45,72 @@ impl RouteIndex {
         index
     }
 
-    /// The route for a request to `path` with `method`; `matched` is the
-    /// template the router chose (axum's `MatchedPath`), if any.
-    pub(crate) fn find(&self, method: &Method, path: &str, matched: Option<&str>) -> Option<usize> {
-        let by_router = matched
-            .and_then(template::parse_axum)
-            .and_then(|segments| self.by_key.get(&template::key(&segments)).copied());
-        let path = by_router.or_else(|| self.matcher.find(path))?;
-        self.paths[path].get(method).copied()
+    /// The route for a request to `path` with `method`, or `None` when the
+    /// request is to be refused as unknown.
+    ///
+    /// The path is matched in its normalised form ([`template::canonical`]),
+    /// so that `//pets//42/`, `/pets/./42` or `/p%61ts/42` are decided as
+    /// `/pets/{petId}` whether or not a layer inside this one normalises them.
+    /// Where the path as written matches an operation too, it must be the same
+    /// one: a path that reads as one operation as written and as another once
+    /// normalised (`/files/../admin` under `/files/{proxy+}` and `/admin`) could
+    /// reach either handler, so it is refused.
+    pub(crate) fn find(&self, method: &Method, path: &str) -> Option<usize> {
+        let canonical = template::canonical(path)?;
+        let found = self.matcher.find(&canonical)?;
+        if canonical != path
+            && let Some(as_written) = self.matcher.find(path)
+            && as_written != found
+        {
+            return None;
+        }
+        self.paths[found].get(method).copied()
     }
 }
 
+/// What the table does with the requests of one operation.
+#[derive(Clone, Debug)]
+pub(crate) enum Policy {
+    /// Through, untouched.
+    Public,
+    /// Through only with a token that meets the operation's requirement.
+    Token(CognitoAuthLayer),
+    /// Never through: an authorizer the crate cannot check protects it.
+    Refused,
+}
+
 /// Applies an imported [`ApiDefinition`](super::ApiDefinition): for each request,
-/// finds its operation and then behaves exactly as a [`CognitoAuthLayer`] with
-/// that operation's [`Requirement`](crate::Requirement) and token header.
-/// Public operations, and requests the definition does not list, reach the inner
-/// service untouched (the router decides whether they exist).
+/// finds its operation in the definition and then behaves exactly as a
+/// [`CognitoAuthLayer`] with that operation's
+/// [`Requirement`](crate::Requirement) and token header. It fails closed:
 ///
-/// The operation is found by matching the request path against the
-/// definition's templates, as API Gateway and axum's router do: literal segments
-/// before `{param}` (one non-empty segment) before `{proxy+}` (the non-empty
-/// rest), backtracking when a literal leads nowhere. One trailing slash is
-/// ignored (`/pets/42/` is `GET /pets/{petId}`'s even where the router answers
-/// 404), so that a path-normalizing layer inside this one cannot bring a request
-/// to a protected handler without a token. A `HEAD` request the definition does
-/// not list takes the `GET` operation's requirement, since routers answer `HEAD`
-/// with the `GET` handler; then `ANY` (`x-amazon-apigateway-any-method`) applies.
+/// - a request that matches no operation of the definition (an unknown path, or
+///   a method the path does not define) is answered as API Gateway answers it,
+///   403 `{"message":"Missing Authentication Token"}`, and never reaches the
+///   inner service, unless its path was named public on import
+///   ([`ImportOptions::public_path`](super::ImportOptions::public_path));
+/// - an operation imported as refused
+///   ([`ImportOptions::refuse_unenforceable`](super::ImportOptions::refuse_unenforceable))
+///   is answered 403 `{"message":"Forbidden"}`;
+/// - the decision is taken from the definition's own templates, never from the
+///   router's (axum's `MatchedPath` is not read), so the layer decides the same
+///   inside the router (`Router::layer`) or around it, and a router template
+///   wider than the definition's cannot make more of the API public.
 ///
-/// The layer sees the path its inner service sees: with axum, put it on the
-/// router whose paths are the definition's (`Router::layer`), or around it.
-/// Inside `Router::nest("/v1", api)`, layer the nested router `api`, whose paths
-/// have the prefix stripped, not the outer one: paths that no template matches
-/// pass through.
+/// The operation is found as API Gateway and axum's router find it: literal
+/// segments before `{param}` (one non-empty segment) before `{proxy+}` (the
+/// non-empty rest), backtracking when a literal leads nowhere. Paths are read
+/// normalised (percent-decoding, `\` as `/`, empty and dot segments removed), so
+/// that a path-normalising layer or a lenient router inside this one cannot
+/// bring a request to a protected handler another way; a path that reads as
+/// two different operations as written and normalised is refused. A `HEAD`
+/// request the definition does not list takes the `GET` operation's
+/// requirement, since routers answer `HEAD` with the `GET` handler; then `ANY`
+/// (`x-amazon-apigateway-any-method`) applies.
+///
+/// The layer sees the path its inner service sees: inside
+/// `Router::nest("/v1", api)`, layer the nested router `api`, whose paths have
+/// the prefix stripped; around the outer router every path would be unknown.
 ///
 /// Made by [`ApiDefinition::layer`](super::ApiDefinition::layer).
 #[derive(Clone, Debug)]
@@ -88,17 +122,15 @@ pub struct RouteTableLayer {
 #[derive(Clone, Debug)]
 struct Table {
     index: RouteIndex,
-    /// Per route: `None` for a public one.
-    auth: Vec<Option<CognitoAuthLayer>>,
+    /// Per route.
+    policies: Vec<Policy>,
     labels: Vec<String>,
+    /// For requests refused before any token is read.
+    responses: Responses,
 }
 
 impl RouteTableLayer {
-    pub(crate) fn new(
-        index: RouteIndex,
-        routes: &[Route],
-        auth: Vec<Option<CognitoAuthLayer>>,
-    ) -> Self {
+    pub(crate) fn new(index: RouteIndex, routes: &[Route], policies: Vec<Policy>) -> Self {
         let labels = routes
             .iter()
             .map(|r| parse::label(r.method.as_ref(), &r.path))
@@ -106,19 +138,23 @@ impl RouteTableLayer {
         Self {
             table: Arc::new(Table {
                 index,
-                auth,
+                policies,
                 labels,
+                responses: Responses::default(),
             }),
         }
     }
 
-    /// Answers rejections this way on every operation (default:
-    /// [`Responses::api_gateway`]).
+    /// Answers rejections this way on every operation, and for unknown and
+    /// refused requests (default: [`Responses::api_gateway`]).
     pub fn responses(mut self, responses: Responses) -> Self {
         let table = Arc::make_mut(&mut self.table);
-        for layer in table.auth.iter_mut().flatten() {
-            *layer = layer.clone().responses(responses.clone());
+        for policy in &mut table.policies {
+            if let Policy::Token(layer) = policy {
+                *layer = layer.clone().responses(responses.clone());
+            }
         }
+        table.responses = responses;
         self
     }
 }
@@ -132,23 +168,6 @@ impl<S> Layer<S> for RouteTableLayer {
             table: Arc::clone(&self.table),
         }
     }
-}
-
-/// The template the router matched (axum's `MatchedPath`), when the layer runs
-/// inside an axum router (`route_layer`). Elsewhere the request path is matched
-/// against the templates, which picks the same operation (both put literal
-/// segments before parameters before the greedy rest).
-#[cfg(feature = "axum")]
-fn matched_path<B>(request: &Request<B>) -> Option<&str> {
-    request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map(axum::extract::MatchedPath::as_str)
-}
-
-#[cfg(not(feature = "axum"))]
-fn matched_path<B>(_request: &Request<B>) -> Option<&str> {
-    None
 }
 
 /// The service made by [`RouteTableLayer`].
@@ -188,27 +207,30 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // The service that was made ready goes into the future; a clone stays.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let matched = matched_path(&request);
-        let route = self
-            .table
-            .index
-            .find(request.method(), request.uri().path(), matched);
-        match route {
-            Some(i) => match &self.table.auth[i] {
-                Some(auth) => {
-                    tracing::trace!(operation = %self.table.labels[i], "route needs a token");
-                    // Behaves exactly as CognitoAuthLayer does on this route.
-                    auth.layer(inner).call(request)
-                }
-                None => {
-                    tracing::trace!(operation = %self.table.labels[i], "public route");
-                    ResponseFuture::call(inner, request)
-                }
-            },
-            None => ResponseFuture::call(inner, request),
+        let table = &*self.table;
+        let Some(i) = table.index.find(request.method(), request.uri().path()) else {
+            let error = AuthError::new(
+                AuthErrorKind::UnknownOperation,
+                "the request matches no operation of the API definition",
+            );
+            return ResponseFuture::reject(&table.responses, &error, &[]);
+        };
+        match &table.policies[i] {
+            Policy::Token(auth) => {
+                tracing::trace!(operation = %table.labels[i], "operation takes a token");
+                middleware::admit(&mut self.inner, auth.verifier(), &auth.route, request)
+            }
+            Policy::Public => {
+                tracing::trace!(operation = %table.labels[i], "public operation");
+                ResponseFuture::pass(&mut self.inner, request)
+            }
+            Policy::Refused => {
+                let error = AuthError::new(
+                    AuthErrorKind::UnenforceableOperation,
+                    "the operation is protected by an authorizer this crate cannot check",
+                );
+                ResponseFuture::reject(&table.responses, &error, &[])
+            }
         }
     }
 }

@@ -98,11 +98,13 @@
 
 mod error;
 mod layer;
+mod options;
 mod parse;
 mod template;
 
 pub use error::{ImportError, ImportErrorKind};
 pub use layer::{RouteTable, RouteTableLayer};
+pub use options::ImportOptions;
 
 use crate::error::ConfigError;
 use crate::middleware::CognitoAuthLayer;
@@ -110,7 +112,7 @@ use crate::pool::UserPool;
 use crate::requirement::Requirement;
 use crate::verifier::{Verifier, VerifierBuilder};
 use http::{HeaderName, Method};
-use layer::RouteIndex;
+use layer::{Policy, RouteIndex};
 use std::fmt;
 use std::path::Path;
 use template::Segment;
@@ -131,11 +133,24 @@ pub struct Route {
     method: Option<Method>,
     path: String,
     segments: Vec<Segment>,
-    auth: Option<RouteAuth>,
+    access: Access,
+}
+
+/// Who may call an operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Access {
+    /// Anyone: `security: []`, no security at all, `x-amazon-apigateway-auth`
+    /// `NONE`, SAM's `NONE` marker, or a path named public on import.
+    Public,
+    /// A token of a Cognito user pool authorizer.
+    Cognito(RouteAuth),
+    /// An authorizer this crate cannot check (IAM, an API key, a Lambda
+    /// authorizer), imported on request as refused: every call gets 403.
+    Refused(String),
 }
 
 /// The authorizer of a protected route.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct RouteAuth {
     authorizer: String,
     /// Indices into the definition's pools.
@@ -161,38 +176,52 @@ impl Route {
 
     /// Whether the operation takes requests without a token.
     pub fn is_public(&self) -> bool {
-        self.auth.is_none()
+        self.access == Access::Public
+    }
+
+    /// Whether every request to the operation is refused (403), because an
+    /// authorizer this crate cannot check protects it and the definition was
+    /// imported with [`ImportOptions::refuse_unenforceable`].
+    pub fn is_refused(&self) -> bool {
+        matches!(self.access, Access::Refused(_))
+    }
+
+    fn auth(&self) -> Option<&RouteAuth> {
+        match &self.access {
+            Access::Cognito(auth) => Some(auth),
+            _ => None,
+        }
     }
 
     /// The name of the security scheme (the authorizer), if the route has one.
     pub fn authorizer(&self) -> Option<&str> {
-        self.auth.as_ref().map(|a| a.authorizer.as_str())
+        self.auth().map(|a| a.authorizer.as_str())
     }
 
     /// The header the token is read from, if the route has an authorizer.
     pub fn header(&self) -> Option<&HeaderName> {
-        self.auth.as_ref().map(|a| &a.header)
+        self.auth().map(|a| &a.header)
     }
 
     /// The ids of the user pools whose tokens the route takes: its authorizer's
     /// `providerARNs`, as [`ApiDefinition::map_pools`] left them. Empty for a
     /// public route.
     pub fn pool_ids(&self) -> &[String] {
-        self.auth.as_ref().map_or(&[], |a| &a.pool_ids)
+        self.auth().map_or(&[], |a| &a.pool_ids)
     }
 
     /// The OAuth scopes of the operation (empty: an ID token is required, or the
     /// route is public).
     pub fn scopes(&self) -> &[String] {
-        self.auth.as_ref().map_or(&[], |a| &a.scopes)
+        self.auth().map_or(&[], |a| &a.scopes)
     }
 
     /// What the operation requires, as API Gateway applies it: an ID token
     /// without scopes, an access token with any one of the scopes otherwise, the
     /// authorizer's token validation expression on `aud`, and a token of one of
-    /// the authorizer's pools. `None` for a public route.
+    /// the authorizer's pools. `None` for a public or refused route.
     pub fn requirement(&self) -> Option<Requirement> {
-        let auth = self.auth.as_ref()?;
+        let auth = self.auth()?;
         let requirement = if auth.scopes.is_empty() {
             Requirement::new()
         } else {
@@ -214,61 +243,42 @@ impl fmt::Display for Route {
 }
 
 impl ApiDefinition {
-    /// Imports a definition in JSON.
+    /// Options for an import: pools for authorizers whose ARNs are not usable,
+    /// paths outside the definition that are public, and what to do with
+    /// operations behind authorizers this crate cannot check.
+    pub fn options() -> ImportOptions {
+        ImportOptions::default()
+    }
+
+    /// Imports a definition in JSON, with the default [`ImportOptions`].
     pub fn from_json(text: &str) -> Result<Self, ImportError> {
-        let value = serde_json::from_str(text).map_err(|e| {
-            ImportError::new(ImportErrorKind::Syntax, format!("not valid JSON: {e}"))
-        })?;
-        Self::from_value(&value)
+        ImportOptions::default().from_json(text)
     }
 
-    /// Imports a definition in YAML.
+    /// Imports a definition in YAML, with the default [`ImportOptions`].
     pub fn from_yaml(text: &str) -> Result<Self, ImportError> {
-        let value = serde_yaml_ng::from_str(text).map_err(|e| {
-            ImportError::new(ImportErrorKind::Syntax, format!("not valid YAML: {e}"))
-        })?;
-        Self::from_value(&value)
+        ImportOptions::default().from_yaml(text)
     }
 
-    /// Imports a definition in JSON (when it starts with `{`) or YAML.
+    /// Imports a definition in JSON (when it starts with `{`) or YAML, with the
+    /// default [`ImportOptions`].
     pub fn parse(text: &str) -> Result<Self, ImportError> {
-        if text.trim_start().starts_with('{') {
-            Self::from_json(text)
-        } else {
-            Self::from_yaml(text)
-        }
+        ImportOptions::default().parse(text)
     }
 
     /// Reads and imports a definition file: JSON for `.json`, YAML for `.yaml`
     /// and `.yml`, else as [`parse`](Self::parse) decides.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self, ImportError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ImportError::new(
-                ImportErrorKind::Read,
-                format!("cannot read `{}`: {e}", path.display()),
-            )
-        })?;
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            Some("json") => Self::from_json(&text),
-            Some("yaml" | "yml") => Self::from_yaml(&text),
-            _ => Self::parse(&text),
-        }
+        ImportOptions::default().from_path(path)
     }
 
-    fn from_value(value: &serde_json::Value) -> Result<Self, ImportError> {
-        let parsed = parse::import(value)?;
+    fn new(parsed: parse::Parsed) -> Self {
         let index = RouteIndex::new(&parsed.routes);
-        Ok(Self {
+        Self {
             pools: parsed.pools,
             routes: parsed.routes,
             index,
-        })
+        }
     }
 
     /// The user pools of the authorizers that operations use, each once, in order
@@ -293,7 +303,10 @@ impl ApiDefinition {
     /// ```
     pub fn map_pools(mut self, f: impl FnMut(UserPool) -> UserPool) -> Self {
         self.pools = self.pools.into_iter().map(f).collect();
-        for auth in self.routes.iter_mut().filter_map(|r| r.auth.as_mut()) {
+        for auth in self.routes.iter_mut().filter_map(|r| match &mut r.access {
+            Access::Cognito(auth) => Some(auth),
+            _ => None,
+        }) {
             auth.pool_ids = auth
                 .pools
                 .iter()
@@ -315,11 +328,12 @@ impl ApiDefinition {
         &self.routes
     }
 
-    /// The route a request with this method and path is for, matching the path
-    /// against the templates as [`RouteTableLayer`] does. `None`: the definition
-    /// does not list it.
+    /// The route a request with this method and path is for, found as
+    /// [`RouteTableLayer`] finds it. `None`: the layer refuses the request as
+    /// unknown (the definition does not list it, or the path reads as one
+    /// operation as written and as another once normalised).
     pub fn route(&self, method: &Method, path: &str) -> Option<&Route> {
-        self.index.find(method, path, None).map(|i| &self.routes[i])
+        self.index.find(method, path).map(|i| &self.routes[i])
     }
 
     /// The layer that applies the definition, verifying tokens with `verifier`,
@@ -336,19 +350,24 @@ impl ApiDefinition {
             )));
         }
         let base = CognitoAuthLayer::new(verifier);
-        let auth = self
+        let policies = self
             .routes
             .iter()
-            .map(|route| match (&route.auth, route.requirement()) {
-                (Some(auth), Some(requirement)) => base
+            .map(|route| match (&route.access, route.requirement()) {
+                (Access::Cognito(auth), Some(requirement)) => base
                     .clone()
                     .header(auth.header.clone())
                     .require(requirement)
-                    .map(Some)
+                    .map(Policy::Token)
                     .map_err(|e| ConfigError::new(format!("{route}: {}", e.message()))),
-                _ => Ok(None),
+                (Access::Refused(_), _) => Ok(Policy::Refused),
+                _ => Ok(Policy::Public),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(RouteTableLayer::new(self.index.clone(), &self.routes, auth))
+        Ok(RouteTableLayer::new(
+            self.index.clone(),
+            &self.routes,
+            policies,
+        ))
     }
 }

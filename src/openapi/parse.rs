@@ -2,8 +2,9 @@
 //! a JSON value) into user pools and routes.
 
 use super::error::{ImportError, ImportErrorKind as Kind};
+use super::options::ImportOptions;
 use super::template;
-use super::{Route, RouteAuth};
+use super::{Access, Route, RouteAuth};
 use crate::pool::UserPool;
 use crate::requirement::Requirement;
 use http::{HeaderName, Method};
@@ -36,7 +37,11 @@ impl Flavor {
 #[derive(Debug)]
 enum Scheme {
     Cognito(CognitoScheme),
-    /// Something other than a Cognito authorizer, described for the error.
+    /// An API key (`type: apiKey` without an authorizer): API Gateway's
+    /// `apiKeyRequired`, which this crate cannot check.
+    ApiKey,
+    /// Another protection this crate cannot check (IAM, a Lambda authorizer, a
+    /// JWT authorizer, OAuth 2, ...), described for the error.
     Other(String),
     /// A Cognito authorizer that cannot work.
     Broken(Kind, String),
@@ -54,7 +59,7 @@ fn invalid(message: impl Into<String>) -> ImportError {
 }
 
 /// Reads the pools and routes out of a parsed document.
-pub(crate) fn import(doc: &Value) -> Result<Parsed, ImportError> {
+pub(crate) fn import(doc: &Value, options: &ImportOptions) -> Result<Parsed, ImportError> {
     let Some(doc) = doc.as_object() else {
         return Err(ImportError::new(
             Kind::Syntax,
@@ -62,31 +67,56 @@ pub(crate) fn import(doc: &Value) -> Result<Parsed, ImportError> {
         ));
     };
     let flavor = flavor(doc)?;
-    let schemes = match flavor {
-        Flavor::OpenApi3 => doc.get("components").and_then(|c| c.get("securitySchemes")),
-        Flavor::Swagger2 => doc.get("securityDefinitions"),
-    };
-    let schemes: HashMap<&str, Scheme> = match schemes {
-        None | Some(Value::Null) => HashMap::new(),
-        Some(Value::Object(map)) => map
-            .iter()
-            .map(|(name, value)| (name.as_str(), scheme(value)))
-            .collect(),
-        Some(_) => {
-            return Err(invalid(format!(
-                "`{}` is not an object",
-                flavor.schemes_location()
-            )));
+    // API Gateway and other tools read Swagger's `securityDefinitions` in
+    // OpenAPI 3 documents too, and some exports keep their authorizers there.
+    let mut schemes: HashMap<&str, Scheme> = HashMap::new();
+    let mut seen: HashMap<&str, &Value> = HashMap::new();
+    for (location, found) in [
+        (
+            "components.securitySchemes",
+            doc.get("components").and_then(|c| c.get("securitySchemes")),
+        ),
+        ("securityDefinitions", doc.get("securityDefinitions")),
+    ] {
+        match found {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(map)) => {
+                for (name, value) in map {
+                    if let Some(other) = seen.insert(name.as_str(), value)
+                        && other != value
+                    {
+                        return Err(ImportError::new(
+                            Kind::Contradictory,
+                            format!(
+                                "security scheme `{name}` is defined twice, differently, in \
+                                 components.securitySchemes and securityDefinitions"
+                            ),
+                        ));
+                    }
+                    schemes.insert(name.as_str(), scheme(name, value, options));
+                }
+            }
+            Some(_) => return Err(invalid(format!("`{location}` is not an object"))),
         }
-    };
+    }
+    for name in options.authorizer_pools.keys() {
+        match schemes.get(name.as_str()) {
+            Some(Scheme::Cognito(_)) => {}
+            _ => {
+                return Err(ImportError::new(
+                    Kind::UnknownScheme,
+                    format!(
+                        "ImportOptions::authorizer_pool names `{name}`, which is not a \
+                         cognito_user_pools authorizer of the definition"
+                    ),
+                ));
+            }
+        }
+    }
     let default_security = doc.get("security");
+    let empty = Map::new();
     let paths = match doc.get("paths") {
-        None | Some(Value::Null) => {
-            return Ok(Parsed {
-                pools: Vec::new(),
-                routes: Vec::new(),
-            });
-        }
+        None | Some(Value::Null) => &empty,
         Some(Value::Object(paths)) => paths,
         Some(_) => return Err(invalid("`paths` is not an object")),
     };
@@ -94,6 +124,7 @@ pub(crate) fn import(doc: &Value) -> Result<Parsed, ImportError> {
     let mut importer = Importer {
         flavor,
         schemes: &schemes,
+        options,
         pools: Vec::new(),
         routes: Vec::new(),
     };
@@ -131,16 +162,14 @@ pub(crate) fn import(doc: &Value) -> Result<Parsed, ImportError> {
             if !operation.is_object() {
                 return Err(invalid("the operation is not an object").at(label));
             }
-            let security = operation.get("security").or(default_security);
-            let auth = match security {
-                None => None,
-                Some(security) => importer.security(security).map_err(|e| e.at(&label))?,
-            };
+            let access = importer
+                .access(operation, default_security)
+                .map_err(|e| e.at(&label))?;
             let route = Route {
                 method,
                 path: path.clone(),
                 segments: segments.clone(),
-                auth,
+                access,
             };
             if let Some(requirement) = route.requirement() {
                 requirement
@@ -150,10 +179,59 @@ pub(crate) fn import(doc: &Value) -> Result<Parsed, ImportError> {
             importer.routes.push(route);
         }
     }
+    let mut routes = importer.routes;
+    head_is_held_to_get(&routes)?;
+    for path in &options.public_paths {
+        let segments = template::parse(path).map_err(|why| invalid(why).at(path))?;
+        if let Some(other) = templates.get(&template::key(&segments)) {
+            return Err(ImportError::new(
+                Kind::Contradictory,
+                format!(
+                    "ImportOptions::public_path `{path}` matches the same requests as the \
+                     definition's `{other}`, which decides them"
+                ),
+            )
+            .at(path));
+        }
+        templates.insert(template::key(&segments), path);
+        routes.push(Route {
+            method: None,
+            path: path.clone(),
+            segments,
+            access: Access::Public,
+        });
+    }
     Ok(Parsed {
         pools: importer.pools,
-        routes: importer.routes,
+        routes,
     })
+}
+
+/// Routers answer `HEAD` with the `GET` handler (axum does), so an operation
+/// `HEAD` whose access differs from what a `GET` of the same path gets (its own
+/// `GET`, or else `ANY`) could run the `GET` handler on weaker terms: refused.
+fn head_is_held_to_get(routes: &[Route]) -> Result<(), ImportError> {
+    for head in routes.iter().filter(|r| r.method == Some(Method::HEAD)) {
+        let same_path = |r: &&Route| r.path == head.path;
+        let get = routes
+            .iter()
+            .filter(same_path)
+            .find(|r| r.method == Some(Method::GET))
+            .or_else(|| routes.iter().filter(same_path).find(|r| r.method.is_none()));
+        if let Some(get) = get
+            && get.access != head.access
+        {
+            return Err(ImportError::new(
+                Kind::Contradictory,
+                format!(
+                    "`{head}` and `{get}` differ in who may call them, but routers answer HEAD \
+                     with the GET handler: give HEAD the same security as GET"
+                ),
+            )
+            .at(head.to_string()));
+        }
+    }
+    Ok(())
 }
 
 fn flavor(doc: &Map<String, Value>) -> Result<Flavor, ImportError> {
@@ -214,105 +292,101 @@ pub(crate) fn label(method: Option<&Method>, path: &str) -> String {
 struct Importer<'a> {
     flavor: Flavor,
     schemes: &'a HashMap<&'a str, Scheme>,
+    options: &'a ImportOptions,
     pools: Vec<UserPool>,
     routes: Vec<Route>,
 }
 
-impl Importer<'_> {
-    /// What an operation's effective `security` list asks for: `None` is public.
-    fn security(&mut self, security: &Value) -> Result<Option<RouteAuth>, ImportError> {
-        let Some(list) = security.as_array() else {
-            return Err(invalid("`security` is not a list"));
+/// What an operation's `security` list names, sorted by what the crate can do
+/// with it.
+#[derive(Default)]
+struct Named<'a> {
+    cognito: Vec<(&'a str, Vec<String>, &'a CognitoScheme)>,
+    api_keys: Vec<&'a str>,
+    others: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Importer<'a> {
+    /// Who may call an operation: its `x-amazon-apigateway-auth` and its
+    /// effective `security` (its own, else the document's).
+    fn access(
+        &mut self,
+        operation: &Value,
+        default_security: Option<&Value>,
+    ) -> Result<Access, ImportError> {
+        let iam = match operation.get("x-amazon-apigateway-auth") {
+            None | Some(Value::Null) => false,
+            Some(auth) => match auth.get("type").and_then(Value::as_str) {
+                Some(t) if t.eq_ignore_ascii_case("AWS_IAM") => true,
+                // NONE beside a Cognito `security`: AWS does not say which wins,
+                // so the stricter reading is kept: the authorizer applies.
+                Some(t) if t.eq_ignore_ascii_case("NONE") => false,
+                Some(t) => {
+                    return Err(invalid(format!(
+                        "x-amazon-apigateway-auth has the type `{t}`; API Gateway documents NONE and AWS_IAM"
+                    )));
+                }
+                None => {
+                    return Err(invalid(
+                        "x-amazon-apigateway-auth is not an object with a string `type`",
+                    ));
+                }
+            },
         };
-        let mut requirements = Vec::new();
-        let mut anonymous = false;
-        for entry in list {
-            match entry.as_object() {
-                Some(entry) if entry.is_empty() => anonymous = true,
-                Some(entry) => requirements.push(entry),
-                None => return Err(invalid("a `security` entry is not an object")),
-            }
+        let named = match operation.get("security").or(default_security) {
+            None | Some(Value::Null) => Named::default(),
+            Some(security) => self.named(security)?,
+        };
+        if iam {
+            return self.unenforceable("IAM authorization (x-amazon-apigateway-auth AWS_IAM)");
         }
-        let requirement = match requirements.as_slice() {
-            [] => return Ok(None),
-            [one] => *one,
+        if let Some((name, what)) = named.others.first() {
+            return self.unenforceable(&format!("`{name}`, which is {what}"));
+        }
+        let keys: Vec<&str> = named
+            .api_keys
+            .iter()
+            .copied()
+            .filter(|k| !self.options.ignored_api_keys.iter().any(|i| i == k))
+            .collect();
+        let cognito = match named.cognito.as_slice() {
+            [] => None,
+            [one] => Some(one),
             several => {
-                let names: Vec<String> = several
-                    .iter()
-                    .flat_map(|r| r.keys())
-                    .map(|n| format!("`{n}`"))
-                    .collect();
+                let names: Vec<String> = several.iter().map(|(n, ..)| format!("`{n}`")).collect();
                 return Err(ImportError::new(
                     Kind::SeveralSchemes,
                     format!(
-                        "`security` offers {} alternatives ({}); API Gateway takes one authorizer per method",
-                        several.len(),
+                        "`security` names the authorizers {}; API Gateway takes one authorizer per method",
                         names.join(", ")
                     ),
                 ));
             }
         };
-        if requirement.len() > 1 {
-            let names: Vec<String> = requirement.keys().map(|n| format!("`{n}`")).collect();
+        if let Some(key) = keys.first() {
+            let with = cognito.map_or(String::new(), |(name, ..)| {
+                format!(" as well as the authorizer `{name}`")
+            });
+            if self.options.refuse_unenforceable {
+                return Ok(Access::Refused(format!("the API key `{key}`")));
+            }
             return Err(ImportError::new(
-                Kind::SeveralSchemes,
+                Kind::ApiKeyRequired,
                 format!(
-                    "`security` requires the schemes {} together; API Gateway takes one authorizer per method",
-                    names.join(", ")
+                    "requires the API key `{key}`{with}, which this crate cannot check; \
+                     ImportOptions::ignore_api_key(\"{key}\") enforces only the authorizer \
+                     (dropping the key check), refuse_unenforceable() refuses the operation"
                 ),
             ));
         }
-        let Some((name, scopes)) = requirement.iter().next() else {
-            unreachable!("an empty requirement is anonymous access");
-        };
-        if anonymous {
-            return Err(ImportError::new(
-                Kind::SeveralSchemes,
-                format!(
-                    "`security` offers anonymous access (`{{}}`) as an alternative to `{name}`; \
-                     API Gateway takes one authorizer per method"
-                ),
-            ));
-        }
-        let scopes: Vec<String> = scopes
-            .as_array()
-            .and_then(|s| s.iter().map(|s| s.as_str().map(str::to_owned)).collect())
-            .ok_or_else(|| invalid(format!("the scopes of `{name}` are not a list of strings")))?;
-        let Some(scheme) = self.schemes.get(name.as_str()) else {
-            return Err(ImportError::new(
-                Kind::UnknownScheme,
-                format!(
-                    "security scheme `{name}` is not defined in {}",
-                    self.flavor.schemes_location()
-                ),
-            ));
-        };
-        let cognito = match scheme {
-            Scheme::Cognito(cognito) => cognito,
-            Scheme::Other(what) if !scopes.is_empty() => {
-                return Err(ImportError::new(
-                    Kind::ScopesWithoutCognito,
-                    format!(
-                        "`security` lists scopes for `{name}`, which is {what}, not a cognito_user_pools authorizer"
-                    ),
-                ));
+        let Some((name, scopes, scheme)) = cognito else {
+            if let Some(key) = named.api_keys.first() {
+                // Ignoring the key must not make the operation public.
+                return self.unenforceable(&format!("the API key `{key}` alone"));
             }
-            Scheme::Other(what) => {
-                return Err(ImportError::new(
-                    Kind::UnsupportedAuthorizer,
-                    format!(
-                        "uses `{name}`, which is {what}; only cognito_user_pools authorizers are supported"
-                    ),
-                ));
-            }
-            Scheme::Broken(kind, why) => {
-                return Err(ImportError::new(
-                    *kind,
-                    format!("security scheme `{name}`: {why}"),
-                ));
-            }
+            return Ok(Access::Public);
         };
-        if cognito.aud.is_some() && !scopes.is_empty() {
+        if scheme.aud.is_some() && !scopes.is_empty() {
             return Err(ImportError::new(
                 Kind::Contradictory,
                 format!(
@@ -321,21 +395,102 @@ impl Importer<'_> {
                 ),
             ));
         }
-        let pools = cognito.pools.iter().map(|pool| self.pool(pool)).collect();
-        let mut auth = RouteAuth {
-            authorizer: name.clone(),
-            pools,
-            pool_ids: Vec::new(),
-            scopes,
-            header: cognito.header.clone(),
-            aud: cognito.aud.clone(),
-        };
-        auth.pool_ids = auth
-            .pools
+        let pools: Vec<usize> = scheme.pools.iter().map(|pool| self.pool(pool)).collect();
+        let pool_ids = pools
             .iter()
             .map(|&i| self.pools[i].id().to_owned())
             .collect();
-        Ok(Some(auth))
+        Ok(Access::Cognito(RouteAuth {
+            authorizer: (*name).to_owned(),
+            pools,
+            pool_ids,
+            scopes: scopes.clone(),
+            header: scheme.header.clone(),
+            aud: scheme.aud.clone(),
+        }))
+    }
+
+    /// An operation behind a protection this crate cannot check: an import
+    /// error, or refused when the options say so. Never public.
+    fn unenforceable(&self, what: &str) -> Result<Access, ImportError> {
+        if self.options.refuse_unenforceable {
+            return Ok(Access::Refused(what.to_owned()));
+        }
+        Err(ImportError::new(
+            Kind::UnsupportedAuthorizer,
+            format!(
+                "is protected by {what}; only cognito_user_pools authorizers can be checked \
+                 (ImportOptions::refuse_unenforceable() imports it as refused: 403)"
+            ),
+        ))
+    }
+
+    /// Reads a `security` list. API Gateway exports its one authorizer and its
+    /// API key requirement as separate entries (`[{Pool: []}, {api_key: []}]`)
+    /// and means both, so every name is collected, whatever entry it is in. An
+    /// empty entry (`{}`, anonymous access) and SAM's `NONE` marker make an
+    /// operation public only when nothing else is named: beside an authorizer
+    /// the stricter reading is kept.
+    fn named(&self, security: &'a Value) -> Result<Named<'a>, ImportError> {
+        let Some(list) = security.as_array() else {
+            return Err(invalid("`security` is not a list"));
+        };
+        let mut named = Named::default();
+        for entry in list {
+            let Some(entry) = entry.as_object() else {
+                return Err(invalid("a `security` entry is not an object"));
+            };
+            for (name, scopes) in entry {
+                let scopes: Vec<String> = scopes
+                    .as_array()
+                    .and_then(|s| s.iter().map(|s| s.as_str().map(str::to_owned)).collect())
+                    .ok_or_else(|| {
+                        invalid(format!("the scopes of `{name}` are not a list of strings"))
+                    })?;
+                let Some(scheme) = self.schemes.get(name.as_str()) else {
+                    if name == "NONE" {
+                        continue; // SAM's marker for a public method
+                    }
+                    return Err(ImportError::new(
+                        Kind::UnknownScheme,
+                        format!(
+                            "security scheme `{name}` is not defined in {}",
+                            self.flavor.schemes_location()
+                        ),
+                    ));
+                };
+                let not_cognito = |what: &str| {
+                    ImportError::new(
+                        Kind::ScopesWithoutCognito,
+                        format!(
+                            "`security` lists scopes for `{name}`, which is {what}, not a cognito_user_pools authorizer"
+                        ),
+                    )
+                };
+                match scheme {
+                    Scheme::Cognito(cognito) => {
+                        if named.cognito.iter().any(|(n, ..)| n == name) {
+                            return Err(ImportError::new(
+                                Kind::SeveralSchemes,
+                                format!("`security` names `{name}` twice"),
+                            ));
+                        }
+                        named.cognito.push((name.as_str(), scopes, cognito));
+                    }
+                    Scheme::ApiKey if !scopes.is_empty() => return Err(not_cognito("an API key")),
+                    Scheme::ApiKey => named.api_keys.push(name.as_str()),
+                    Scheme::Other(what) if !scopes.is_empty() => return Err(not_cognito(what)),
+                    Scheme::Other(what) => named.others.push((name.as_str(), what.as_str())),
+                    Scheme::Broken(kind, why) => {
+                        return Err(ImportError::new(
+                            *kind,
+                            format!("security scheme `{name}`: {why}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(named)
     }
 
     /// The index of this pool in the definition's pools, added on first use.
@@ -351,7 +506,7 @@ impl Importer<'_> {
 }
 
 /// Reads one entry of `securitySchemes` / `securityDefinitions`.
-fn scheme(value: &Value) -> Scheme {
+fn scheme(name: &str, value: &Value, options: &ImportOptions) -> Scheme {
     let Some(scheme) = value.as_object() else {
         return Scheme::Broken(Kind::Invalid, "is not an object".to_owned());
     };
@@ -366,12 +521,23 @@ fn scheme(value: &Value) -> Scheme {
         .get("x-amazon-apigateway-authtype")
         .and_then(Value::as_str);
     let Some(authorizer) = scheme.get("x-amazon-apigateway-authorizer") else {
-        return Scheme::Other(match (auth_type, kind) {
-            (Some(t), _) => format!("an `{t}` scheme"),
-            (None, Some("apiKey")) => "an API key".to_owned(),
-            (None, Some(t)) => format!("a `{t}` scheme"),
-            (None, None) => "a scheme without a type".to_owned(),
-        });
+        return match (auth_type, kind) {
+            (Some(t), _) if t.eq_ignore_ascii_case("cognito_user_pools") => Scheme::Broken(
+                Kind::Invalid,
+                "declares x-amazon-apigateway-authtype cognito_user_pools but has no \
+                 x-amazon-apigateway-authorizer object (with its providerARNs)"
+                    .to_owned(),
+            ),
+            (Some(t), _) if t.eq_ignore_ascii_case("awsSigv4") => {
+                Scheme::Other("IAM authorization (awsSigv4)".to_owned())
+            }
+            (Some(t), _) => Scheme::Other(format!(
+                "an `{t}` scheme without an x-amazon-apigateway-authorizer object"
+            )),
+            (None, Some("apiKey")) => Scheme::ApiKey,
+            (None, Some(t)) => Scheme::Other(format!("a `{t}` scheme")),
+            (None, None) => Scheme::Other("a scheme without a type".to_owned()),
+        };
     };
     let Some(authorizer) = authorizer.as_object() else {
         return Scheme::Broken(
@@ -388,17 +554,19 @@ fn scheme(value: &Value) -> Scheme {
     if !authorizer_type.eq_ignore_ascii_case("cognito_user_pools") {
         return Scheme::Other(format!("a `{authorizer_type}` authorizer"));
     }
-    match cognito(scheme, authorizer, kind, auth_type) {
+    match cognito(name, scheme, authorizer, kind, auth_type, options) {
         Ok(cognito) => Scheme::Cognito(cognito),
         Err((kind, why)) => Scheme::Broken(kind, why),
     }
 }
 
 fn cognito(
+    scheme_name: &str,
     scheme: &Map<String, Value>,
     authorizer: &Map<String, Value>,
     kind: Option<&str>,
     auth_type: Option<&str>,
+    options: &ImportOptions,
 ) -> Result<CognitoScheme, (Kind, String)> {
     if let Some(t) = auth_type
         && !t.eq_ignore_ascii_case("cognito_user_pools")
@@ -466,24 +634,20 @@ fn cognito(
         )
     })?;
 
-    let arns = authorizer
-        .get("providerARNs")
-        .and_then(Value::as_array)
-        .filter(|arns| !arns.is_empty())
-        .ok_or_else(|| {
+    let pools = match options.authorizer_pools.get(scheme_name) {
+        // Mapped by the user: the ARNs (placeholders, often) are not read.
+        Some(pools) => pools.clone(),
+        None => provider_pools(authorizer).map_err(|why| {
             (
                 Kind::MalformedArn,
-                "providerARNs does not list any user pool ARN".to_owned(),
+                format!(
+                    "{why}; if the definition comes from infrastructure code whose ARNs are \
+                     filled in at deploy time, name the pool: \
+                     ImportOptions::authorizer_pool(\"{scheme_name}\", UserPool::new(\"...\"))"
+                ),
             )
-        })?;
-    let pools = arns
-        .iter()
-        .map(|arn| match arn.as_str() {
-            Some(arn) => user_pool(arn),
-            None => Err(format!("providerARNs has a non-string entry `{arn}`")),
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|why| (Kind::MalformedArn, why))?;
+        })?,
+    };
 
     let aud = text(authorizer, "identityValidationExpression")?.filter(|e| !e.is_empty());
     if let Some(expression) = &aud {
@@ -493,6 +657,21 @@ fn cognito(
             .map_err(|e| (Kind::Invalid, e.message().to_owned()))?;
     }
     Ok(CognitoScheme { pools, header, aud })
+}
+
+/// The pools of an authorizer's `providerARNs`.
+fn provider_pools(authorizer: &Map<String, Value>) -> Result<Vec<UserPool>, String> {
+    let arns = authorizer
+        .get("providerARNs")
+        .and_then(Value::as_array)
+        .filter(|arns| !arns.is_empty())
+        .ok_or_else(|| "providerARNs does not list any user pool ARN".to_owned())?;
+    arns.iter()
+        .map(|arn| match arn.as_str() {
+            Some(arn) => user_pool(arn),
+            None => Err(format!("providerARNs has a non-string entry `{arn}`")),
+        })
+        .collect()
 }
 
 /// The pool of `arn:{partition}:cognito-idp:{region}:{account}:userpool/{poolId}`.

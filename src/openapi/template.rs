@@ -15,17 +15,10 @@ pub(crate) enum Segment {
     Greedy,
 }
 
-/// Parses an OpenAPI / API Gateway path template.
+/// Parses an OpenAPI / API Gateway path template (`{name+}` for the greedy
+/// rest; axum's spelling `{*name}` is taken too, for public paths written the
+/// way the router writes them).
 pub(crate) fn parse(template: &str) -> Result<Vec<Segment>, String> {
-    parse_with(template, false)
-}
-
-/// Parses a path as axum spells it in `MatchedPath` (`{*rest}` for the rest).
-pub(crate) fn parse_axum(template: &str) -> Option<Vec<Segment>> {
-    parse_with(template, true).ok()
-}
-
-fn parse_with(template: &str, axum: bool) -> Result<Vec<Segment>, String> {
     let Some(rest) = template.strip_prefix('/') else {
         return Err("a path template must start with `/`".to_owned());
     };
@@ -38,16 +31,9 @@ fn parse_with(template: &str, axum: bool) -> Result<Vec<Segment>, String> {
         let last = i + 1 == parts.len();
         let segment = if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}'))
         {
-            let (name, greedy) = if axum {
-                match inner.strip_prefix('*') {
-                    Some(name) => (name, true),
-                    None => (inner, false),
-                }
-            } else {
-                match inner.strip_suffix('+') {
-                    Some(name) => (name, true),
-                    None => (inner, false),
-                }
+            let (name, greedy) = match (inner.strip_suffix('+'), inner.strip_prefix('*')) {
+                (Some(name), _) | (None, Some(name)) => (name, true),
+                (None, None) => (inner, false),
             };
             if name.is_empty() || name.contains(['{', '}', '*', '+']) {
                 return Err(format!("path parameter `{part}` has no usable name"));
@@ -124,14 +110,10 @@ impl Matcher {
         }
     }
 
-    /// The value of the most specific template that matches the request path.
-    ///
-    /// One trailing slash is ignored (`/pets/42/` is `/pets/{petId}`'s), so that
-    /// a path-normalizing layer inside this one cannot turn an unmatched,
-    /// passed-through request into a protected operation's.
+    /// The value of the most specific template that matches the path exactly as
+    /// written: an empty segment (`//`, a trailing `/`) matches no `{param}`.
     pub(crate) fn find(&self, path: &str) -> Option<usize> {
         let rest = path.strip_prefix('/')?;
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.is_empty() {
             return self.end;
         }
@@ -164,6 +146,62 @@ impl Matcher {
         }
         None
     }
+}
+
+/// The path as a path-normalising layer or a lenient router could read it:
+/// percent-encoded octets decoded (`%2F` too), `\\` taken as `/`, empty
+/// segments dropped (`//`, a trailing `/`), and dot segments resolved as RFC
+/// 3986 section 5.2.4 does (`/a/./b/../c` is `/a/c`; `..` stops at the root).
+/// `None` for a path that does not start with `/` (such as `*`).
+pub(crate) fn canonical(path: &str) -> Option<String> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    let decoded = percent_decode(path);
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split(['/', '\\']) {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    let mut out = String::with_capacity(decoded.len());
+    for segment in &segments {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Some(out)
+}
+
+fn percent_decode(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains('%') {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The operations of one path template, by method.
@@ -250,13 +288,13 @@ mod tests {
         assert_eq!(m.find("/files//"), None);
         assert_eq!(m.find("/files/a/"), Some(1));
         assert_eq!(m.find("/"), None);
-        // One trailing slash is ignored.
-        assert_eq!(m.find("/pets/42/"), Some(0));
+        // Exactly as written: a trailing slash is an empty segment.
+        assert_eq!(m.find("/pets/42/"), None);
         assert_eq!(m.find("/pets/42//"), None);
         let m = matcher(&["/", "/pets"]);
         assert_eq!(
             (m.find("/"), m.find("/pets/"), m.find("//")),
-            (Some(0), Some(1), Some(0))
+            (Some(0), None, None)
         );
         // Literals compare exactly.
         let m = matcher(&["/Pets"]);
@@ -270,7 +308,31 @@ mod tests {
         assert_eq!(key(&a), key(&b));
         assert_eq!(key(&a), "/pets/{}/x/{+}");
         assert_eq!(key(&parse("/").unwrap()), "/");
-        assert_eq!(key(&parse_axum("/pets/{id}/x/{*rest}").unwrap()), key(&a));
+        assert_eq!(key(&parse("/pets/{id}/x/{*rest}").unwrap()), key(&a));
+    }
+
+    #[test]
+    fn canonical_paths() {
+        for (path, expected) in [
+            ("/", "/"),
+            ("//", "/"),
+            ("/pets", "/pets"),
+            ("/pets/", "/pets"),
+            ("//pets//42//", "/pets/42"),
+            ("/pets/./42", "/pets/42"),
+            ("/files/../admin", "/admin"),
+            ("/../../admin", "/admin"),
+            ("/a/b/..", "/a"),
+            ("/p%65ts/%34%32", "/pets/42"),
+            ("/pets%2F42", "/pets/42"),
+            ("/files/%2e%2e/admin", "/admin"),
+            ("/pets\\42", "/pets/42"),
+            ("/a%zz%4", "/a%zz%4"),
+        ] {
+            assert_eq!(canonical(path).as_deref(), Some(expected), "{path}");
+        }
+        assert_eq!(canonical("*"), None);
+        assert_eq!(canonical(""), None);
     }
 
     #[test]
