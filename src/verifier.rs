@@ -373,6 +373,9 @@ pub struct VerifierBuilder {
     max_backoff: Duration,
     max_stale: Duration,
     token_cache_capacity: u64,
+    /// Set by an API definition without Cognito authorizers: a verifier with no
+    /// pool, which refuses every token, is what such a definition needs.
+    no_pools_ok: bool,
 }
 
 impl Default for VerifierBuilder {
@@ -391,11 +394,21 @@ impl Default for VerifierBuilder {
             max_backoff: Duration::from_secs(60),
             max_stale: Duration::from_secs(24 * 60 * 60),
             token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
+            no_pools_ok: false,
         }
     }
 }
 
 impl VerifierBuilder {
+    /// Lets [`build`](Self::build) succeed without a pool (the verifier then
+    /// refuses every token as from the wrong issuer), for API definitions
+    /// that have no Cognito authorizer.
+    #[cfg(feature = "openapi")]
+    pub(crate) fn no_pools_ok(mut self) -> Self {
+        self.no_pools_ok = true;
+        self
+    }
+
     /// Trusts tokens of this user pool. Call once per pool (up to 1,000, as API
     /// Gateway allows); the pool is chosen by the token's `iss`.
     pub fn pool(mut self, pool: UserPool) -> Self {
@@ -506,7 +519,7 @@ impl VerifierBuilder {
 
     /// Checks the configuration and builds the verifier.
     pub fn build(self) -> Result<Verifier, ConfigError> {
-        if self.pools.is_empty() {
+        if self.pools.is_empty() && !self.no_pools_ok {
             return Err(ConfigError::new("no user pool configured"));
         }
         if self.pools.len() > 1000 {

@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tower::{Layer, ServiceExt, service_fn};
+use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_cognito::test_util::{JwksBehavior, LocalUserPool};
 use tower_cognito::{AuthError, AuthErrorKind, Claims, CognitoAuthLayer, Requirement, Responses};
 
@@ -209,6 +209,21 @@ async fn the_token_header_can_be_renamed() {
 async fn optional_auth_lets_anonymous_requests_through_but_not_bad_tokens() {
     let app = start(|l| l).await;
     assert_eq!(app.get("/maybe", &[]).await.body, "anonymous");
+    // A scheme with no token after it is no token, on every path.
+    for value in ["Bearer ", "bearer", ""] {
+        for _ in 0..2 {
+            let answer = app.get("/maybe", &[("authorization", value)]).await;
+            assert_eq!(
+                (answer.status, answer.body.as_str()),
+                (200, "anonymous"),
+                "{value:?}"
+            );
+        }
+        assert_api_gateway_401(
+            &app.get("/me", &[("authorization", value)]).await,
+            UNAUTHORIZED,
+        );
+    }
     let token = app.pool.id_token().sub("erin").sign();
     assert_eq!(app.bearer("/maybe", &token).await.body, "erin");
     assert_api_gateway_401(&app.bearer("/maybe", "a.b.c").await, UNAUTHORIZED);
@@ -527,4 +542,70 @@ async fn a_repeated_token_still_meets_each_routes_requirement() {
         "only the read route's requests got through"
     );
     assert_eq!(pool.server().requests(), 1);
+}
+
+/// A service that counts its clones and calls.
+#[derive(Default)]
+struct Counted {
+    clones: Arc<AtomicUsize>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        self.clones.fetch_add(1, Ordering::SeqCst);
+        Self {
+            clones: Arc::clone(&self.clones),
+            calls: Arc::clone(&self.calls),
+        }
+    }
+}
+
+impl tower::Service<Request<String>> for Counted {
+    type Response = Response<String>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Response<String>, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<String>) -> Self::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(Ok(Response::new(String::new())))
+    }
+}
+
+#[tokio::test]
+async fn the_inner_service_is_cloned_only_to_wait_for_a_verification() {
+    let pool = LocalUserPool::start().await.unwrap();
+    let inner = Counted::default();
+    let (clones, calls) = (Arc::clone(&inner.clones), Arc::clone(&inner.calls));
+    let mut service = CognitoAuthLayer::new(pool.verifier())
+        .optional()
+        .layer(inner);
+    let token = pool.id_token().sign();
+    let mut send = async |token: Option<&str>| {
+        let mut request = Request::builder().uri("/");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(String::new()).unwrap();
+        let before = clones.load(Ordering::SeqCst);
+        let response = service.ready().await.unwrap().call(request).await.unwrap();
+        (
+            response.status().as_u16(),
+            clones.load(Ordering::SeqCst) - before,
+        )
+    };
+    // A new token: the ready service waits in the future, a clone stays behind.
+    assert_eq!(send(Some(&token)).await, (200, 1));
+    // Known, absent or refused: decided at once, nothing cloned.
+    assert_eq!(send(Some(&token)).await, (200, 0));
+    assert_eq!(send(None).await, (200, 0));
+    assert_eq!(send(Some("Basic dXNlcjpwYXNz")).await, (401, 0));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
 }

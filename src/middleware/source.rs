@@ -46,8 +46,11 @@ fn token_from(value: &HeaderValue) -> Result<&str, AuthError> {
             "token header is not visible ASCII",
         )
     })?;
+    // `Bearer ` with nothing after it reaches a server as `Bearer` (HTTP
+    // parsers drop trailing white space): both are a scheme without a token.
     let token = match text.get(..7) {
         Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => &text[7..],
+        _ if text.eq_ignore_ascii_case("bearer") => "",
         _ => text,
     };
     if token.is_empty() {
@@ -86,6 +89,7 @@ mod tests {
         );
         assert_eq!(read(b"Bearer a b"), Err(AuthErrorKind::InvalidRequest));
         assert_eq!(read(b"Bearer "), Err(AuthErrorKind::MissingToken));
+        assert_eq!(read(b"bearer"), Err(AuthErrorKind::MissingToken));
         assert_eq!(read(b"Bearer \xff.b.c"), Err(AuthErrorKind::InvalidRequest));
     }
 

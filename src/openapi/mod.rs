@@ -319,8 +319,17 @@ impl ApiDefinition {
     /// A verifier builder that trusts the definition's pools. Like API Gateway,
     /// it checks no app client; add [`client_id`](VerifierBuilder::client_id)s to
     /// limit them.
+    ///
+    /// A definition without any Cognito operation builds too: its verifier
+    /// trusts no pool and refuses every token, which none of its operations
+    /// asks for.
     pub fn verifier_builder(&self) -> VerifierBuilder {
-        Verifier::builder().pools(self.pools.iter().cloned())
+        let builder = Verifier::builder().pools(self.pools.iter().cloned());
+        if self.pools.is_empty() {
+            builder.no_pools_ok()
+        } else {
+            builder
+        }
     }
 
     /// The routes, one per operation.
