@@ -7,30 +7,43 @@
 //! [`RouteTableLayer`] that looks up each request's operation and then behaves
 //! exactly as [`CognitoAuthLayer`] would on that route.
 //!
-//! What is read, as API Gateway reads it:
+//! What is read, as API Gateway reads it (the pages followed: "x-amazon-apigateway-auth
+//! object", "x-amazon-apigateway-authorizer object" and "x-amazon-apigateway-authtype
+//! property" of the API Gateway developer guide):
 //!
-//! - the authorizers: `components.securitySchemes` (OpenAPI 3) or
-//!   `securityDefinitions` (Swagger 2.0) entries with
+//! - the authorizers: `components.securitySchemes` and `securityDefinitions`
+//!   entries (SAM writes the latter in OpenAPI 3 documents too) with
 //!   `x-amazon-apigateway-authorizer` of type `cognito_user_pools`: their
 //!   `providerARNs` (`arn:aws:cognito-idp:{region}:{account}:userpool/{poolId}`,
-//!   one [`UserPool`] each), the token header (the scheme's `name`, or the
-//!   authorizer's `identitySource` `method.request.header.NAME`; default
-//!   `Authorization`), and the optional `identityValidationExpression` (the
-//!   "token validation" expression, matched against the whole `aud`: see
-//!   [`Requirement::aud_matches`]);
+//!   one [`UserPool`] each, or the pools given by
+//!   [`ImportOptions::authorizer_pool`] when the ARNs are placeholders), the token
+//!   header (the scheme's `name`, or the authorizer's `identitySource`
+//!   `method.request.header.NAME`; default `Authorization`), and the optional
+//!   `identityValidationExpression` (the "token validation" expression, matched
+//!   against the whole `aud`: see [`Requirement::aud_matches`]);
 //! - each operation's `security` (or the document's top-level `security` when the
-//!   operation has none; `security: []` makes an operation public):
-//!   `[{"MyPool": []}]` takes an ID token, `[{"MyPool": ["a", "b"]}]` an access
-//!   token with scope `a` or `b`, no security at all is public;
+//!   operation has none): `[{"MyPool": []}]` takes an ID token,
+//!   `[{"MyPool": ["a", "b"]}]` an access token with scope `a` or `b`; `security: []`,
+//!   no security at all, SAM's `[{"NONE": []}]` and `x-amazon-apigateway-auth:
+//!   {type: NONE}` are public. API Gateway exports an API key requirement as a second
+//!   entry (`[{"MyPool": []}, {"api_key": []}]`), meaning both: every name in the
+//!   list counts;
+//! - `x-amazon-apigateway-auth: {type: AWS_IAM}`: IAM, which this crate cannot check;
 //! - the paths as written (`basePath` and `servers` are ignored: API Gateway
 //!   strips the stage), with `{param}` and API Gateway's greedy `{proxy+}` (axum
 //!   spells it `{*proxy}`), and `x-amazon-apigateway-any-method` (`ANY`).
 //!
-//! An operation may only be tied to one such authorizer: another authorizer type,
-//! an unknown scheme, several schemes, scopes on a scheme that is not a Cognito
-//! authorizer, or a malformed ARN is an [`ImportError`] naming the operation,
-//! such as `GET /pets/{petId}`. Each route only takes tokens of its authorizer's
-//! pools, even when the verifier trusts more.
+//! Nothing the definition protects is imported as public. An operation protected
+//! by anything but one Cognito authorizer (IAM, an API key, a Lambda authorizer,
+//! OAuth 2, several authorizers) is an [`ImportError`] naming the operation, such
+//! as `GET /pets/{petId}`, unless [`ImportOptions::refuse_unenforceable`] makes it
+//! refused (403), or [`ImportOptions::ignore_api_key`] drops an API key check
+//! beside the authorizer. Where AWS does not say how two markers combine (an
+//! anonymous `{}` or `NONE` beside an authorizer, `x-amazon-apigateway-auth`
+//! `NONE` beside Cognito `security`), the stricter reading is kept: the
+//! authorizer applies. Each route only takes tokens of its authorizer's pools,
+//! even when the verifier trusts more. Requests the definition does not list are
+//! refused (see [`RouteTableLayer`]).
 //!
 //! ```
 //! use http::{Request, Response, StatusCode};
