@@ -88,7 +88,9 @@ pub use claims::{Claims, ClaimsError, TokenUse};
 pub use error::{AuthError, AuthErrorKind, ConfigError};
 #[cfg(feature = "axum")]
 pub use extract::MissingClaims;
-pub use middleware::{CognitoAuth, CognitoAuthLayer, ResponseBody, ResponseFuture};
+pub use middleware::{
+    CognitoAuth, CognitoAuthLayer, RequestHead, ResponseBody, ResponseFuture, TokenSource,
+};
 pub use pool::UserPool;
 pub use requirement::{Requirement, TokenUseRule};
 pub use response::Responses;

@@ -80,8 +80,8 @@ pub(crate) fn admit<S, ReqBody>(
 where
     S: Service<Request<ReqBody>> + Clone,
 {
-    let token = match source::token(request.headers(), &route.header)
-        .and_then(|token| verifier.check_size(token).map(|()| token))
+    let token = match source::token(&route.sources, &request)
+        .and_then(|token| verifier.check_size(&token).map(|()| token))
     {
         Ok(token) => token,
         Err(error) if error.kind() == AuthErrorKind::MissingToken && route.optional => {
@@ -91,10 +91,10 @@ where
             return ResponseFuture::reject(&route.responses, &error, route.requirement.scopes());
         }
     };
-    if let Some(claims) = verifier.cached(token) {
+    if let Some(claims) = verifier.cached(&token) {
         return ResponseFuture::settle(inner, request, route, Ok(Some(claims)));
     }
-    let token = token.to_owned();
+    let token = token.into_owned();
     let verifier = verifier.clone();
     let verification = Box::pin(async move { verifier.verify_miss(&token).await });
     let clone = inner.clone();

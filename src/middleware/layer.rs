@@ -1,10 +1,10 @@
 use super::service::CognitoAuth;
+use super::source::TokenSource;
 use crate::error::ConfigError;
 use crate::requirement::Requirement;
 use crate::response::Responses;
 use crate::verifier::Verifier;
 use http::HeaderName;
-use http::header::AUTHORIZATION;
 use std::sync::Arc;
 use tower_layer::Layer;
 
@@ -54,7 +54,7 @@ pub struct CognitoAuthLayer {
 #[derive(Clone, Debug)]
 pub(crate) struct RouteConfig {
     pub(crate) requirement: Requirement,
-    pub(crate) header: HeaderName,
+    pub(crate) sources: Vec<TokenSource>,
     pub(crate) optional: bool,
     pub(crate) responses: Responses,
 }
@@ -67,7 +67,7 @@ impl CognitoAuthLayer {
             verifier,
             route: Arc::new(RouteConfig {
                 requirement: Requirement::new(),
-                header: AUTHORIZATION,
+                sources: vec![TokenSource::authorization()],
                 optional: false,
                 responses: Responses::default(),
             }),
@@ -84,10 +84,37 @@ impl CognitoAuthLayer {
     }
 
     /// Reads the token from this header instead of `Authorization` (API Gateway's
-    /// "token source").
+    /// "token source"), `Bearer <token>` or bare.
     pub fn header(mut self, name: HeaderName) -> Self {
-        Arc::make_mut(&mut self.route).header = name;
+        Arc::make_mut(&mut self.route).sources = vec![TokenSource::header(name)];
         self
+    }
+
+    /// Reads the token from these places instead (a header, a cookie, a query
+    /// parameter, a WebSocket subprotocol, your own function; see
+    /// [`TokenSource`]), each of them on every request: a request with tokens in
+    /// two places is refused as ambiguous (400 under RFC 6750, API Gateway's 401
+    /// otherwise). Fails on an empty list.
+    pub fn token_sources(
+        mut self,
+        sources: impl IntoIterator<Item = TokenSource>,
+    ) -> Result<Self, ConfigError> {
+        let sources: Vec<TokenSource> = sources.into_iter().collect();
+        if sources.is_empty() {
+            return Err(ConfigError::new(
+                "no token source: a layer needs at least one",
+            ));
+        }
+        let mut names: Vec<&HeaderName> = sources
+            .iter()
+            .filter_map(TokenSource::header_name)
+            .collect();
+        names.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return Err(ConfigError::new("the same token header is listed twice"));
+        }
+        Arc::make_mut(&mut self.route).sources = sources;
+        Ok(self)
     }
 
     /// Lets requests without a token through, without [`Claims`](crate::Claims);

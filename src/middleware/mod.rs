@@ -11,3 +11,4 @@ pub use future::ResponseFuture;
 pub(crate) use future::admit;
 pub use layer::CognitoAuthLayer;
 pub use service::CognitoAuth;
+pub use source::{RequestHead, TokenSource};
