@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use tower_service::Service;
 
-type Verification = Pin<Box<dyn Future<Output = Result<Claims, AuthError>> + Send>>;
+/// A verification still under way, whose claims the future settles.
+pub(crate) type Verification = Pin<Box<dyn Future<Output = Result<Claims, AuthError>> + Send>>;
 
 pin_project! {
     /// The response future of [`CognitoAuth`](super::CognitoAuth) and of the
@@ -96,23 +97,44 @@ where
     }
     let token = token.into_owned();
     let verifier = verifier.clone();
-    let verification = Box::pin(async move { verifier.verify_miss(&token).await });
-    let clone = inner.clone();
-    ResponseFuture {
-        state: State::Verifying {
-            verification,
-            inner: Some(std::mem::replace(inner, clone)),
-            request: Some(request),
-            route: Arc::clone(route),
-        },
-    }
+    ResponseFuture::verifying(
+        inner,
+        request,
+        route,
+        Box::pin(async move { verifier.verify_miss(&token).await }),
+    )
 }
 
 impl<S, ReqBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
 {
+    /// Waits for `verification`, then settles the request as a cache hit would
+    /// be: the ready `inner` goes into the future, a clone of it stays. For
+    /// front doors with tokens of their own kind (an ALB's), whose verification
+    /// is not the verifier's but whose admission is the same.
+    pub(crate) fn verifying(
+        inner: &mut S,
+        request: Request<ReqBody>,
+        route: &Arc<RouteConfig>,
+        verification: Verification,
+    ) -> Self
+    where
+        S: Clone,
+    {
+        let clone = inner.clone();
+        Self {
+            state: State::Verifying {
+                verification,
+                inner: Some(std::mem::replace(inner, clone)),
+                request: Some(request),
+                route: Arc::clone(route),
+            },
+        }
+    }
+
     /// Calls the ready `inner` with the request untouched (a public route).
+    #[cfg_attr(not(feature = "openapi"), allow(dead_code))]
     pub(crate) fn pass(inner: &mut S, request: Request<ReqBody>) -> Self {
         Self {
             state: State::Calling {

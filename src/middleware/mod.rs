@@ -8,6 +8,7 @@ mod source;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
+#[cfg(feature = "openapi")]
 pub(crate) use future::admit;
 pub use layer::CognitoAuthLayer;
 pub use service::CognitoAuth;
