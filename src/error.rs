@@ -98,6 +98,29 @@ impl AuthErrorKind {
         }
     }
 
+    /// The kind in `snake_case`, as it appears in metrics labels and traces:
+    /// `missing_token`, `expired`, `key_set_unavailable`, ...
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::InvalidRequest => "invalid_request",
+            Self::MalformedToken => "malformed_token",
+            Self::DisallowedAlgorithm => "disallowed_algorithm",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::BadSignature => "bad_signature",
+            Self::UnknownKey => "unknown_key",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongTokenUse => "wrong_token_use",
+            Self::WrongClient => "wrong_client",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::Forbidden => "forbidden",
+            Self::KeySetUnavailable => "key_set_unavailable",
+            Self::UnknownOperation => "unknown_operation",
+            Self::UnenforceableOperation => "unenforceable_operation",
+        }
+    }
+
     /// Whether the fault lies with the server side (the key set could not be had)
     /// rather than with the client's token.
     pub fn is_server_error(self) -> bool {

@@ -69,6 +69,7 @@ mod crypto;
 mod error;
 mod jwks;
 mod middleware;
+mod observe;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod pool;

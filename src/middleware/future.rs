@@ -3,6 +3,7 @@ use super::layer::RouteConfig;
 use super::source;
 use crate::claims::Claims;
 use crate::error::{AuthError, AuthErrorKind};
+use crate::observe::{self, Outcome};
 use crate::response::Responses;
 use crate::verifier::Verifier;
 use http::{Request, Response};
@@ -13,6 +14,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use tower_service::Service;
+use tracing::Span;
+use tracing::field::Empty;
+use tracing::instrument::{Instrument, Instrumented};
 
 /// A verification still under way, whose claims the future settles.
 pub(crate) type Verification = Pin<Box<dyn Future<Output = Result<Claims, AuthError>> + Send>>;
@@ -36,7 +40,7 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         Verifying {
-            verification: Verification,
+            verification: Instrumented<Verification>,
             inner: Option<S>,
             request: Option<Request<ReqBody>>,
             route: Arc<RouteConfig>,
@@ -57,7 +61,39 @@ impl<S: Service<Request<ReqBody>>, ReqBody> fmt::Debug for ResponseFuture<S, Req
     }
 }
 
-fn log_rejection(error: &AuthError) {
+/// The span of one authorization: at `debug`, so that `info` stays quiet.
+fn span(route: &str) -> Span {
+    tracing::debug_span!(
+        "authorize",
+        route,
+        outcome = Empty,
+        kind = Empty,
+        pool = Empty,
+        token_use = Empty,
+        sub = Empty,
+    )
+}
+
+/// Tells metrics and the span how a request left, and logs a refusal: at
+/// `debug` (the client's problem), or `warn` when no key could be had.
+fn record(span: &Span, name: &Arc<str>, outcome: Outcome, claims: Option<(&Claims, bool)>) {
+    observe::request(name, outcome);
+    if span.is_disabled() {
+        return;
+    }
+    span.record("outcome", outcome.label());
+    span.record("kind", outcome.kind());
+    if let Some((claims, with_sub)) = claims {
+        span.record("pool", claims.pool_id());
+        span.record("token_use", claims.token_use().as_str());
+        if with_sub {
+            span.record("sub", claims.sub());
+        }
+    }
+}
+
+fn log_rejection(span: &Span, error: &AuthError) {
+    let _entered = span.enter();
     if error.kind().is_server_error() {
         tracing::warn!(kind = ?error.kind(), detail = error.detail(), "request rejected: no key to verify the token");
     } else {
@@ -89,10 +125,12 @@ where
             return ResponseFuture::settle(inner, request, route, Ok(None));
         }
         Err(error) => {
-            return ResponseFuture::reject(&route.responses, &error, route.requirement.scopes());
+            return ResponseFuture::refuse(route, &error);
         }
     };
-    if let Some(claims) = verifier.cached(&token) {
+    let cached = verifier.cached(&token);
+    observe::token_cache(cached.is_some());
+    if let Some(claims) = cached {
         return ResponseFuture::settle(inner, request, route, Ok(Some(claims)));
     }
     let token = token.into_owned();
@@ -125,7 +163,7 @@ where
         let clone = inner.clone();
         Self {
             state: State::Verifying {
-                verification,
+                verification: verification.instrument(span(&route.name)),
                 inner: Some(std::mem::replace(inner, clone)),
                 request: Some(request),
                 route: Arc::clone(route),
@@ -144,11 +182,28 @@ where
     }
 
     /// Answers the request with the rejection for `error`, without calling the
-    /// inner service.
-    pub(crate) fn reject(responses: &Responses, error: &AuthError, scopes: &[String]) -> Self {
+    /// inner service or reading a token: `name` is the route's name in metrics
+    /// and traces.
+    pub(crate) fn reject(
+        name: &Arc<str>,
+        responses: &Responses,
+        error: &AuthError,
+        scopes: &[String],
+    ) -> Self {
+        let span = span(name);
         Self {
-            state: rejected(responses, error, scopes),
+            state: rejected(&span, name, responses, error, scopes),
         }
+    }
+
+    /// Answers with the route's rejection for `error`.
+    fn refuse(route: &RouteConfig, error: &AuthError) -> Self {
+        Self::reject(
+            &route.name,
+            &route.responses,
+            error,
+            route.requirement.scopes(),
+        )
     }
 
     /// Turns what the token gave into the request's fate, the same way whether it
@@ -163,12 +218,14 @@ where
         verified: Result<Option<Claims>, AuthError>,
     ) -> Self {
         Self {
-            state: settle(inner, request, route, verified),
+            state: settle(&span(&route.name), inner, request, route, verified),
         }
     }
 }
 
 fn rejected<S, ReqBody>(
+    span: &Span,
+    name: &Arc<str>,
     responses: &Responses,
     error: &AuthError,
     scopes: &[String],
@@ -176,13 +233,15 @@ fn rejected<S, ReqBody>(
 where
     S: Service<Request<ReqBody>>,
 {
-    log_rejection(error);
+    record(span, name, Outcome::Refused(error.kind()), None);
+    log_rejection(span, error);
     State::Rejected {
         response: Some(responses.respond(error, scopes)),
     }
 }
 
 fn settle<S, ReqBody>(
+    span: &Span,
     inner: &mut S,
     mut request: Request<ReqBody>,
     route: &RouteConfig,
@@ -200,14 +259,27 @@ where
             // Claims the handler sees are the ones decided here, never ones that
             // came with the request from further out.
             match claims {
-                Some(claims) => request.extensions_mut().insert(claims),
-                None => request.extensions_mut().remove::<Claims>(),
+                Some(claims) => {
+                    let outcome = Outcome::Admitted;
+                    record(span, &route.name, outcome, Some((&claims, route.trace_sub)));
+                    request.extensions_mut().insert(claims);
+                }
+                None => {
+                    record(span, &route.name, Outcome::Anonymous, None);
+                    request.extensions_mut().remove::<Claims>();
+                }
             };
             State::Calling {
                 future: inner.call(request),
             }
         }
-        Err(error) => rejected(&route.responses, &error, route.requirement.scopes()),
+        Err(error) => rejected(
+            span,
+            &route.name,
+            &route.responses,
+            &error,
+            route.requirement.scopes(),
+        ),
     }
 }
 
@@ -227,11 +299,12 @@ where
                     request,
                     route,
                 } => {
-                    let verified = ready!(verification.as_mut().poll(cx));
+                    let verified = ready!(Pin::new(&mut *verification).poll(cx));
                     let (Some(mut inner), Some(request)) = (inner.take(), request.take()) else {
                         unreachable!("ResponseFuture polled after completion");
                     };
-                    let next = settle(&mut inner, request, route, verified.map(Some));
+                    let span = verification.span().clone();
+                    let next = settle(&span, &mut inner, request, route, verified.map(Some));
                     this.state.set(next);
                 }
                 StateProj::Calling { future } => {

@@ -57,6 +57,10 @@ pub(crate) struct RouteConfig {
     pub(crate) sources: Vec<TokenSource>,
     pub(crate) optional: bool,
     pub(crate) responses: Responses,
+    /// The route's name in metrics and traces.
+    pub(crate) name: Arc<str>,
+    /// Whether traces carry the caller's `sub`.
+    pub(crate) trace_sub: bool,
 }
 
 impl CognitoAuthLayer {
@@ -70,6 +74,8 @@ impl CognitoAuthLayer {
                 sources: vec![TokenSource::authorization()],
                 optional: false,
                 responses: Responses::default(),
+                name: Arc::from("default"),
+                trace_sub: false,
             }),
         }
     }
@@ -128,6 +134,22 @@ impl CognitoAuthLayer {
     /// Answers rejections this way (default: [`Responses::api_gateway`]).
     pub fn responses(mut self, responses: Responses) -> Self {
         Arc::make_mut(&mut self.route).responses = responses;
+        self
+    }
+
+    /// Names the route in metrics (the `route` label) and traces (default
+    /// `default`). Use a fixed name per route, such as `notes_read`: never
+    /// anything taken from the request, so that the label set stays bounded.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.route).name = Arc::from(name.into());
+        self
+    }
+
+    /// Records the caller's `sub` in the authorization span (off by default:
+    /// a `sub` identifies a person, and traces are often kept and shared more
+    /// widely than the service's data).
+    pub fn trace_sub(mut self) -> Self {
+        Arc::make_mut(&mut self.route).trace_sub = true;
         self
     }
 

@@ -124,7 +124,10 @@ struct Table {
     index: RouteIndex,
     /// Per route.
     policies: Vec<Policy>,
-    labels: Vec<String>,
+    /// Per route: `GET /pets/{petId}`, its name in metrics and traces.
+    labels: Vec<Arc<str>>,
+    /// The name of requests no operation matches.
+    unknown: Arc<str>,
     /// For requests refused before any token is read.
     responses: Responses,
 }
@@ -133,13 +136,14 @@ impl RouteTableLayer {
     pub(crate) fn new(index: RouteIndex, routes: &[Route], policies: Vec<Policy>) -> Self {
         let labels = routes
             .iter()
-            .map(|r| parse::label(r.method.as_ref(), &r.path))
+            .map(|r| Arc::from(parse::label(r.method.as_ref(), &r.path)))
             .collect();
         Self {
             table: Arc::new(Table {
                 index,
                 policies,
                 labels,
+                unknown: Arc::from("unknown"),
                 responses: Responses::default(),
             }),
         }
@@ -213,7 +217,7 @@ where
                 AuthErrorKind::UnknownOperation,
                 "the request matches no operation of the API definition",
             );
-            return ResponseFuture::reject(&table.responses, &error, &[]);
+            return ResponseFuture::reject(&table.unknown, &table.responses, &error, &[]);
         };
         match &table.policies[i] {
             Policy::Token(auth) => {
@@ -229,7 +233,7 @@ where
                     AuthErrorKind::UnenforceableOperation,
                     "the operation is protected by an authorizer this crate cannot check",
                 );
-                ResponseFuture::reject(&table.responses, &error, &[])
+                ResponseFuture::reject(&table.labels[i], &table.responses, &error, &[])
             }
         }
     }

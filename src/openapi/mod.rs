@@ -378,6 +378,7 @@ impl ApiDefinition {
             .map(|route| match (&route.access, route.requirement()) {
                 (Access::Cognito(auth), Some(requirement)) => base
                     .clone()
+                    .name(route.to_string())
                     .header(auth.header.clone())
                     .require(requirement)
                     .map(Policy::Token)
