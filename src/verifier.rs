@@ -256,8 +256,12 @@ impl Verifier {
     pub(crate) fn cached(&self, token: &str) -> Option<Claims> {
         let inner = &*self.inner;
         let cache = inner.tokens.as_ref()?;
+        // A verdict stands while its key is trusted (see `Key::is_trusted`) and
+        // the token has not expired; and only while the pool's key set is kept
+        // on schedule: when a refresh is overdue (`KeySource::tick` is false) the
+        // token goes the miss path, which waits for that refresh.
         let valid = |key: &Key, claims: &Claims| {
-            !key.is_removed() && now_secs() < claims.exp().saturating_add(inner.leeway)
+            key.is_trusted() && now_secs() < claims.exp().saturating_add(inner.leeway)
         };
         // This thread's slots first: no lock, nothing shared written but one count.
         let local = LOCAL.with_borrow(|slots| {
@@ -265,22 +269,21 @@ impl Verifier {
             (entry.verifier == inner.id
                 && *entry.token == *token
                 && valid(&entry.key, &entry.claims))
-            .then(|| {
-                inner.pools[entry.pool].keys.tick();
-                entry.claims.clone()
-            })
+            .then(|| (entry.pool, entry.claims.clone()))
         });
-        if local.is_some() {
-            return local;
+        if let Some((pool, claims)) = local {
+            return inner.pools[pool].keys.tick().then_some(claims);
         }
         let hit = cache.get(token)?;
-        if valid(&hit.key, &hit.claims) {
-            inner.pools[hit.pool].keys.tick();
-            remember(inner.id, token, &hit);
-            return Some(hit.claims);
+        if !valid(&hit.key, &hit.claims) {
+            cache.invalidate(token);
+            return None;
         }
-        cache.invalidate(token);
-        None
+        if !inner.pools[hit.pool].keys.tick() {
+            return None;
+        }
+        remember(inner.id, token, &hit);
+        Some(hit.claims)
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<(Claims, Arc<Key>, usize), AuthError> {
@@ -444,7 +447,11 @@ impl VerifierBuilder {
         self
     }
 
-    /// Longest a JWKS fetch may take, from connecting to the last byte. Default: 5 s.
+    /// Longest a JWKS fetch may take, from connecting to the last byte. A request
+    /// that waits for keys waits no longer than this (plus 250 ms), even when the
+    /// fetch it waits for was started on a Tokio runtime that has since shut down
+    /// or stopped running it: the next request then starts a fetch of its own.
+    /// Default: 5 s.
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
         self.fetch_timeout = timeout;
         self
@@ -466,7 +473,12 @@ impl VerifierBuilder {
     /// How often the key sets are re-read in the background (on a timer, so no
     /// traffic is needed, and never more often than the
     /// [`unknown_kid_cooldown`](Self::unknown_kid_cooldown)), so that a key Cognito
-    /// removed stops being trusted within this interval. Default: 15 minutes.
+    /// removed stops being trusted within this interval (plus the cooldown and
+    /// one fetch). This holds whatever runtime the verifier was first used on:
+    /// the timer runs on a Tokio runtime and dies with it, so cache hits start a
+    /// due refresh themselves, and once a refresh is overdue by more than a fetch
+    /// and a cooldown, a token is accepted only after the refresh. Default: 15
+    /// minutes.
     pub fn refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh_interval = interval;
         self
