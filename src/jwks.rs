@@ -381,7 +381,8 @@ struct FetchState {
     /// The id of the last flight started, so that a flight presumed lost cannot
     /// end the one that replaced it.
     last_flight: u64,
-    /// No fetch (other than a prefetch) may start before this, in ms after the epoch.
+    /// No fetch may start before this (except a prefetch while nothing has
+    /// failed), in ms after the epoch.
     next_attempt_ms: u64,
     consecutive_failures: u32,
     /// Why the last fetch failed; `None` when it succeeded.
@@ -493,8 +494,11 @@ impl KeySource {
         Err(self.miss_error())
     }
 
-    /// Fetches the set unless a usable one is held, ignoring the rate limit, and
-    /// returns why it failed. Also starts the refresh timer.
+    /// Fetches the set unless a usable one is held, and returns why it failed.
+    /// Ignores the unknown-kid cooldown (a start-up fetch is never held back by
+    /// a fetch that succeeded), but not the back-off after a failure: during an
+    /// outage a prefetch within the back-off returns the last failure without
+    /// fetching, however often it is called. Also starts the refresh timer.
     pub(crate) async fn prefetch(self: &Arc<Self>) -> Result<(), AuthError> {
         self.ensure_refresher();
         if self.is_ready() {
@@ -595,7 +599,9 @@ impl KeySource {
                  started on is not running it (shut down, idle or blocked); starting another"
             );
         }
-        if why != Why::Prefetch && now < state.next_attempt_ms {
+        // A prefetch may skip the cooldown, never the back-off after a failure.
+        let limited = why != Why::Prefetch || state.consecutive_failures > 0;
+        if limited && now < state.next_attempt_ms {
             if why == Why::Refresh {
                 // Come back when an attempt is allowed, not on every request.
                 self.refresh_due_ms

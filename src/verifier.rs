@@ -339,6 +339,13 @@ impl Verifier {
 
     /// Fetches every pool's key set now, for start-up. Fails with the first pool's
     /// error, so a wrong pool id or an unreachable JWKS shows before traffic does.
+    /// A pool whose key set is usable is not fetched again.
+    ///
+    /// A prefetch is not held back by the [unknown-kid
+    /// cooldown](VerifierBuilder::unknown_kid_cooldown), but it does obey the
+    /// back-off after a failed fetch: called again within the back-off (a
+    /// readiness loop during an outage), it returns the last failure without
+    /// fetching, so an outage never turns calls into fetches.
     pub async fn prefetch(&self) -> Result<(), AuthError> {
         for pool in &self.inner.pools {
             pool.keys.prefetch().await?;

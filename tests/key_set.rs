@@ -663,6 +663,8 @@ async fn jwks_without_a_usable_key_is_a_failed_fetch() {
     assert!(err.detail().contains("no usable RS256 key"), "{err}");
 
     pool.server().set_behavior(JwksBehavior::Serve);
+    // Past the back-off (the cooldown, 100 ms) a prefetch may fetch again.
+    tokio::time::sleep(Duration::from_millis(150)).await;
     verifier.prefetch().await.unwrap();
     pool.server()
         .set_behavior(JwksBehavior::Body(b"<html>gateway error</html>".to_vec()));
@@ -684,9 +686,14 @@ async fn jwks_without_a_usable_key_is_a_failed_fetch() {
 /// nothing listens), and readiness turns true after the first good fetch.
 #[tokio::test]
 async fn prefetch_fails_fast_on_a_bad_config_and_readiness_follows_a_good_fetch() {
+    const COOLDOWN: Duration = Duration::from_millis(500);
     let pool = start().await;
     pool.server().set_behavior(JwksBehavior::Status(404));
-    let verifier = pool.verifier();
+    let verifier = pool
+        .verifier_builder()
+        .unknown_kid_cooldown(COOLDOWN)
+        .build()
+        .unwrap();
     assert!(!verifier.is_ready());
 
     let err = verifier.prefetch().await.unwrap_err();
@@ -695,9 +702,20 @@ async fn prefetch_fails_fast_on_a_bad_config_and_readiness_follows_a_good_fetch(
     assert!(!verifier.is_ready());
     assert_eq!(pool.server().requests(), 1);
 
-    // Prefetch is the operator's explicit retry: not held back by the back-off.
+    // Within the back-off a prefetch reports the last failure without fetching
+    // (even though the endpoint is fixed by now)...
     pool.server().set_behavior(JwksBehavior::Serve);
-    verifier.prefetch().await.unwrap();
+    let err = verifier.prefetch().await.unwrap_err();
+    assert!(err.detail().contains("404"), "{err}");
+    assert_eq!(pool.server().requests(), 1);
+    // ...and once it has passed, the next one (or the background retry) fetches.
+    tokio::time::sleep(COOLDOWN).await;
+    guarded("prefetch after the back-off", async {
+        while verifier.prefetch().await.is_err() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     assert!(verifier.is_ready());
     assert_eq!(pool.server().requests(), 2);
     // A ready verifier does not fetch again on prefetch.
@@ -718,6 +736,28 @@ async fn prefetch_fails_fast_on_a_bad_config_and_readiness_follows_a_good_fetch(
         .unwrap();
     let err = verifier.prefetch().await.unwrap_err();
     assert_eq!(err.kind(), AuthErrorKind::KeySetUnavailable);
+    assert!(!verifier.is_ready());
+}
+
+/// During an outage, a prefetch called again and again (a readiness loop, a
+/// retrying start-up) obeys the back-off like every other fetch: 100 calls
+/// within one back-off cost one fetch, and each reports the failure.
+#[tokio::test]
+async fn prefetch_called_repeatedly_during_an_outage_obeys_the_back_off() {
+    let pool = start().await;
+    pool.server().set_behavior(JwksBehavior::Status(500));
+    let verifier = pool
+        .verifier_builder()
+        // The back-off after the first failure: longer than this test can run.
+        .unknown_kid_cooldown(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    for _ in 0..100 {
+        let err = verifier.prefetch().await.unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::KeySetUnavailable);
+        assert!(err.detail().contains("HTTP status 500"), "{err}");
+    }
+    assert_eq!(pool.server().requests(), 1);
     assert!(!verifier.is_ready());
 }
 
@@ -960,6 +1000,9 @@ async fn fetch_failures_and_key_changes_are_logged() {
     assert!(warning.contains("HTTP status 500"), "{warning}");
 
     pool.server().set_behavior(JwksBehavior::Serve);
+    // Past the back-off (the cooldown, but at least 100 ms) a prefetch may
+    // fetch again.
+    tokio::time::sleep(Duration::from_millis(150)).await;
     verifier.prefetch().await.unwrap();
     let old = pool
         .signing_key(tower_cognito::TokenUse::Id)
