@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tower::ServiceExt as _;
 use tower_cognito::test_util::{JwksBehavior, LocalUserPool, uuid};
 use tower_cognito::{AuthErrorKind, CognitoAuthLayer, Responses, TokenUse, Verifier};
@@ -591,10 +592,73 @@ async fn huge_response_without_content_length_is_cut_off_at_the_limit() {
     huge_response_is_cut_off(false).await;
 }
 
-/// A 50 MiB body announced by `Content-Length` is refused before it is read.
+/// A 50 MiB body announced by `Content-Length` fails the fetch and is not read
+/// whole. (The limit on the body read alone would also pass this; the test
+/// below shows that the announced length is refused before any body is read.)
 #[tokio::test]
-async fn huge_response_with_content_length_is_refused_before_reading() {
+async fn huge_response_with_content_length_is_not_read_whole() {
     huge_response_is_cut_off(true).await;
+}
+
+/// A JWKS endpoint on 127.0.0.1 that answers 200 with `Content-Length:
+/// {length}`, sends `body`, then sends nothing more and never closes the
+/// connection. Returns its URL and a count of the requests it received.
+async fn announcing_server(length: u64, body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&requests);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body = body.clone();
+            let count = Arc::clone(&count);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+                // The rest never comes; wait until the client hangs up.
+                while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    (format!("http://{addr}/jwks.json"), requests)
+}
+
+/// A `Content-Length` over the limit fails the fetch as soon as the headers
+/// arrive, before any of the body is read. The endpoint announces 50 MiB, sends
+/// a small valid key set, and then stalls: a client that read the body would
+/// wait for the rest until the fetch timeout and report that instead.
+#[tokio::test]
+async fn announced_content_length_over_the_limit_is_refused_before_the_body_is_read() {
+    const ANNOUNCED: u64 = 50 * 1024 * 1024;
+    let pool = start().await;
+    let keys = jwks(pool.published_keys().iter().map(|k| k.jwk()).collect());
+    let (url, requests) = announcing_server(ANNOUNCED, keys).await;
+    let verifier = Verifier::builder()
+        .pool(pool.user_pool().jwks_url(url))
+        .fetch_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let err = guarded("prefetch", verifier.prefetch()).await.unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::KeySetUnavailable);
+    let expected = format!(
+        "Content-Length {ANNOUNCED} is over the {}-byte limit",
+        tower_cognito::DEFAULT_MAX_JWKS_SIZE
+    );
+    assert!(err.detail().contains(&expected), "{err}");
+    assert!(!verifier.is_ready());
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
 }
 
 /// A JWKS whose other keys are malformed (wrong type, weak, broken base64, no
