@@ -233,9 +233,15 @@ impl Verifier {
         Ok(())
     }
 
-    /// Verifies a token that [`cached`](Self::cached) did not know (and whose
-    /// size was checked), and remembers it: the cache is not looked up again.
+    /// Verifies a token that [`cached`](Self::cached) did not know, and remembers
+    /// it: the cache is not looked up again. The caller has called
+    /// [`check_size`](Self::check_size): the size is checked once per request,
+    /// and not again here.
     pub(crate) async fn verify_miss(&self, token: &str) -> Result<Claims, AuthError> {
+        debug_assert!(
+            token.len() <= self.inner.max_token_size,
+            "verify_miss called without check_size"
+        );
         let (claims, key, pool) = self.verify_uncached(token).await?;
         if let Some(cache) = &self.inner.tokens {
             let verified = Verified {
@@ -288,7 +294,8 @@ impl Verifier {
 
     async fn verify_uncached(&self, token: &str) -> Result<(Claims, Arc<Key>, usize), AuthError> {
         let inner = &*self.inner;
-        let parsed = token::parse(token, inner.max_token_size)?;
+        // The size was checked once, by `check_size`, before the cache lookup.
+        let parsed = token::parse(token)?;
         let issuer = match parsed.payload.get("iss") {
             Some(Value::String(iss)) => iss,
             _ => return Err(AuthError::malformed("token has no string iss claim")),

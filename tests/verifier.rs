@@ -174,6 +174,45 @@ async fn unknown_kid_and_bad_signature() {
     );
 }
 
+/// Genuinely signed tokens whose header is not a JSON object, or repeats a
+/// member name, are malformed: an array of the header's values (which a derived
+/// struct would read as `alg` and `kid`) would otherwise verify.
+#[tokio::test]
+async fn the_header_is_a_json_object_with_unique_names() {
+    let pool = pool().await;
+    let verifier = pool.verifier();
+    let key = pool.signing_key(TokenUse::Id);
+    let kid = key.kid();
+    let payload = serde_json::Value::Object(pool.id_token().payload().clone()).to_string();
+    let good = json!({"alg": "RS256", "kid": kid}).to_string();
+    assert!(
+        verifier
+            .verify(&key.sign_raw(&good, &payload))
+            .await
+            .is_ok()
+    );
+    for header in [
+        json!(["RS256", kid]).to_string(),
+        json!(["RS256", kid, null]).to_string(),
+        json!("RS256").to_string(),
+        format!(r#"{{"alg":"RS256","kid":{kid:?},"typ":"JWT","typ":"JWT"}}"#),
+        format!(r#"{{"alg":"RS256","kid":{kid:?},"alg":"RS256"}}"#),
+    ] {
+        assert_eq!(
+            kind(&verifier, &key.sign_raw(&header, &payload)).await,
+            AuthErrorKind::MalformedToken,
+            "{header}"
+        );
+    }
+    for body in [json!([payload]).to_string(), json!(payload).to_string()] {
+        assert_eq!(
+            kind(&verifier, &key.sign_raw(&good, &body)).await,
+            AuthErrorKind::MalformedToken,
+            "{body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn alg_none_and_hs256_with_the_public_key_are_refused() {
     let pool = pool().await;
