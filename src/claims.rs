@@ -49,6 +49,17 @@ impl fmt::Display for TokenUse {
 ///
 /// Identify users by [`sub`](Self::sub): it is stable, while a username can be
 /// reassigned.
+///
+/// # Dates
+///
+/// `exp`, `nbf`, `iat` and `auth_time` are NumericDates (RFC 7519): any JSON
+/// number, fractions included, as AWS's reference verifier reads them. The
+/// accessors give whole seconds, rounded toward the stricter reading: `exp`
+/// down (a token with `exp: 1700000000.5` is refused from second 1700000000 on,
+/// at most a second early), `nbf` up; `iat` and `auth_time` down. A date before
+/// 1970 reads as 0 (an `exp` there has passed), and one past the year
+/// 584,942,417,355 as `u64::MAX` (an `exp` there never comes, but the token cache
+/// still forgets the token within a day).
 #[derive(Clone)]
 pub struct Claims(Arc<Inner>);
 
@@ -101,11 +112,11 @@ impl Claims {
                 return Err(AuthError::malformed("a string claim has another type"));
             }
         }
-        let exp = numeric_date(&payload, "exp")?
+        let exp = numeric_date(&payload, "exp", Round::Down)?
             .ok_or_else(|| AuthError::malformed("token has no exp claim"))?;
-        let nbf = numeric_date(&payload, "nbf")?;
-        let iat = numeric_date(&payload, "iat")?;
-        let auth_time = numeric_date(&payload, "auth_time")?;
+        let nbf = numeric_date(&payload, "nbf", Round::Up)?;
+        let iat = numeric_date(&payload, "iat", Round::Down)?;
+        let auth_time = numeric_date(&payload, "auth_time", Round::Down)?;
         let scopes = match payload.get("scope") {
             None => BTreeSet::new(),
             Some(Value::String(s)) => s
@@ -202,7 +213,8 @@ impl Claims {
             .and_then(Value::as_bool)
     }
 
-    /// `exp`, in seconds since the Unix epoch.
+    /// `exp`, in whole seconds since the Unix epoch (a fraction is dropped: see
+    /// [Dates](Self#dates)).
     pub fn exp(&self) -> u64 {
         self.0.exp
     }
@@ -217,12 +229,12 @@ impl Claims {
         self.0.nbf
     }
 
-    /// `iat` (issued at), in seconds since the Unix epoch.
+    /// `iat` (issued at), in whole seconds since the Unix epoch.
     pub fn iat(&self) -> Option<u64> {
         self.0.iat
     }
 
-    /// `auth_time`: when the user signed in, in seconds since the Unix epoch.
+    /// `auth_time`: when the user signed in, in whole seconds since the Unix epoch.
     pub fn auth_time(&self) -> Option<u64> {
         self.0.auth_time
     }
@@ -312,19 +324,46 @@ impl<'de> serde::Deserializer<'de> for MapRef<'de> {
 #[error("claims do not fit the requested type: {0}")]
 pub struct ClaimsError(String);
 
-fn numeric_date(payload: &Map<String, Value>, name: &str) -> Result<Option<u64>, AuthError> {
+/// Which way a fractional NumericDate is rounded to whole seconds.
+#[derive(Clone, Copy)]
+pub(crate) enum Round {
+    Down,
+    Up,
+}
+
+/// A NumericDate claim (RFC 7519 section 2: any JSON number of seconds since
+/// the epoch, fractions included) in whole seconds, rounded as asked and
+/// clamped to `0..=u64::MAX`, so that no value, however absurd, can overflow a
+/// comparison. `Ok(None)` when absent; a malformed token when not a number.
+fn numeric_date(
+    payload: &Map<String, Value>,
+    name: &str,
+    round: Round,
+) -> Result<Option<u64>, AuthError> {
     match payload.get(name) {
         None => Ok(None),
-        Some(Value::Number(n)) => match (n.as_u64(), n.as_i64()) {
-            (Some(v), _) => Ok(Some(v)),
-            // A date before 1970 has passed; treat it as the epoch.
-            (None, Some(_)) => Ok(Some(0)),
-            _ => Err(AuthError::malformed(
-                "a date claim is not an integer number of seconds",
-            )),
-        },
+        Some(Value::Number(n)) => Ok(Some(numeric_secs(n, round))),
         Some(_) => Err(AuthError::malformed("a date claim is not a number")),
     }
+}
+
+/// A JSON number of seconds as whole seconds: exact for integers, rounded for
+/// fractions, negative numbers as 0, numbers past `u64::MAX` as `u64::MAX`
+/// (serde_json reads every JSON number it accepts as a finite `u64`, `i64` or
+/// `f64`; `as` saturates).
+pub(crate) fn numeric_secs(n: &serde_json::Number, round: Round) -> u64 {
+    if let Some(v) = n.as_u64() {
+        return v;
+    }
+    if n.is_i64() {
+        return 0;
+    }
+    let v = n.as_f64().unwrap_or(0.0);
+    let v = match round {
+        Round::Down => v.floor(),
+        Round::Up => v.ceil(),
+    };
+    v as u64
 }
 
 impl fmt::Debug for Claims {
@@ -388,8 +427,8 @@ mod tests {
         assert!(claims(base.clone()).is_ok());
         for (name, value) in [
             ("exp", json!("10")),
-            ("exp", json!(10.5)),
-            ("exp", json!(1e300)),
+            ("exp", json!(null)),
+            ("iat", json!("now")),
             ("sub", json!(1)),
             ("aud", json!(["a"])),
             ("scope", json!(["a"])),
@@ -407,5 +446,37 @@ mod tests {
         let mut v = base;
         v["exp"] = json!(-5);
         assert_eq!(claims(v).unwrap().exp(), 0);
+    }
+
+    #[test]
+    fn dates_are_any_json_number_rounded_to_the_stricter_second() {
+        let read = |name: &str, raw: &str| {
+            let text =
+                format!(r#"{{"sub":"u","iss":"i","token_use":"id","exp":10,"{name}":{raw}}}"#);
+            let map = serde_json::from_str(&text).unwrap();
+            Claims::from_payload(map, Arc::from("p")).unwrap()
+        };
+        assert_eq!(read("exp", "1700000000.5").exp(), 1_700_000_000);
+        assert_eq!(read("exp", "1700000000.999").exp(), 1_700_000_000);
+        assert_eq!(read("exp", "4102444800.0").exp(), 4_102_444_800);
+        assert_eq!(read("exp", "4.1e9").exp(), 4_100_000_000);
+        assert_eq!(read("nbf", "1.5").nbf(), Some(2));
+        assert_eq!(read("nbf", "7").nbf(), Some(7));
+        assert_eq!(read("iat", "5.9").iat(), Some(5));
+        assert_eq!(read("auth_time", "4.2").auth_time(), Some(4));
+        // Before 1970: 0. Past u64::MAX: u64::MAX. Nothing panics.
+        assert_eq!(read("exp", "-5").exp(), 0);
+        assert_eq!(read("exp", "-0.5").exp(), 0);
+        assert_eq!(read("exp", "-1e300").exp(), 0);
+        assert_eq!(read("exp", "-9223372036854775808").exp(), 0);
+        assert_eq!(read("exp", "1e300").exp(), u64::MAX);
+        assert_eq!(read("exp", "18446744073709551616").exp(), u64::MAX);
+        assert_eq!(
+            read("exp", "123456789012345678901234567890").exp(),
+            u64::MAX
+        );
+        assert_eq!(read("nbf", "1e300").nbf(), Some(u64::MAX));
+        assert_eq!(read("exp", "18446744073709551615").exp(), u64::MAX);
+        assert!(read("exp", "1e300").expires_at() > SystemTime::now());
     }
 }

@@ -39,7 +39,9 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
 /// 5. that pool's key set has an RSA key with that `kid` (`use` sig or absent,
 ///    `alg` RS256 or absent, 2048 to 8192 bits), and the signature verifies;
 /// 6. `exp` is present and not passed, `nbf` (if present) has come, both with
-///    the configured [`leeway`](VerifierBuilder::leeway) (default none);
+///    the configured [`leeway`](VerifierBuilder::leeway) (default none); the
+///    dates (`iat` and `auth_time` too) are JSON numbers, fractions included,
+///    read to the stricter whole second (see [`Claims`]);
 /// 7. `token_use` is `id` or `access`;
 /// 8. when [client ids](VerifierBuilder::client_id) are configured, the ID
 ///    token's `aud` or the access token's `client_id` is one of them.

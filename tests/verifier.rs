@@ -324,6 +324,60 @@ async fn expiry_leeway_and_not_before() {
     );
 }
 
+/// NumericDates are any JSON number (RFC 7519), fractions included, as AWS's
+/// reference verifier reads them; a fractional `exp` counts from its whole
+/// second (the stricter reading). Absurd values are far past or far future and
+/// break nothing, the token cache included. Non-numbers are malformed.
+#[tokio::test]
+async fn dates_are_json_numbers_with_fractions() {
+    let pool = pool().await;
+    let verifier = pool.verifier();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let fractional = pool.id_token().claim("exp", now as f64 + 600.5).sign();
+    assert_eq!(verifier.verify(&fractional).await.unwrap().exp(), now + 600);
+    let passed = pool.id_token().claim("exp", now as f64 - 0.5).sign();
+    assert_eq!(kind(&verifier, &passed).await, AuthErrorKind::Expired);
+    let nbf = pool
+        .id_token()
+        .claim("nbf", now as f64 - 1.5)
+        .claim("iat", now as f64 - 1.5)
+        .claim("auth_time", now as f64 - 1.5)
+        .sign();
+    let claims = verifier.verify(&nbf).await.unwrap();
+    assert_eq!(claims.iat(), Some(now - 2));
+    let future_nbf = pool.id_token().claim("nbf", now as f64 + 120.5).sign();
+    assert_eq!(
+        kind(&verifier, &future_nbf).await,
+        AuthErrorKind::NotYetValid
+    );
+
+    for _ in 0..2 {
+        let far = pool.id_token().claim("exp", 1e300).sign();
+        assert_eq!(verifier.verify(&far).await.unwrap().exp(), u64::MAX);
+        assert_eq!(verifier.verify(&far).await.unwrap().exp(), u64::MAX);
+    }
+    let before_1970 = pool.id_token().claim("exp", -1e300).sign();
+    assert_eq!(kind(&verifier, &before_1970).await, AuthErrorKind::Expired);
+
+    for (name, value) in [
+        ("exp", json!((now + 600).to_string())),
+        ("exp", json!(null)),
+        ("nbf", json!("yesterday")),
+        ("iat", json!(true)),
+        ("auth_time", json!([now])),
+    ] {
+        let token = pool.id_token().claim(name, value.clone()).sign();
+        assert_eq!(
+            kind(&verifier, &token).await,
+            AuthErrorKind::MalformedToken,
+            "{name} = {value}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn app_client_is_checked_when_configured() {
     let pool = pool().await;
