@@ -146,16 +146,21 @@ mod tests {
     }
 
     #[test]
-    fn fractional_and_absurd_dates_render_without_overflow() {
+    fn every_claim_is_rendered_whatever_its_shape() {
         let text = r#"{"sub":"u","iss":"i","token_use":"id","exp":1782995989.75,"iat":-5,
+            "cognito:groups":"admins","scope":["a","b"],"email_verified":"true",
             "custom:n":1.5,"far":1e300}"#;
         let map = serde_json::from_str(text).unwrap();
         let claims = Claims::from_payload(map, Arc::from("p")).unwrap();
         let view = ApiGatewayClaims::new(&claims);
         assert_eq!(view.get("exp"), Some("Thu Jul 02 12:39:49 UTC 2026"));
         assert_eq!(view.get("iat"), Some("-5"));
+        assert_eq!(view.get("cognito:groups"), Some("admins"));
+        assert_eq!(view.get("scope"), Some("a,b"));
+        assert_eq!(view.get("email_verified"), Some("true"));
         assert_eq!(view.get("custom:n"), Some("1.5"));
         assert_eq!(view.get("far"), Some("1e+300"));
+        assert_eq!(view.as_map().len(), 10);
         // An exp far past any calendar still renders, without overflowing.
         let map =
             serde_json::from_str(r#"{"sub":"u","iss":"i","token_use":"id","exp":1e300}"#).unwrap();

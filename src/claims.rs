@@ -50,6 +50,24 @@ impl fmt::Display for TokenUse {
 /// Identify users by [`sub`](Self::sub): it is stable, while a username can be
 /// reassigned.
 ///
+/// # Which claims a token must get right
+///
+/// Only the claims that the verification itself reads are strict: a token whose
+/// `iss`, `token_use`, `sub` (a non-empty string: the caller's identity), `exp`
+/// (required), `nbf`, `iat` or `auth_time` has the wrong type is refused as
+/// malformed, and so is one whose `aud` (ID token) or `client_id` (access token)
+/// is not a string when the verifier checks [client
+/// ids](crate::VerifierBuilder::client_id). The dates are reserved claims that
+/// Cognito sets and no trigger can change, and RFC 7519 requires them to be
+/// numbers (AWS's reference verifier refuses a non-number `iat` too).
+///
+/// Every other claim may have any shape without failing verification: a
+/// `cognito:groups` that is not an array of strings, a non-string `scope`,
+/// `email_verified` or username, or whatever a Pre Token Generation trigger put
+/// in a claim. Its typed accessor then reads nothing (`None`, or no groups and no
+/// scopes), so it fails only a [`Requirement`](crate::Requirement) that reads it,
+/// and [`get`](Self::get) still shows it as it is.
+///
 /// # Dates
 ///
 /// `exp`, `nbf`, `iat` and `auth_time` are NumericDates (RFC 7519): any JSON
@@ -70,13 +88,22 @@ struct Inner {
     nbf: Option<u64>,
     iat: Option<u64>,
     auth_time: Option<u64>,
-    scopes: BTreeSet<String>,
-    groups: Vec<String>,
+    /// `None` when `scope` is present but not a string.
+    scopes: Option<BTreeSet<String>>,
+    /// `None` when `cognito:groups` is present but not an array of strings.
+    groups: Option<Vec<String>>,
     pool_id: Arc<str>,
 }
 
+/// What [`Claims::scopes`] returns for a token without usable scopes.
+static NO_SCOPES: BTreeSet<String> = BTreeSet::new();
+
 impl Claims {
-    /// Reads the typed claims out of a payload. Wrong types are malformed tokens.
+    /// Reads the typed claims out of a payload. Only the claims that the
+    /// verification reads are checked (see the type's docs): a wrong type there
+    /// is a malformed token; elsewhere it is an accessor that reads nothing. The
+    /// app client claims are the verifier's to check, since only it knows
+    /// whether client ids are configured.
     pub(crate) fn from_payload(
         payload: Map<String, Value>,
         pool_id: Arc<str>,
@@ -98,42 +125,28 @@ impl Claims {
                 _ => return Err(AuthError::malformed("token lacks a string sub or iss")),
             }
         }
-        for name in [
-            "cognito:username",
-            "username",
-            "client_id",
-            "aud",
-            "email",
-            "jti",
-            "origin_jti",
-            "event_id",
-        ] {
-            if !matches!(payload.get(name), None | Some(Value::String(_))) {
-                return Err(AuthError::malformed("a string claim has another type"));
-            }
-        }
         let exp = numeric_date(&payload, "exp", Round::Down)?
             .ok_or_else(|| AuthError::malformed("token has no exp claim"))?;
         let nbf = numeric_date(&payload, "nbf", Round::Up)?;
         let iat = numeric_date(&payload, "iat", Round::Down)?;
         let auth_time = numeric_date(&payload, "auth_time", Round::Down)?;
         let scopes = match payload.get("scope") {
-            None => BTreeSet::new(),
-            Some(Value::String(s)) => s
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            Some(_) => return Err(AuthError::malformed("scope claim is not a string")),
+            None => Some(BTreeSet::new()),
+            Some(Value::String(s)) => Some(
+                s.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            Some(_) => None,
         };
         let groups = match payload.get("cognito:groups") {
-            None => Vec::new(),
+            None => Some(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|g| g.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| AuthError::malformed("cognito:groups has a non-string member"))?,
-            Some(_) => return Err(AuthError::malformed("cognito:groups is not an array")),
+                .collect::<Option<Vec<_>>>(),
+            Some(_) => None,
         };
         Ok(Self(Arc::new(Inner {
             payload,
@@ -159,8 +172,8 @@ impl Claims {
     }
 
     /// The username: `cognito:username` in ID tokens, `username` in access tokens.
-    /// Absent in client-credentials tokens. Usernames can be reassigned: key data by
-    /// [`sub`](Self::sub).
+    /// Absent in client-credentials tokens (and `None` if it is not a string).
+    /// Usernames can be reassigned: key data by [`sub`](Self::sub).
     pub fn username(&self) -> Option<&str> {
         self.str_claim("cognito:username")
             .or_else(|| self.str_claim("username"))
@@ -172,40 +185,62 @@ impl Claims {
     }
 
     /// The app client the token was issued to: `aud` in ID tokens, `client_id` in
-    /// access tokens.
+    /// access tokens. `None` when the claim is absent or not a string (which a
+    /// verifier with client ids configured refuses).
     pub fn client_id(&self) -> Option<&str> {
+        self.str_claim(self.client_claim())
+    }
+
+    /// The name of the claim that names the app client for this token use.
+    pub(crate) fn client_claim(&self) -> &'static str {
         match self.0.token_use {
-            TokenUse::Id => self.str_claim("aud"),
-            TokenUse::Access => self.str_claim("client_id"),
+            TokenUse::Id => "aud",
+            TokenUse::Access => "client_id",
         }
     }
 
-    /// The access token's OAuth scopes (`scope`, split on spaces). Empty for ID tokens.
+    /// The access token's OAuth scopes (`scope`, split on spaces). Empty for ID
+    /// tokens, and when `scope` is not a string: such a token has no scope a
+    /// route could require.
     pub fn scopes(&self) -> &BTreeSet<String> {
-        &self.0.scopes
+        self.0.scopes.as_ref().unwrap_or(&NO_SCOPES)
     }
 
     /// Whether the token holds this exact scope (case-sensitive).
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.0.scopes.contains(scope)
+        self.scopes().contains(scope)
     }
 
-    /// The user's groups (`cognito:groups`); empty if the user is in none.
+    /// Whether `scope` is present but not a string.
+    pub(crate) fn scope_is_malformed(&self) -> bool {
+        self.0.scopes.is_none()
+    }
+
+    /// The user's groups (`cognito:groups`); empty if the user is in none, and
+    /// when the claim is not an array of strings (a Pre Token Generation trigger
+    /// can put anything there): such a user is in no group a route could
+    /// require. [`get`](Self::get) shows the claim as it is.
     pub fn groups(&self) -> &[String] {
-        &self.0.groups
+        self.0.groups.as_deref().unwrap_or_default()
     }
 
     /// Whether the user is in this group.
     pub fn in_group(&self, group: &str) -> bool {
-        self.0.groups.iter().any(|g| g == group)
+        self.groups().iter().any(|g| g == group)
     }
 
-    /// The `email` attribute (ID tokens, when the app client may read it).
+    /// Whether `cognito:groups` is present but not an array of strings.
+    pub(crate) fn groups_are_malformed(&self) -> bool {
+        self.0.groups.is_none()
+    }
+
+    /// The `email` attribute (ID tokens, when the app client may read it), if it
+    /// is a string.
     pub fn email(&self) -> Option<&str> {
         self.str_claim("email")
     }
 
-    /// The `email_verified` attribute.
+    /// The `email_verified` attribute, if it is a JSON boolean.
     pub fn email_verified(&self) -> Option<bool> {
         self.0
             .payload
@@ -239,17 +274,18 @@ impl Claims {
         self.0.auth_time
     }
 
-    /// `jti`: the token's unique id.
+    /// `jti`: the token's unique id, if it is a string.
     pub fn jti(&self) -> Option<&str> {
         self.str_claim("jti")
     }
 
-    /// `origin_jti`: the id of the sign-in session the token descends from.
+    /// `origin_jti`: the id of the sign-in session the token descends from, if it
+    /// is a string.
     pub fn origin_jti(&self) -> Option<&str> {
         self.str_claim("origin_jti")
     }
 
-    /// `event_id`: the sign-in event.
+    /// `event_id`: the sign-in event, if it is a string.
     pub fn event_id(&self) -> Option<&str> {
         self.str_claim("event_id")
     }
@@ -373,8 +409,8 @@ impl fmt::Debug for Claims {
             .field("token_use", &self.0.token_use)
             .field("pool_id", &self.pool_id())
             .field("client_id", &self.client_id())
-            .field("scopes", &self.0.scopes)
-            .field("groups", &self.0.groups)
+            .field("scopes", self.scopes())
+            .field("groups", &self.groups())
             .field("exp", &self.0.exp)
             .finish_non_exhaustive()
     }
@@ -421,31 +457,98 @@ mod tests {
         assert!(c.deserialize::<Vec<u8>>().is_err());
     }
 
+    fn base() -> Value {
+        json!({"sub": "u", "iss": "i", "token_use": "id", "exp": 10})
+    }
+
+    fn with(name: &str, value: Value) -> Value {
+        let mut v = base();
+        v[name] = value;
+        v
+    }
+
     #[test]
-    fn wrong_types_are_malformed() {
-        let base = json!({"sub": "u", "iss": "i", "token_use": "id", "exp": 10});
-        assert!(claims(base.clone()).is_ok());
+    fn the_claims_the_verification_reads_must_have_their_types() {
+        assert!(claims(base()).is_ok());
         for (name, value) in [
             ("exp", json!("10")),
             ("exp", json!(null)),
+            ("exp", json!(true)),
+            ("exp", json!([10])),
+            ("nbf", json!("5")),
             ("iat", json!("now")),
+            ("iat", json!(null)),
+            ("auth_time", json!(false)),
+            ("auth_time", json!({})),
             ("sub", json!(1)),
-            ("aud", json!(["a"])),
-            ("scope", json!(["a"])),
-            ("cognito:groups", json!("admins")),
-            ("cognito:groups", json!([1])),
+            ("sub", json!("")),
+            ("iss", json!(["i"])),
             ("token_use", json!("refresh")),
+            ("token_use", json!(["id"])),
         ] {
-            let mut v = base.clone();
-            v[name] = value.clone();
-            assert!(claims(v).is_err(), "{name} = {value}");
+            assert!(
+                claims(with(name, value.clone())).is_err(),
+                "{name} = {value}"
+            );
         }
-        let mut v = base.clone();
-        v.as_object_mut().unwrap().remove("exp");
-        assert!(claims(v).is_err());
-        let mut v = base;
-        v["exp"] = json!(-5);
-        assert_eq!(claims(v).unwrap().exp(), 0);
+        for name in ["exp", "sub", "iss", "token_use"] {
+            let mut v = base();
+            v.as_object_mut().unwrap().remove(name);
+            assert!(claims(v).is_err(), "no {name}");
+        }
+    }
+
+    #[test]
+    fn other_claims_of_another_shape_read_as_nothing() {
+        for (name, value) in [
+            ("cognito:groups", json!("admins")),
+            ("cognito:groups", json!(["admins", 1])),
+            ("cognito:groups", json!({"admins": true})),
+            ("scope", json!(["notes/read"])),
+            ("scope", json!(7)),
+            ("cognito:username", json!(5)),
+            ("username", json!(["alice"])),
+            ("email", json!(true)),
+            ("email_verified", json!("true")),
+            ("jti", json!(1)),
+            ("origin_jti", json!(null)),
+            ("event_id", json!({})),
+            ("aud", json!(["client-1"])),
+            ("client_id", json!(2)),
+            ("custom:role", json!({"nested": [1, 2]})),
+        ] {
+            let c = claims(with(name, value.clone())).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(c.get(name), Some(&value), "{name} is kept as it is");
+        }
+        let c = claims(with("cognito:groups", json!("admins"))).unwrap();
+        assert!(c.groups().is_empty() && !c.in_group("admins"));
+        assert!(c.groups_are_malformed());
+        let c = claims(with("cognito:groups", json!(["admins", 1]))).unwrap();
+        assert!(c.groups().is_empty() && !c.in_group("admins"));
+        let c = claims(with("scope", json!(["notes/read"]))).unwrap();
+        assert!(c.scopes().is_empty() && !c.has_scope("notes/read"));
+        assert!(c.scope_is_malformed());
+        assert_eq!(
+            claims(with("cognito:username", json!(5)))
+                .unwrap()
+                .username(),
+            None
+        );
+        assert_eq!(claims(with("email", json!(true))).unwrap().email(), None);
+        let c = claims(with("email_verified", json!("true"))).unwrap();
+        assert_eq!(c.email_verified(), None);
+        assert_eq!(claims(with("jti", json!(1))).unwrap().jti(), None);
+        assert_eq!(
+            claims(with("aud", json!(["client-1"])))
+                .unwrap()
+                .client_id(),
+            None
+        );
+        // The well-formed ones read as before.
+        let c = claims(with("cognito:groups", json!(["admins"]))).unwrap();
+        assert!(c.in_group("admins") && !c.groups_are_malformed());
+        let c = claims(base()).unwrap();
+        assert!(c.groups().is_empty() && !c.groups_are_malformed() && !c.scope_is_malformed());
     }
 
     #[test]

@@ -42,9 +42,14 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
 ///    the configured [`leeway`](VerifierBuilder::leeway) (default none); the
 ///    dates (`iat` and `auth_time` too) are JSON numbers, fractions included,
 ///    read to the stricter whole second (see [`Claims`]);
-/// 7. `token_use` is `id` or `access`;
+/// 7. `token_use` is `id` or `access`, and `sub` is a non-empty string;
 /// 8. when [client ids](VerifierBuilder::client_id) are configured, the ID
-///    token's `aud` or the access token's `client_id` is one of them.
+///    token's `aud` or the access token's `client_id` is a string and one of
+///    them.
+///
+/// No other claim is checked: one of an unexpected shape (a `cognito:groups`
+/// that is not an array, a Pre Token Generation trigger's own claim) fails only
+/// a route [`Requirement`](crate::Requirement) that reads it.
 ///
 /// Which token use and scopes a route needs is the route's business:
 /// see [`Requirement`](crate::Requirement).
@@ -333,15 +338,25 @@ impl Verifier {
                 "token nbf has not come",
             ));
         }
-        if !inner.client_ids.is_empty()
-            && !claims
-                .client_id()
-                .is_some_and(|c| inner.client_ids.iter().any(|allowed| allowed == c))
-        {
-            return Err(AuthError::new(
-                AuthErrorKind::WrongClient,
-                "token was issued to an app client that is not configured",
-            ));
+        if !inner.client_ids.is_empty() {
+            // The one optional claim the verification reads, so the one that must
+            // have its type when present: `aud` of an ID token, `client_id` of
+            // an access token.
+            let allowed = match claims.get(claims.client_claim()) {
+                None => false,
+                Some(Value::String(client)) => inner.client_ids.iter().any(|c| c == client),
+                Some(_) => {
+                    return Err(AuthError::malformed(
+                        "token's app client claim (aud or client_id) is not a string",
+                    ));
+                }
+            };
+            if !allowed {
+                return Err(AuthError::new(
+                    AuthErrorKind::WrongClient,
+                    "token was issued to an app client that is not configured",
+                ));
+            }
         }
         Ok((claims, key, index))
     }

@@ -378,6 +378,25 @@ async fn dates_are_json_numbers_with_fractions() {
     }
 }
 
+/// The app client claim is read by the verification only when client ids are
+/// configured, and only then must it be a string.
+#[tokio::test]
+async fn the_app_client_claim_is_strict_only_when_it_is_checked() {
+    let pool = pool().await;
+    let checking = pool.verifier();
+    let any_client = Verifier::new(pool.user_pool()).unwrap();
+    for token in [
+        pool.id_token()
+            .claim("aud", json!([pool.client_id()]))
+            .sign(),
+        pool.access_token().claim("client_id", 5).sign(),
+    ] {
+        assert_eq!(kind(&checking, &token).await, AuthErrorKind::MalformedToken);
+        let claims = any_client.verify(&token).await.unwrap();
+        assert_eq!(claims.client_id(), None);
+    }
+}
+
 #[tokio::test]
 async fn app_client_is_checked_when_configured() {
     let pool = pool().await;
