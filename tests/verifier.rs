@@ -507,14 +507,57 @@ async fn a_cold_cache_is_filled_by_exactly_one_fetch() {
     assert_eq!(pool.server().requests(), 1);
 }
 
+/// Whether two verifications returned the very same claims (one allocation):
+/// what the token cache hands out, where a fresh verification builds new ones.
+fn same_claims(a: &tower_cognito::Claims, b: &tower_cognito::Claims) -> bool {
+    std::ptr::eq(a.as_map(), b.as_map())
+}
+
+/// A repeated token is answered from the cache: the second verification returns
+/// the claims the first one built (both are alive, so a fresh verification could
+/// not share their allocation). With the cache off (capacity 0) it does not,
+/// which shows what this observes. And a cached token still expires at its exp.
 #[tokio::test]
 async fn repeated_tokens_come_from_the_cache_and_still_expire() {
     let pool = pool().await;
     let verifier = pool.verifier();
-    let token = pool.id_token().expires_in(Duration::from_secs(1)).sign();
+    // Valid for at least 1 s and at most 2 s after this second begins.
+    let token = pool.id_token().expires_in(Duration::from_secs(2)).sign();
     let first = verifier.verify(&token).await.unwrap();
     let second = verifier.verify(&token).await.unwrap();
-    assert_eq!(first.jti(), second.jti());
+    assert!(
+        same_claims(&first, &second),
+        "the second came from the cache"
+    );
+    // From another thread (no per-thread slot there): moka's shared cache.
+    let shared = {
+        let (verifier, token) = (verifier.clone(), token.clone());
+        tokio::task::spawn_blocking(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(verifier.verify(&token))
+        })
+        .await
+        .unwrap()
+        .unwrap()
+    };
+    assert!(same_claims(&first, &shared), "from the shared cache");
+
+    let uncached = pool
+        .verifier_builder()
+        .token_cache_capacity(0)
+        .build()
+        .unwrap();
+    let a = uncached.verify(&token).await.unwrap();
+    let b = uncached.verify(&token).await.unwrap();
+    assert_eq!(a.jti(), b.jti());
+    assert!(
+        !same_claims(&a, &b),
+        "without a cache each verification is new"
+    );
+
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(kind(&verifier, &token).await, AuthErrorKind::Expired);
 }
