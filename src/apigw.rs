@@ -1,6 +1,6 @@
 //! API Gateway's view of the claims (`$context.authorizer.claims`).
 
-use crate::claims::Claims;
+use crate::claims::{Claims, Round, numeric_secs};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -23,8 +23,10 @@ impl ApiGatewayClaims {
             .iter()
             .filter_map(|(name, value)| {
                 let text = match (name.as_str(), value) {
-                    ("exp" | "iat", Value::Number(n)) => {
-                        n.as_u64().map_or_else(|| n.to_string(), http_date)
+                    // A NumericDate, fractions included, as the date of its whole
+                    // second; one before 1970 stays a number.
+                    ("exp" | "iat", Value::Number(n)) if n.as_f64().is_some_and(|v| v >= 0.0) => {
+                        http_date(numeric_secs(n, Round::Down))
                     }
                     _ => render(value)?,
                 };
@@ -141,5 +143,32 @@ mod tests {
         assert_eq!(&view["custom:role"], "boss");
         assert_eq!(view.get("nothing"), None);
         assert_eq!(view.get("obj"), Some(r#"{"k":1}"#));
+    }
+
+    #[test]
+    fn every_claim_is_rendered_whatever_its_shape() {
+        let text = r#"{"sub":"u","iss":"i","token_use":"id","exp":1782995989.75,"iat":-5,
+            "cognito:groups":"admins","scope":["a","b"],"email_verified":"true",
+            "custom:n":1.5,"far":1e300}"#;
+        let map = serde_json::from_str(text).unwrap();
+        let claims = Claims::from_payload(map, Arc::from("p")).unwrap();
+        let view = ApiGatewayClaims::new(&claims);
+        assert_eq!(view.get("exp"), Some("Thu Jul 02 12:39:49 UTC 2026"));
+        assert_eq!(view.get("iat"), Some("-5"));
+        assert_eq!(view.get("cognito:groups"), Some("admins"));
+        assert_eq!(view.get("scope"), Some("a,b"));
+        assert_eq!(view.get("email_verified"), Some("true"));
+        assert_eq!(view.get("custom:n"), Some("1.5"));
+        assert_eq!(view.get("far"), Some("1e+300"));
+        assert_eq!(view.as_map().len(), 10);
+        // An exp far past any calendar still renders, without overflowing.
+        let map =
+            serde_json::from_str(r#"{"sub":"u","iss":"i","token_use":"id","exp":1e300}"#).unwrap();
+        let claims = Claims::from_payload(map, Arc::from("p")).unwrap();
+        let exp = ApiGatewayClaims::new(&claims)
+            .get("exp")
+            .unwrap()
+            .to_owned();
+        assert!(exp.contains(" UTC "), "{exp}");
     }
 }

@@ -11,6 +11,17 @@
 //!   under way (single flight), starts one if the rate limit allows, or declines.
 //!   The fetch runs in its own task, so a request that is cancelled (its client
 //!   went away) does not cancel the fetch the others wait for.
+//! - **No fetch stalls the set**: a fetch's task owns a guard, made before the
+//!   task is spawned, that ends the flight and wakes its waiters if the task is
+//!   dropped at any point (its runtime shut down, even before the task first
+//!   ran), and puts the schedule back so that the next request fetches at once.
+//!   A flight that outlives the fetch timeout (plus [`FLIGHT_GRACE`]) is one
+//!   whose runtime no longer runs it (idle or blocked): waiters stop waiting at
+//!   that deadline, and the next caller starts another fetch. So a verifier can
+//!   be shared by several runtimes (two `#[tokio::test]`s, a runtime replaced),
+//!   and no wait for keys lasts longer than about the fetch timeout. Waiting
+//!   uses the Tokio timer: the runtime must have time enabled, as reqwest's
+//!   timeouts need anyway.
 //! - **Unknown `kid`**: a fetch may start at most once per `unknown_kid_cooldown`,
 //!   counted from the start of the previous fetch, whatever started it. A flood of
 //!   random `kid`s therefore costs at most one fetch per cooldown, and since every
@@ -21,8 +32,13 @@
 //!   `max_backoff`; an outage never turns requests into fetches.
 //! - **Refresh**: a timer task re-reads the set every `refresh_interval`, so a key
 //!   removed from the JWKS stops being trusted within that interval even without
-//!   traffic; [`KeySource::tick`] (called on every cache hit) is the fallback
-//!   when the timer is not running (its runtime shut down).
+//!   traffic; [`KeySource::tick`] (called on every cache hit) starts the refresh
+//!   when the timer is not running (its runtime shut down: the timer is then
+//!   started again on the caller's runtime). When the refresh is overdue by more
+//!   than a fetch and a cooldown, nobody kept the schedule (no timer, no
+//!   traffic), and cached verdicts and keys are used only after a refresh: a key
+//!   removed from the JWKS is refused within one refresh interval plus the
+//!   cooldown (plus one fetch), whatever runtime the verifier was first used on.
 //! - **Stale-if-error**: while fetches fail, the last good set keeps serving for
 //!   `max_stale` after the last successful fetch; then its keys (and tokens in the
 //!   verifier's cache that they signed) stop being trusted.
@@ -60,6 +76,10 @@ const MAX_LOGGED_SKIPS: usize = 5;
 const MAX_TIMER_SLEEP: Duration = Duration::from_secs(60);
 /// Shortest the refresh timer sleeps, so that it can never spin.
 const MIN_TIMER_SLEEP: Duration = Duration::from_millis(10);
+/// How long after its fetch timeout a fetch may still be under way (its own
+/// timeout adds 100 ms, then the new set is put in place). A flight older than
+/// the fetch timeout plus this is presumed lost, and its waiters stop waiting.
+const FLIGHT_GRACE: Duration = Duration::from_millis(250);
 
 /// How the key sets of all pools of one verifier are fetched and kept. The
 /// defaults are set (and documented for users) in `VerifierBuilder`; they are
@@ -70,7 +90,8 @@ pub(crate) struct KeySettings {
     /// milliseconds; an unreachable one should fail a prefetch quickly).
     pub(crate) client: reqwest::Client,
     /// Longest one fetch may take, from connecting to the last body byte.
-    /// Default 5 s: requests waiting on a cold cache wait at most this long.
+    /// Default 5 s: requests waiting on a cold cache wait at most this long
+    /// (plus [`FLIGHT_GRACE`]), even for a fetch whose runtime stopped running it.
     pub(crate) fetch_timeout: Duration,
     /// Largest body read; a larger one is a failed fetch. Default 1 MiB: a
     /// Cognito JWKS is under 1 KiB, and 1 MiB bounds what a hostile or broken
@@ -164,11 +185,16 @@ impl Key {
         self.public.verify_rs256(message, signature)
     }
 
-    /// Whether this key is no longer trusted: a refresh found it gone from (or
-    /// replaced in) the pool's key set, or the set it came from is older than
-    /// `max_stale` because every fetch since has failed.
-    pub(crate) fn is_removed(&self) -> bool {
-        self.removed.load(Ordering::Acquire) || !self.trust.holds()
+    /// Whether this key, and every verdict it gave, may still be relied on.
+    ///
+    /// The contract: a cached verdict dies with its key. True only while the key
+    /// is in its pool's last good key set (no refresh has found it removed from,
+    /// or replaced in, the JWKS) and that set is fresh enough: its last
+    /// successful fetch is less than `max_stale` ago. The verifier's token cache
+    /// asks this on every hit, so a token is never accepted from the cache once
+    /// the key that signed it would not be used to verify it again.
+    pub(crate) fn is_trusted(&self) -> bool {
+        !self.removed.load(Ordering::Acquire) && self.trust.holds()
     }
 
     fn retire(&self) {
@@ -329,25 +355,59 @@ pub(crate) struct KeySource {
     keys: Cache<String, Arc<Key>>,
     trust: Arc<Trust>,
     state: Mutex<FetchState>,
-    /// Bumped (under `state`) when a fetch ends, to wake those who joined it.
+    /// Bumped (under `state`) when a fetch ends or is abandoned, to wake those
+    /// who joined it.
     done: watch::Sender<u64>,
     /// When the next background refresh is due, in ms after `trust.epoch`;
     /// `u64::MAX` until the first attempt. Read without a lock on the hot path,
     /// written under `state`.
     refresh_due_ms: AtomicU64,
+    /// Until when the set may be used without waiting for a refresh, in ms after
+    /// `trust.epoch`: the next scheduled attempt, plus the time a fetch may take,
+    /// plus one cooldown. Past it, the schedule was not kept (no timer or request
+    /// started the refresh: the runtime that ran the timer shut down or stalled),
+    /// and a key removed meanwhile could still be trusted; so a token is then
+    /// verified only after a refresh. Written when a fetch ends; `u64::MAX` until
+    /// the first one.
+    schedule_kept_until_ms: AtomicU64,
     /// The refresh timer task, once started.
     refresher: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 #[derive(Debug, Default)]
 struct FetchState {
-    /// A fetch is under way.
-    in_flight: bool,
-    /// No fetch (other than a prefetch) may start before this, in ms after the epoch.
+    /// The fetch under way, if any.
+    flight: Option<Flight>,
+    /// The id of the last flight started, so that a flight presumed lost cannot
+    /// end the one that replaced it.
+    last_flight: u64,
+    /// No fetch may start before this (except a prefetch while nothing has
+    /// failed), in ms after the epoch.
     next_attempt_ms: u64,
     consecutive_failures: u32,
     /// Why the last fetch failed; `None` when it succeeded.
     last_error: Option<String>,
+}
+
+/// One fetch under way.
+#[derive(Clone, Copy, Debug)]
+struct Flight {
+    id: u64,
+    /// When its waiters stop waiting, and the next caller presumes it lost: its
+    /// own timeout ends a fetch that runs well before this, so a flight still
+    /// under way then is one whose task is not being run (its runtime is idle,
+    /// blocked, or shutting down). In ms after the epoch.
+    deadline_ms: u64,
+    /// The schedule before it started, put back when it is lost: a fetch that
+    /// never happened must neither hold back the next one nor move the refresh.
+    prior_next_attempt_ms: u64,
+    prior_refresh_due_ms: u64,
+}
+
+/// A fetch a caller joined; see [`KeySource::wait`].
+struct Joined {
+    done: watch::Receiver<u64>,
+    deadline_ms: u64,
 }
 
 impl fmt::Debug for KeySource {
@@ -389,12 +449,23 @@ impl KeySource {
             state: Mutex::new(FetchState::default()),
             done: watch::Sender::new(0),
             refresh_due_ms: AtomicU64::new(u64::MAX),
+            schedule_kept_until_ms: AtomicU64::new(u64::MAX),
             refresher: Mutex::new(None),
         }
     }
 
+    /// The longest a fetch may stay under way: the fetch timeout plus
+    /// [`FLIGHT_GRACE`].
+    fn flight_span_ms(&self) -> u64 {
+        millis(self.settings.fetch_timeout.saturating_add(FLIGHT_GRACE))
+    }
+
     /// The key with this `kid`. An unknown `kid` joins the fetch under way or
-    /// starts one if the rate limit allows, and waits for it.
+    /// starts one if the rate limit allows, and waits for it (at most until that
+    /// fetch's deadline, about the fetch timeout). A known `kid` is returned at
+    /// once, unless the set is overdue for its refresh ([`tick`](Self::tick)
+    /// returns false): then the refresh is started or joined and waited for
+    /// first, so that a key removed meanwhile is not used.
     ///
     /// Errors: `UnknownKey` when a good, current set lacks the `kid`;
     /// `KeySetUnavailable` when there is no usable set, or when the last fetch
@@ -402,13 +473,19 @@ impl KeySource {
     /// should retry, not sign in again).
     pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<Key>, AuthError> {
         if let Some(key) = self.lookup(kid).await {
-            self.tick();
-            return Ok(key);
+            if self.tick() {
+                return Ok(key);
+            }
+            if let Some(joined) = self.begin_fetch(Why::Refresh) {
+                self.wait(joined).await;
+            }
+            // A failed refresh keeps the set (stale-if-error); a good one may
+            // have removed the key.
+            return self.lookup(kid).await.ok_or_else(|| self.miss_error());
         }
         self.ensure_refresher();
-        if let Some(mut done) = self.begin_fetch(Why::UnknownKid) {
-            // Err only if the source is gone, which cannot be while `self` is held.
-            let _ = done.changed().await;
+        if let Some(joined) = self.begin_fetch(Why::UnknownKid) {
+            self.wait(joined).await;
         }
         // Also when no fetch was allowed: one may have ended since the first lookup.
         if let Some(key) = self.lookup(kid).await {
@@ -417,15 +494,18 @@ impl KeySource {
         Err(self.miss_error())
     }
 
-    /// Fetches the set unless a usable one is held, ignoring the rate limit, and
-    /// returns why it failed. Also starts the refresh timer.
+    /// Fetches the set unless a usable one is held, and returns why it failed.
+    /// Ignores the unknown-kid cooldown (a start-up fetch is never held back by
+    /// a fetch that succeeded), but not the back-off after a failure: during an
+    /// outage a prefetch within the back-off returns the last failure without
+    /// fetching, however often it is called. Also starts the refresh timer.
     pub(crate) async fn prefetch(self: &Arc<Self>) -> Result<(), AuthError> {
         self.ensure_refresher();
         if self.is_ready() {
             return Ok(());
         }
-        if let Some(mut done) = self.begin_fetch(Why::Prefetch) {
-            let _ = done.changed().await;
+        if let Some(joined) = self.begin_fetch(Why::Prefetch) {
+            self.wait(joined).await;
         }
         if self.is_ready() {
             Ok(())
@@ -440,20 +520,25 @@ impl KeySource {
         self.trust.holds()
     }
 
-    /// Starts a background refresh when one is due. Cheap when none is: one clock
-    /// read and one atomic load.
-    pub(crate) fn tick(self: &Arc<Self>) {
-        if self.trust.now_ms() < self.refresh_due_ms.load(Ordering::Acquire) {
-            return;
+    /// Called on every use of a cached verdict. Starts a background refresh when
+    /// one is due: normally the timer has started it already, and this covers a
+    /// timer that is not running (its runtime shut down, or there was none when
+    /// the source was first used). Returns whether the set may be used without
+    /// waiting: false once the refresh is overdue by more than a fetch and a
+    /// cooldown (see `schedule_kept_until_ms`), so that a cached verdict is then
+    /// redone after the refresh ([`key`](Self::key) waits for it). Cheap when no
+    /// refresh is due: one clock read and two atomic loads.
+    pub(crate) fn tick(self: &Arc<Self>) -> bool {
+        let now = self.trust.now_ms();
+        if now >= self.refresh_due_ms.load(Ordering::Acquire) {
+            self.ensure_refresher();
+            let _ = self.begin_fetch(Why::Refresh);
         }
-        // Normally the timer has started it already; this covers a timer that is
-        // not running (its runtime shut down, or none when the source was first used).
-        self.ensure_refresher();
-        let _ = self.begin_fetch(Why::Refresh);
+        now < self.schedule_kept_until_ms.load(Ordering::Acquire)
     }
 
     async fn lookup(&self, kid: &str) -> Option<Arc<Key>> {
-        self.keys.get(kid).await.filter(|key| !key.is_removed())
+        self.keys.get(kid).await.filter(|key| key.is_trusted())
     }
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, FetchState> {
@@ -486,17 +571,37 @@ impl KeySource {
     }
 
     /// The gate every fetch goes through. Joins the fetch under way, or starts one
-    /// when `why` may start one now; returns a receiver that changes when that
-    /// fetch ends, or `None` when no fetch is under way or allowed.
-    fn begin_fetch(self: &Arc<Self>, why: Why) -> Option<watch::Receiver<u64>> {
+    /// when `why` may start one now; returns what to wait on for that fetch, or
+    /// `None` when no fetch is under way or allowed.
+    ///
+    /// A flight past its deadline is presumed lost (its task is not being run)
+    /// and forgotten, as if it had never started, so that a fetch parked on an
+    /// idle or blocked runtime cannot keep the set "in flight" forever; a flight
+    /// whose task was dropped ends itself (see [`FlightGuard`]).
+    fn begin_fetch(self: &Arc<Self>, why: Why) -> Option<Joined> {
         let mut state = self.lock_state();
         // Subscribed under the lock that `finish` sends under: no end is missed.
         let done = self.done.subscribe();
-        if state.in_flight {
-            return Some(done);
-        }
         let now = self.trust.now_ms();
-        if why != Why::Prefetch && now < state.next_attempt_ms {
+        if let Some(flight) = state.flight {
+            if now < flight.deadline_ms {
+                return Some(Joined {
+                    done,
+                    deadline_ms: flight.deadline_ms,
+                });
+            }
+            state.flight = None;
+            state.next_attempt_ms = flight.prior_next_attempt_ms;
+            tracing::warn!(
+                url = %self.url,
+                why = why.as_str(),
+                "JWKS fetch did not end within the fetch timeout: the Tokio runtime it was \
+                 started on is not running it (shut down, idle or blocked); starting another"
+            );
+        }
+        // A prefetch may skip the cooldown, never the back-off after a failure.
+        let limited = why != Why::Prefetch || state.consecutive_failures > 0;
+        if limited && now < state.next_attempt_ms {
             if why == Why::Refresh {
                 // Come back when an attempt is allowed, not on every request.
                 self.refresh_due_ms
@@ -513,41 +618,77 @@ impl KeySource {
             );
             return None;
         };
-        state.in_flight = true;
+        state.last_flight = state.last_flight.wrapping_add(1);
+        let flight = Flight {
+            id: state.last_flight,
+            deadline_ms: now.saturating_add(self.flight_span_ms()),
+            prior_next_attempt_ms: state.next_attempt_ms,
+            prior_refresh_due_ms: self.refresh_due_ms.load(Ordering::Acquire),
+        };
+        state.flight = Some(flight);
         // The cooldown counts from the start of a fetch, whatever started it.
         state.next_attempt_ms = now.saturating_add(millis(self.settings.unknown_kid_cooldown));
         // Nothing for the hot path to do until this fetch has ended.
-        let after = now.saturating_add(millis(self.settings.fetch_timeout));
-        self.refresh_due_ms.store(after, Ordering::Release);
+        self.refresh_due_ms
+            .store(flight.deadline_ms, Ordering::Release);
         drop(state);
-        let this = Arc::clone(self);
-        runtime.spawn(async move { this.run_fetch(why).await });
-        Some(done)
-    }
-
-    async fn run_fetch(self: Arc<Self>, why: Why) {
-        // If the task is dropped mid-fetch (its runtime shut down), the guard ends
-        // the flight so that nobody waits for it forever.
-        let mut guard = FlightGuard {
-            source: &self,
+        // The guard exists before the task does: if the task is dropped before
+        // its first poll (its runtime shut down), the guard still ends the flight.
+        let guard = FlightGuard {
+            source: Arc::clone(self),
+            id: flight.id,
             ended: false,
         };
-        let started = Instant::now();
-        tracing::debug!(url = %self.url, why = why.as_str(), "fetching JWKS");
-        let limit = self
-            .settings
-            .fetch_timeout
-            .saturating_add(Duration::from_millis(100));
-        let result = match tokio::time::timeout(limit, self.download()).await {
-            Ok(result) => result,
-            Err(_) => Err("timed out".to_owned()),
+        runtime.spawn(guard.run(why));
+        Some(Joined {
+            done,
+            deadline_ms: flight.deadline_ms,
+        })
+    }
+
+    /// Waits until the joined fetch ends or is abandoned, and no longer than its
+    /// deadline (the fetch timeout plus [`FLIGHT_GRACE`]), so that a fetch whose
+    /// task is not being run holds up no one. Uses the Tokio timer when called
+    /// inside a runtime; outside one (another executor) it relies on the flight
+    /// ending, which its guard ensures even when the task is dropped.
+    async fn wait(&self, joined: Joined) {
+        let Joined {
+            mut done,
+            deadline_ms,
+        } = joined;
+        // Err only if the source is gone, which cannot be while `self` is held.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let left = Duration::from_millis(deadline_ms.saturating_sub(self.trust.now_ms()));
+            let _ = tokio::time::timeout(left, done.changed()).await;
+        } else {
+            let _ = done.changed().await;
+        }
+    }
+
+    /// Whether flight `id` is still the one under way.
+    fn is_current(&self, id: u64) -> bool {
+        self.lock_state().flight.is_some_and(|f| f.id == id)
+    }
+
+    /// Ends flight `id`, whose task was dropped before it could finish: puts the
+    /// schedule back as it was before the flight, so that the next caller starts
+    /// a fetch at once, and wakes those who joined it.
+    fn abandon(&self, id: u64) {
+        let mut state = self.lock_state();
+        let Some(flight) = state.flight.filter(|f| f.id == id) else {
+            return;
         };
-        let result = match result {
-            Ok(fresh) => Ok(self.apply(fresh).await),
-            Err(reason) => Err(reason),
-        };
-        self.finish(why, started, result);
-        guard.ended = true;
+        state.flight = None;
+        state.next_attempt_ms = flight.prior_next_attempt_ms;
+        self.refresh_due_ms
+            .store(flight.prior_refresh_due_ms, Ordering::Release);
+        self.done
+            .send_modify(|generation| *generation = generation.wrapping_add(1));
+        drop(state);
+        tracing::debug!(
+            url = %self.url,
+            "JWKS fetch abandoned: its task was dropped (its runtime shut down)"
+        );
     }
 
     /// Puts a freshly fetched set in place of the old one and returns its size.
@@ -600,10 +741,13 @@ impl KeySource {
         count
     }
 
-    /// Records how a fetch ended, schedules the next one, and wakes those who
-    /// joined it.
-    fn finish(&self, why: Why, started: Instant, result: Result<usize, String>) {
+    /// Records how flight `id` ended, schedules the next fetch, and wakes those
+    /// who joined it. Does nothing if the flight was presumed lost meanwhile.
+    fn finish(&self, id: u64, why: Why, started: Instant, result: Result<usize, String>) {
         let mut state = self.lock_state();
+        if state.flight.is_none_or(|f| f.id != id) {
+            return;
+        }
         let now = self.trust.now_ms();
         let took_ms = millis(started.elapsed());
         match result {
@@ -656,7 +800,16 @@ impl KeySource {
                 state.last_error = Some(reason);
             }
         }
-        state.in_flight = false;
+        state.flight = None;
+        // The hot path trusts the set until the next attempt is a fetch and a
+        // cooldown late.
+        let kept_until = self
+            .refresh_due_ms
+            .load(Ordering::Acquire)
+            .saturating_add(self.flight_span_ms())
+            .saturating_add(millis(self.settings.unknown_kid_cooldown));
+        self.schedule_kept_until_ms
+            .store(kept_until, Ordering::Release);
         self.done
             .send_modify(|generation| *generation = generation.wrapping_add(1));
     }
@@ -707,28 +860,50 @@ impl KeySource {
     }
 }
 
-/// Ends a flight whose task was dropped before it could record the outcome.
-struct FlightGuard<'a> {
-    source: &'a KeySource,
+/// Owns one flight's task. Made before the task is spawned and moved into it, so
+/// that a task dropped at any point, even before its first poll (its runtime shut
+/// down, or was already shutting down when the task was spawned), ends the
+/// flight and releases its waiters instead of leaving the set "in flight".
+struct FlightGuard {
+    source: Arc<KeySource>,
+    id: u64,
     ended: bool,
 }
 
-impl Drop for FlightGuard<'_> {
-    fn drop(&mut self) {
-        if self.ended {
+impl FlightGuard {
+    async fn run(mut self, why: Why) {
+        let source = Arc::clone(&self.source);
+        let started = Instant::now();
+        tracing::debug!(url = %source.url, why = why.as_str(), "fetching JWKS");
+        let limit = source
+            .settings
+            .fetch_timeout
+            .saturating_add(Duration::from_millis(100));
+        let result = match tokio::time::timeout(limit, source.download()).await {
+            Ok(result) => result,
+            Err(_) => Err("timed out".to_owned()),
+        };
+        // A flight presumed lost (see `begin_fetch`) has been replaced: its late
+        // result must not overwrite what the newer fetch finds.
+        if !source.is_current(self.id) {
+            self.ended = true;
+            tracing::debug!(url = %source.url, "late JWKS fetch ignored: another replaced it");
             return;
         }
-        let source = self.source;
-        let mut state = source.lock_state();
-        state.in_flight = false;
-        source
-            .refresh_due_ms
-            .store(state.next_attempt_ms, Ordering::Release);
-        drop(state);
-        tracing::debug!(url = %source.url, "JWKS fetch abandoned: its task was dropped");
-        source
-            .done
-            .send_modify(|generation| *generation = generation.wrapping_add(1));
+        let result = match result {
+            Ok(fresh) => Ok(source.apply(fresh).await),
+            Err(reason) => Err(reason),
+        };
+        source.finish(self.id, why, started, result);
+        self.ended = true;
+    }
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.source.abandon(self.id);
+        }
     }
 }
 
@@ -1059,10 +1234,15 @@ mod tests {
         let trust = Arc::new(Trust::new());
         let key = Key::new(decode_key(&good()).unwrap(), Arc::clone(&trust));
         // Never confirmed by a fetch: not trusted.
-        assert!(key.is_removed());
+        assert!(!key.is_trusted());
         trust.until_ms.store(u64::MAX, Ordering::Release);
-        assert!(!key.is_removed());
+        assert!(key.is_trusted());
         key.retire();
-        assert!(key.is_removed());
+        assert!(!key.is_trusted());
+        // Stale beyond max_stale: not trusted either, even if never retired.
+        let fresh = Key::new(decode_key(&good()).unwrap(), Arc::clone(&trust));
+        assert!(fresh.is_trusted());
+        trust.until_ms.store(trust.now_ms(), Ordering::Release);
+        assert!(!fresh.is_trusted());
     }
 }

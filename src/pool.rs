@@ -103,6 +103,7 @@ impl UserPool {
         let issuers = match &self.issuer {
             Some(issuer) => {
                 check_url(issuer, "issuer", self.allow_http, &self.id)?;
+                check_issuer(issuer, &self.id)?;
                 vec![issuer.clone()]
             }
             None => {
@@ -132,56 +133,67 @@ impl UserPool {
         })
     }
 
+    /// The region (when known) and the full pool id. `new` and `in_region` share
+    /// this one validation: `in_region` only says where the region comes from,
+    /// so `in_region("us-east-1", "AbC")` is checked exactly as
+    /// `new("us-east-1_AbC")` is.
     fn region_and_id(&self, explicit: bool) -> Result<(Option<String>, String), ConfigError> {
-        let bad = |why: &str| {
-            ConfigError::new(format!(
-                "user pool id `{}` {why}; expected the form `us-east-1_AbCdEfGhI`",
-                self.id.escape_debug()
-            ))
-        };
         if self.id.is_empty() {
-            return Err(bad("is empty"));
+            return Err(bad_id(&self.id, "is empty"));
         }
-        if !self
-            .id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            || self.id.len() > 128
-        {
-            return Err(bad(
-                "has characters other than letters, digits, `-` and `_`",
-            ));
+        let id = match &self.region {
+            None => self.id.clone(),
+            Some(region) => {
+                check_region(region).map_err(|why| bad_id(&self.id, &why))?;
+                match self.id.split_once('_') {
+                    Some((prefix, _)) if prefix != region => {
+                        return Err(bad_id(&self.id, &format!("is not in region `{region}`")));
+                    }
+                    Some(_) => self.id.clone(),
+                    None => format!("{region}_{}", self.id),
+                }
+            }
+        };
+        let region = check_pool_id(&id, explicit)?;
+        Ok((region, id))
+    }
+}
+
+fn bad_id(id: &str, why: &str) -> ConfigError {
+    ConfigError::new(format!(
+        "user pool id `{}` {why}; expected the form `us-east-1_AbCdEfGhI`",
+        id.escape_debug()
+    ))
+}
+
+/// The one validation of a full pool id (`us-east-1_AbCdEfGhI`); returns its
+/// region. With an explicit issuer and JWKS URL (`explicit`), emulator ids such
+/// as `local_3NbqUrDa` pass too: the URLs say all, and the id only names the pool.
+fn check_pool_id(id: &str, explicit: bool) -> Result<Option<String>, ConfigError> {
+    if id.is_empty() {
+        return Err(bad_id(id, "is empty"));
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        || id.len() > 128
+    {
+        return Err(bad_id(
+            id,
+            "has characters other than letters, digits, `-` and `_`",
+        ));
+    }
+    match id.split_once('_') {
+        Some((prefix, _)) if explicit => Ok(check_region(prefix).ok().map(|()| prefix.to_owned())),
+        Some((prefix, rest)) => {
+            check_region(prefix).map_err(|why| bad_id(id, &why))?;
+            if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(bad_id(id, "has no alphanumeric part after the underscore"));
+            }
+            Ok(Some(prefix.to_owned()))
         }
-        let split = self.id.split_once('_');
-        match (&self.region, split) {
-            (Some(region), Some((prefix, _))) => {
-                check_region(region).map_err(|why| bad(&why))?;
-                if prefix != region {
-                    return Err(bad(&format!("is not in region `{region}`")));
-                }
-                Ok((Some(region.clone()), self.id.clone()))
-            }
-            (Some(region), None) => {
-                check_region(region).map_err(|why| bad(&why))?;
-                Ok((Some(region.clone()), format!("{region}_{}", self.id)))
-            }
-            (None, Some((prefix, rest))) => {
-                if explicit {
-                    // Emulators use ids like `local_3NbqUrDa`; the URLs say all.
-                    return Ok((
-                        check_region(prefix).ok().map(|()| prefix.to_owned()),
-                        self.id.clone(),
-                    ));
-                }
-                check_region(prefix).map_err(|why| bad(&why))?;
-                if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    return Err(bad("has no alphanumeric part after the underscore"));
-                }
-                Ok((Some(prefix.to_owned()), self.id.clone()))
-            }
-            (None, None) if explicit => Ok((None, self.id.clone())),
-            (None, None) => Err(bad("has no region prefix")),
-        }
+        None if explicit => Ok(None),
+        None => Err(bad_id(id, "has no region prefix")),
     }
 }
 
@@ -230,6 +242,27 @@ fn check_url(url: &str, what: &str, allow_http: bool, pool: &str) -> Result<Url,
         )));
     }
     Ok(parsed)
+}
+
+/// An explicit issuer is compared with the token's `iss` exactly, and the JWKS
+/// URL is derived from it by appending `/.well-known/jwks.json`: a query, a
+/// fragment or a trailing slash would give a JWKS URL that is not the pool's
+/// (the path lands in the query or fragment, or gets a double slash) and an
+/// issuer no Cognito token carries.
+fn check_issuer(issuer: &str, pool: &str) -> Result<(), ConfigError> {
+    let why = if issuer.contains('?') {
+        "has a query"
+    } else if issuer.contains('#') {
+        "has a fragment"
+    } else if issuer.ends_with('/') {
+        "ends with `/`"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::new(format!(
+        "user pool `{pool}`: issuer `{issuer}` {why}; give it exactly as the tokens' `iss` \
+         has it, such as `https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI`"
+    )))
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -286,6 +319,94 @@ mod tests {
             let err = UserPool::new(id).resolve().unwrap_err();
             assert!(err.message().contains(why), "{id:?}: {err}");
         }
+    }
+
+    #[test]
+    fn in_region_validates_exactly_what_new_validates() {
+        let ids = [
+            "AbC123",
+            "",
+            "_",
+            "Ab-C",
+            "Ab_Cd",
+            "Ab Cd",
+            "Ab/Cd",
+            "Äbc",
+            "us-east-1_",
+            "us-east-1_AbC",
+            "us-east-1_Ab-C",
+            "us-east-1_Ab_C",
+            "eu-west-2_AbC",
+            &"A".repeat(120),
+        ];
+        for short in ids {
+            let full = if short.starts_with("us-east-1_") || short.starts_with("eu-west-2_") {
+                short.to_owned()
+            } else {
+                format!("us-east-1_{short}")
+            };
+            let by_region = UserPool::in_region("us-east-1", short).resolve();
+            let by_id = UserPool::new(full.clone()).resolve();
+            match (&by_region, &by_id) {
+                (Ok(a), Ok(b)) => assert_eq!((&a.id, &a.issuers), (&b.id, &b.issuers), "{short:?}"),
+                (Err(_), Err(_)) => {}
+                _ if short.is_empty() => assert!(by_region.is_err(), "empty id"),
+                _ if short.starts_with("eu-west-2_") => {
+                    assert!(by_region.unwrap_err().message().contains("not in region"));
+                }
+                _ => panic!("{short:?}: in_region {by_region:?}, new({full:?}) {by_id:?}"),
+            }
+        }
+        // A bad region is refused either way.
+        for region in ["US-EAST-1", "useast1", "us-east-1/x", ""] {
+            assert!(
+                UserPool::in_region(region, "AbC").resolve().is_err(),
+                "{region:?}"
+            );
+        }
+        // Before, these passed through in_region while new refused them.
+        for (short, why) in [
+            ("Ab-C", "no alphanumeric part"),
+            ("us-east-1_", "no alphanumeric part"),
+            ("us-east-1_Ab-C", "no alphanumeric part"),
+        ] {
+            let err = UserPool::in_region("us-east-1", short)
+                .resolve()
+                .unwrap_err();
+            assert!(err.message().contains(why), "{short:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_explicit_issuer_has_no_query_fragment_or_trailing_slash() {
+        let jwks = "http://127.0.0.1:9229/local_3NbqUrDa/.well-known/jwks.json";
+        for (issuer, why) in [
+            ("http://127.0.0.1:9229/local_3NbqUrDa/", "ends with `/`"),
+            ("http://127.0.0.1:9229/", "ends with `/`"),
+            ("http://127.0.0.1:9229/local_3NbqUrDa?x=1", "has a query"),
+            ("http://127.0.0.1:9229/local_3NbqUrDa?", "has a query"),
+            ("http://127.0.0.1:9229/local_3NbqUrDa#top", "has a fragment"),
+            ("http://127.0.0.1:9229/local_3NbqUrDa#", "has a fragment"),
+        ] {
+            // Whether the JWKS URL is derived from the issuer or given.
+            for pool in [
+                UserPool::new("us-east-1_AbC").issuer(issuer),
+                UserPool::new("local_3NbqUrDa")
+                    .issuer(issuer)
+                    .jwks_url(jwks),
+            ] {
+                let err = pool.resolve().unwrap_err();
+                assert!(err.message().contains(why), "{issuer}: {err}");
+            }
+        }
+        let p = UserPool::new("us-east-1_AbC")
+            .issuer("http://127.0.0.1:9229/us-east-1_AbC")
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            p.jwks_url.as_str(),
+            "http://127.0.0.1:9229/us-east-1_AbC/.well-known/jwks.json"
+        );
     }
 
     #[test]

@@ -311,13 +311,22 @@ impl Requirement {
         if !scopes_ok {
             return Err(AuthError::new(
                 AuthErrorKind::InsufficientScope,
-                "token lacks the scope the route requires",
+                if claims.scope_is_malformed() {
+                    "token scope claim is not a string, so it holds no scope the route requires"
+                } else {
+                    "token lacks the scope the route requires"
+                },
             ));
         }
         if !self.groups.is_empty() && !self.groups.iter().any(|g| claims.in_group(g)) {
             return Err(AuthError::new(
                 AuthErrorKind::Forbidden,
-                "user is in none of the groups the route requires",
+                if claims.groups_are_malformed() {
+                    "token cognito:groups is not an array of strings, so the user is in none \
+                     of the groups the route requires"
+                } else {
+                    "user is in none of the groups the route requires"
+                },
             ));
         }
         if !self.checks.iter().all(|check| check(claims)) {
@@ -467,6 +476,34 @@ mod tests {
             kind(&r, &access_token("a b")),
             Some(AuthErrorKind::InsufficientScope)
         );
+    }
+
+    #[test]
+    fn a_claim_of_another_shape_fails_only_the_requirement_that_reads_it() {
+        let groups_as_text = claims(json!({"token_use": "id", "cognito:groups": "admins"}));
+        assert_eq!(kind(&Requirement::new(), &groups_as_text), None);
+        let r = Requirement::new().any_group(["admins"]);
+        let err = r.evaluate(&groups_as_text).unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::Forbidden);
+        assert!(err.detail().contains("not an array of strings"), "{err}");
+
+        let scope_as_list = claims(json!({"token_use": "access", "scope": ["a"]}));
+        let either = Requirement::new().token_use(TokenUseRule::Either);
+        assert_eq!(kind(&either, &scope_as_list), None);
+        let err = Requirement::any_scope(["a"])
+            .evaluate(&scope_as_list)
+            .unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::InsufficientScope);
+        assert!(err.detail().contains("not a string"), "{err}");
+
+        let aud_as_list = claims(json!({"token_use": "id", "aud": ["client-1"]}));
+        assert_eq!(kind(&Requirement::new(), &aud_as_list), None);
+        for r in [
+            Requirement::new().client_ids(["client-1"]),
+            Requirement::new().aud_matches("client-1"),
+        ] {
+            assert_eq!(kind(&r, &aud_as_list), Some(AuthErrorKind::WrongClient));
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 use std::fmt;
 
 /// The parts of a token that are needed to pick and apply a key.
@@ -17,26 +18,64 @@ pub(crate) struct Parsed<'a> {
     pub(crate) payload: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
+/// The header members the check reads. Every other member is skipped unread
+/// (without recursion, however deeply it nests); every name, read or not, must
+/// be unique.
 struct Header {
-    alg: String,
+    alg: Option<String>,
     kid: Option<String>,
     /// Whether `crit` is present at all, whatever its value (even `null`).
-    #[serde(default, deserialize_with = "present")]
     crit: bool,
 }
 
-fn present<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    de::IgnoredAny::deserialize(deserializer).map(|_| true)
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Header;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Header, A::Error> {
+                let mut header = Header {
+                    alg: None,
+                    kid: None,
+                    crit: false,
+                };
+                let mut seen = HashSet::new();
+                while let Some(name) = access.next_key::<String>()? {
+                    match name.as_str() {
+                        "alg" => header.alg = Some(access.next_value()?),
+                        "kid" => header.kid = access.next_value()?,
+                        "crit" => {
+                            access.next_value::<de::IgnoredAny>()?;
+                            header.crit = true;
+                        }
+                        _ => {
+                            access.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                    if !seen.insert(name) {
+                        return Err(de::Error::custom("duplicate member name"));
+                    }
+                }
+                Ok(header)
+            }
+        }
+        // A map only: a JSON array, string or number is refused (a derived
+        // struct would also take an array of the members' values).
+        deserializer.deserialize_map(V)
+    }
 }
 
-/// Parses a token in the order of the full check: size, segments, base64url,
-/// JSON header, algorithm, `crit`, `kid`, JSON payload. Nothing here trusts the
-/// token; the signature is checked by the caller.
-pub(crate) fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, AuthError> {
-    if token.len() > max_len {
-        return Err(AuthError::malformed("token is larger than the size limit"));
-    }
+/// Parses a token in the order of the full check: segments, base64url, JSON
+/// header (an object without duplicate names), algorithm, `crit`, `kid`, JSON
+/// payload (an object without duplicate names). Nothing here trusts the token;
+/// the signature is checked by the caller.
+///
+/// The size limit is not checked here: it comes first, once per request, in
+/// [`Verifier::check_size`](crate::Verifier), before the token cache is looked up.
+pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, AuthError> {
     let mut segments = token.split('.');
     let (Some(header_b64), Some(payload_b64), Some(signature), None) = (
         segments.next(),
@@ -55,10 +94,12 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, AuthError
     let payload_json = decode_segment(payload_b64, "payload")?;
     let signature = decode_segment(signature, "signature")?;
 
-    let header: Header = serde_json::from_slice(&header_json).map_err(|_| {
-        AuthError::malformed("token header is not a JSON object with a string `alg`")
-    })?;
-    if header.alg != "RS256" {
+    let header: Header = serde_json::from_slice(&header_json)
+        .map_err(|_| AuthError::malformed("token header is not a JSON object with unique names"))?;
+    let Some(alg) = header.alg else {
+        return Err(AuthError::malformed("token header has no `alg`"));
+    };
+    if alg != "RS256" {
         return Err(AuthError::new(
             AuthErrorKind::DisallowedAlgorithm,
             "token `alg` is not RS256",
@@ -142,7 +183,7 @@ mod tests {
     #[test]
     fn parses_a_well_formed_token() {
         let t = token(H, r#"{"sub":"a"}"#);
-        let p = parse(&t, 16 * 1024).unwrap();
+        let p = parse(&t).unwrap();
         assert_eq!(p.kid, "k1");
         assert_eq!(p.payload["sub"], "a");
         assert_eq!(p.signature, b"sig");
@@ -150,7 +191,7 @@ mod tests {
     }
 
     fn kind(t: &str) -> AuthErrorKind {
-        match parse(t, 16 * 1024) {
+        match parse(t) {
             Ok(_) => panic!("accepted {t}"),
             Err(e) => e.kind(),
         }
@@ -200,6 +241,64 @@ mod tests {
             kind(&token(r#"{"alg":"RS256","kid":"k","crit":null}"#, "{}")),
             DisallowedAlgorithm
         );
-        assert!(parse(&good, good.len() - 1).is_err());
+    }
+
+    #[test]
+    fn header_and_payload_must_be_json_objects() {
+        use AuthErrorKind::MalformedToken;
+        let p = r#"{"sub":"a"}"#;
+        // An array of the header's values: a derived struct would take it.
+        for header in [
+            r#"["RS256","k1"]"#,
+            r#"["RS256","k1",null]"#,
+            r#""RS256""#,
+            "7",
+            "null",
+            "true",
+        ] {
+            assert_eq!(kind(&token(header, p)), MalformedToken, "{header}");
+        }
+        for payload in [r#"["a"]"#, r#""sub""#, "1700000000", "null", "false", ""] {
+            assert_eq!(kind(&token(H, payload)), MalformedToken, "{payload}");
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_refused_in_the_header_too() {
+        use AuthErrorKind::MalformedToken;
+        for header in [
+            r#"{"alg":"RS256","kid":"k1","alg":"RS256"}"#,
+            r#"{"alg":"RS256","kid":"k1","kid":"k1"}"#,
+            r#"{"alg":"RS256","kid":"k1","typ":"JWT","typ":"JWT"}"#,
+            // Names are compared after unescaping.
+            r#"{"alg":"RS256","kid":"k1","k\u0069d":"k2"}"#,
+            r#"{"alg":"RS256","kid":"k1","x":{},"x":[]}"#,
+        ] {
+            assert_eq!(kind(&token(header, "{}")), MalformedToken, "{header}");
+        }
+        assert_eq!(
+            kind(&token(H, r#"{"sub":"a","s\u0075b":"b"}"#)),
+            MalformedToken
+        );
+        // Unknown members are allowed, once each; nested objects may reuse names.
+        let t = token(
+            r#"{"alg":"RS256","kid":"k1","typ":"JWT","x":{"kid":1}}"#,
+            "{}",
+        );
+        assert_eq!(parse(&t).unwrap().kid, "k1");
+    }
+
+    #[test]
+    fn alg_and_kid_must_be_strings() {
+        use AuthErrorKind::MalformedToken;
+        for header in [
+            r#"{"kid":"k1"}"#,
+            r#"{"alg":null,"kid":"k1"}"#,
+            r#"{"alg":["RS256"],"kid":"k1"}"#,
+            r#"{"alg":"RS256","kid":7}"#,
+            r#"{"alg":"RS256","kid":null}"#,
+        ] {
+            assert_eq!(kind(&token(header, "{}")), MalformedToken, "{header}");
+        }
     }
 }

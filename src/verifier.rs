@@ -39,10 +39,17 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
 /// 5. that pool's key set has an RSA key with that `kid` (`use` sig or absent,
 ///    `alg` RS256 or absent, 2048 to 8192 bits), and the signature verifies;
 /// 6. `exp` is present and not passed, `nbf` (if present) has come, both with
-///    the configured [`leeway`](VerifierBuilder::leeway) (default none);
-/// 7. `token_use` is `id` or `access`;
+///    the configured [`leeway`](VerifierBuilder::leeway) (default none); the
+///    dates (`iat` and `auth_time` too) are JSON numbers, fractions included,
+///    read to the stricter whole second (see [`Claims`]);
+/// 7. `token_use` is `id` or `access`, and `sub` is a non-empty string;
 /// 8. when [client ids](VerifierBuilder::client_id) are configured, the ID
-///    token's `aud` or the access token's `client_id` is one of them.
+///    token's `aud` or the access token's `client_id` is a string and one of
+///    them.
+///
+/// No other claim is checked: one of an unexpected shape (a `cognito:groups`
+/// that is not an array, a Pre Token Generation trigger's own claim) fails only
+/// a route [`Requirement`](crate::Requirement) that reads it.
 ///
 /// Which token use and scopes a route needs is the route's business:
 /// see [`Requirement`](crate::Requirement).
@@ -119,8 +126,9 @@ impl Hasher for TailHasher {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
-/// Slots of the per-thread token cache.
+/// Slots of the per-thread token cache (a power of two: see `local_slot`).
 const LOCAL_SLOTS: usize = 16;
+const _: () = assert!(LOCAL_SLOTS.is_power_of_two() && LOCAL_SLOTS > 1);
 
 /// A token this thread verified or found in the shared cache lately. A hit here
 /// takes no lock and writes nothing the other threads use but the claims'
@@ -140,15 +148,23 @@ thread_local! {
         const { RefCell::new([const { None }; LOCAL_SLOTS]) };
 }
 
-/// The slot of a token: its last bytes, the end of its signature.
+/// The slot of a token, from the end of its signature, which no one can choose.
+///
+/// Not from the last character: a 2048-bit signature is 256 bytes, 342 base64url
+/// characters, and the last one carries only the signature's last 2 bits (it is
+/// one of `A`, `Q`, `g`, `w`), so slots picked from it fill 4 of 16. The 8
+/// characters before it carry 6 random bits each; read as one word and mixed by
+/// a multiply (Fibonacci hashing), the word's top bits pick the slot. One load,
+/// one multiply, one shift: this runs on every cache hit. Tokens shorter than 9
+/// bytes (never verified ones) are padded with zeros.
 fn local_slot(token: &str) -> usize {
-    let tail = token.as_bytes();
-    let b = |i: usize| {
-        tail.len()
-            .checked_sub(i)
-            .map_or(0, |at| usize::from(tail[at]))
-    };
-    (b(1) ^ (b(2) << 3) ^ (b(3) << 6)) % LOCAL_SLOTS
+    let bytes = token.as_bytes();
+    let end = bytes.len().saturating_sub(1);
+    let start = end.saturating_sub(8);
+    let mut word = [0u8; 8];
+    word[..end - start].copy_from_slice(&bytes[start..end]);
+    let mixed = u64::from_le_bytes(word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> (64 - LOCAL_SLOTS.trailing_zeros())) as usize
 }
 
 /// Puts a verified token in this thread's slot for it.
@@ -233,9 +249,15 @@ impl Verifier {
         Ok(())
     }
 
-    /// Verifies a token that [`cached`](Self::cached) did not know (and whose
-    /// size was checked), and remembers it: the cache is not looked up again.
+    /// Verifies a token that [`cached`](Self::cached) did not know, and remembers
+    /// it: the cache is not looked up again. The caller has called
+    /// [`check_size`](Self::check_size): the size is checked once per request,
+    /// and not again here.
     pub(crate) async fn verify_miss(&self, token: &str) -> Result<Claims, AuthError> {
+        debug_assert!(
+            token.len() <= self.inner.max_token_size,
+            "verify_miss called without check_size"
+        );
         let (claims, key, pool) = self.verify_uncached(token).await?;
         if let Some(cache) = &self.inner.tokens {
             let verified = Verified {
@@ -256,8 +278,12 @@ impl Verifier {
     pub(crate) fn cached(&self, token: &str) -> Option<Claims> {
         let inner = &*self.inner;
         let cache = inner.tokens.as_ref()?;
+        // A verdict stands while its key is trusted (see `Key::is_trusted`) and
+        // the token has not expired; and only while the pool's key set is kept
+        // on schedule: when a refresh is overdue (`KeySource::tick` is false) the
+        // token goes the miss path, which waits for that refresh.
         let valid = |key: &Key, claims: &Claims| {
-            !key.is_removed() && now_secs() < claims.exp().saturating_add(inner.leeway)
+            key.is_trusted() && now_secs() < claims.exp().saturating_add(inner.leeway)
         };
         // This thread's slots first: no lock, nothing shared written but one count.
         let local = LOCAL.with_borrow(|slots| {
@@ -265,27 +291,27 @@ impl Verifier {
             (entry.verifier == inner.id
                 && *entry.token == *token
                 && valid(&entry.key, &entry.claims))
-            .then(|| {
-                inner.pools[entry.pool].keys.tick();
-                entry.claims.clone()
-            })
+            .then(|| (entry.pool, entry.claims.clone()))
         });
-        if local.is_some() {
-            return local;
+        if let Some((pool, claims)) = local {
+            return inner.pools[pool].keys.tick().then_some(claims);
         }
         let hit = cache.get(token)?;
-        if valid(&hit.key, &hit.claims) {
-            inner.pools[hit.pool].keys.tick();
-            remember(inner.id, token, &hit);
-            return Some(hit.claims);
+        if !valid(&hit.key, &hit.claims) {
+            cache.invalidate(token);
+            return None;
         }
-        cache.invalidate(token);
-        None
+        if !inner.pools[hit.pool].keys.tick() {
+            return None;
+        }
+        remember(inner.id, token, &hit);
+        Some(hit.claims)
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<(Claims, Arc<Key>, usize), AuthError> {
         let inner = &*self.inner;
-        let parsed = token::parse(token, inner.max_token_size)?;
+        // The size was checked once, by `check_size`, before the cache lookup.
+        let parsed = token::parse(token)?;
         let issuer = match parsed.payload.get("iss") {
             Some(Value::String(iss)) => iss,
             _ => return Err(AuthError::malformed("token has no string iss claim")),
@@ -321,21 +347,38 @@ impl Verifier {
                 "token nbf has not come",
             ));
         }
-        if !inner.client_ids.is_empty()
-            && !claims
-                .client_id()
-                .is_some_and(|c| inner.client_ids.iter().any(|allowed| allowed == c))
-        {
-            return Err(AuthError::new(
-                AuthErrorKind::WrongClient,
-                "token was issued to an app client that is not configured",
-            ));
+        if !inner.client_ids.is_empty() {
+            // The one optional claim the verification reads, so the one that must
+            // have its type when present: `aud` of an ID token, `client_id` of
+            // an access token.
+            let allowed = match claims.get(claims.client_claim()) {
+                None => false,
+                Some(Value::String(client)) => inner.client_ids.iter().any(|c| c == client),
+                Some(_) => {
+                    return Err(AuthError::malformed(
+                        "token's app client claim (aud or client_id) is not a string",
+                    ));
+                }
+            };
+            if !allowed {
+                return Err(AuthError::new(
+                    AuthErrorKind::WrongClient,
+                    "token was issued to an app client that is not configured",
+                ));
+            }
         }
         Ok((claims, key, index))
     }
 
     /// Fetches every pool's key set now, for start-up. Fails with the first pool's
     /// error, so a wrong pool id or an unreachable JWKS shows before traffic does.
+    /// A pool whose key set is usable is not fetched again.
+    ///
+    /// A prefetch is not held back by the [unknown-kid
+    /// cooldown](VerifierBuilder::unknown_kid_cooldown), but it does obey the
+    /// back-off after a failed fetch: called again within the back-off (a
+    /// readiness loop during an outage), it returns the last failure without
+    /// fetching, so an outage never turns calls into fetches.
     pub async fn prefetch(&self) -> Result<(), AuthError> {
         for pool in &self.inner.pools {
             pool.keys.prefetch().await?;
@@ -457,7 +500,11 @@ impl VerifierBuilder {
         self
     }
 
-    /// Longest a JWKS fetch may take, from connecting to the last byte. Default: 5 s.
+    /// Longest a JWKS fetch may take, from connecting to the last byte. A request
+    /// that waits for keys waits no longer than this (plus 250 ms), even when the
+    /// fetch it waits for was started on a Tokio runtime that has since shut down
+    /// or stopped running it: the next request then starts a fetch of its own.
+    /// Default: 5 s.
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
         self.fetch_timeout = timeout;
         self
@@ -479,7 +526,12 @@ impl VerifierBuilder {
     /// How often the key sets are re-read in the background (on a timer, so no
     /// traffic is needed, and never more often than the
     /// [`unknown_kid_cooldown`](Self::unknown_kid_cooldown)), so that a key Cognito
-    /// removed stops being trusted within this interval. Default: 15 minutes.
+    /// removed stops being trusted within this interval (plus the cooldown and
+    /// one fetch). This holds whatever runtime the verifier was first used on:
+    /// the timer runs on a Tokio runtime and dies with it, so cache hits start a
+    /// due refresh themselves, and once a refresh is overdue by more than a fetch
+    /// and a cooldown, a token is accepted only after the refresh. Default: 15
+    /// minutes.
     pub fn refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh_interval = interval;
         self
@@ -620,5 +672,41 @@ impl VerifierBuilder {
                 tokens,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::LocalUserPool;
+
+    /// 2,000 real tokens of one pool (2048-bit signatures) fill every slot, none
+    /// with more than twice or less than half its fair share (125): the slot
+    /// comes from bits that are random, not from the last character's 2 bits.
+    #[tokio::test]
+    async fn tokens_spread_over_every_local_slot() {
+        const TOKENS: usize = 2_000;
+        let pool = LocalUserPool::start().await.unwrap();
+        let mut counts = [0usize; LOCAL_SLOTS];
+        for i in 0..TOKENS {
+            let token = if i % 2 == 0 {
+                pool.id_token().sign()
+            } else {
+                pool.access_token().sign()
+            };
+            counts[local_slot(&token)] += 1;
+        }
+        let fair = TOKENS / LOCAL_SLOTS;
+        assert!(
+            counts.iter().all(|&n| n >= fair / 2 && n <= fair * 2),
+            "slot counts {counts:?}, fair share {fair}"
+        );
+    }
+
+    #[test]
+    fn any_token_has_a_slot() {
+        for token in ["", "a", "abcdefgh", "abcdefghi", "a.b.c", &"x".repeat(5000)] {
+            assert!(local_slot(token) < LOCAL_SLOTS, "{token:?}");
+        }
     }
 }

@@ -8,13 +8,16 @@
 use http::header::{AUTHORIZATION, RETRY_AFTER};
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
+use std::future::Future;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::Poll;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tower::ServiceExt as _;
 use tower_cognito::test_util::{JwksBehavior, LocalUserPool, uuid};
-use tower_cognito::{AuthErrorKind, CognitoAuthLayer, Responses, Verifier};
+use tower_cognito::{AuthErrorKind, CognitoAuthLayer, Responses, TokenUse, Verifier};
 
 // ---------------------------------------------------------------------------
 // Harness
@@ -63,6 +66,41 @@ async fn status(layer: &CognitoAuthLayer, token: &str) -> StatusCode {
 /// A JWKS document with these keys.
 fn jwks(keys: Vec<Value>) -> Vec<u8> {
     serde_json::to_vec(&json!({ "keys": keys })).unwrap()
+}
+
+/// How long a test waits for something that must happen before it calls it a
+/// hang. A guard against a stalled test, never an assertion about speed.
+const HANG_GUARD: Duration = Duration::from_secs(30);
+
+/// Runs `future` under the hang guard.
+async fn guarded<F: Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(HANG_GUARD, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: still waiting after {HANG_GUARD:?}"))
+}
+
+/// Polls `future` once, drops it, and says whether it was pending.
+async fn poll_once<F: Future>(future: F) -> bool {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx).is_pending())).await
+}
+
+/// A runtime for the JWKS server alone, with a worker thread of its own, so
+/// that the server keeps serving while the runtimes under test come and go.
+fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A runtime like `#[tokio::test]`'s: one thread, driven only inside `block_on`.
+fn test_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 // ---------------------------------------------------------------------------
@@ -554,10 +592,73 @@ async fn huge_response_without_content_length_is_cut_off_at_the_limit() {
     huge_response_is_cut_off(false).await;
 }
 
-/// A 50 MiB body announced by `Content-Length` is refused before it is read.
+/// A 50 MiB body announced by `Content-Length` fails the fetch and is not read
+/// whole. (The limit on the body read alone would also pass this; the test
+/// below shows that the announced length is refused before any body is read.)
 #[tokio::test]
-async fn huge_response_with_content_length_is_refused_before_reading() {
+async fn huge_response_with_content_length_is_not_read_whole() {
     huge_response_is_cut_off(true).await;
+}
+
+/// A JWKS endpoint on 127.0.0.1 that answers 200 with `Content-Length:
+/// {length}`, sends `body`, then sends nothing more and never closes the
+/// connection. Returns its URL and a count of the requests it received.
+async fn announcing_server(length: u64, body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&requests);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body = body.clone();
+            let count = Arc::clone(&count);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+                // The rest never comes; wait until the client hangs up.
+                while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    (format!("http://{addr}/jwks.json"), requests)
+}
+
+/// A `Content-Length` over the limit fails the fetch as soon as the headers
+/// arrive, before any of the body is read. The endpoint announces 50 MiB, sends
+/// a small valid key set, and then stalls: a client that read the body would
+/// wait for the rest until the fetch timeout and report that instead.
+#[tokio::test]
+async fn announced_content_length_over_the_limit_is_refused_before_the_body_is_read() {
+    const ANNOUNCED: u64 = 50 * 1024 * 1024;
+    let pool = start().await;
+    let keys = jwks(pool.published_keys().iter().map(|k| k.jwk()).collect());
+    let (url, requests) = announcing_server(ANNOUNCED, keys).await;
+    let verifier = Verifier::builder()
+        .pool(pool.user_pool().jwks_url(url))
+        .fetch_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let err = guarded("prefetch", verifier.prefetch()).await.unwrap_err();
+    assert_eq!(err.kind(), AuthErrorKind::KeySetUnavailable);
+    let expected = format!(
+        "Content-Length {ANNOUNCED} is over the {}-byte limit",
+        tower_cognito::DEFAULT_MAX_JWKS_SIZE
+    );
+    assert!(err.detail().contains(&expected), "{err}");
+    assert!(!verifier.is_ready());
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
 }
 
 /// A JWKS whose other keys are malformed (wrong type, weak, broken base64, no
@@ -626,6 +727,8 @@ async fn jwks_without_a_usable_key_is_a_failed_fetch() {
     assert!(err.detail().contains("no usable RS256 key"), "{err}");
 
     pool.server().set_behavior(JwksBehavior::Serve);
+    // Past the back-off (the cooldown, 100 ms) a prefetch may fetch again.
+    tokio::time::sleep(Duration::from_millis(150)).await;
     verifier.prefetch().await.unwrap();
     pool.server()
         .set_behavior(JwksBehavior::Body(b"<html>gateway error</html>".to_vec()));
@@ -647,9 +750,14 @@ async fn jwks_without_a_usable_key_is_a_failed_fetch() {
 /// nothing listens), and readiness turns true after the first good fetch.
 #[tokio::test]
 async fn prefetch_fails_fast_on_a_bad_config_and_readiness_follows_a_good_fetch() {
+    const COOLDOWN: Duration = Duration::from_millis(500);
     let pool = start().await;
     pool.server().set_behavior(JwksBehavior::Status(404));
-    let verifier = pool.verifier();
+    let verifier = pool
+        .verifier_builder()
+        .unknown_kid_cooldown(COOLDOWN)
+        .build()
+        .unwrap();
     assert!(!verifier.is_ready());
 
     let err = verifier.prefetch().await.unwrap_err();
@@ -658,9 +766,20 @@ async fn prefetch_fails_fast_on_a_bad_config_and_readiness_follows_a_good_fetch(
     assert!(!verifier.is_ready());
     assert_eq!(pool.server().requests(), 1);
 
-    // Prefetch is the operator's explicit retry: not held back by the back-off.
+    // Within the back-off a prefetch reports the last failure without fetching
+    // (even though the endpoint is fixed by now)...
     pool.server().set_behavior(JwksBehavior::Serve);
-    verifier.prefetch().await.unwrap();
+    let err = verifier.prefetch().await.unwrap_err();
+    assert!(err.detail().contains("404"), "{err}");
+    assert_eq!(pool.server().requests(), 1);
+    // ...and once it has passed, the next one (or the background retry) fetches.
+    tokio::time::sleep(COOLDOWN).await;
+    guarded("prefetch after the back-off", async {
+        while verifier.prefetch().await.is_err() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     assert!(verifier.is_ready());
     assert_eq!(pool.server().requests(), 2);
     // A ready verifier does not fetch again on prefetch.
@@ -682,6 +801,198 @@ async fn prefetch_fails_fast_on_a_bad_config_and_readiness_follows_a_good_fetch(
     let err = verifier.prefetch().await.unwrap_err();
     assert_eq!(err.kind(), AuthErrorKind::KeySetUnavailable);
     assert!(!verifier.is_ready());
+}
+
+/// During an outage, a prefetch called again and again (a readiness loop, a
+/// retrying start-up) obeys the back-off like every other fetch: 100 calls
+/// within one back-off cost one fetch, and each reports the failure.
+#[tokio::test]
+async fn prefetch_called_repeatedly_during_an_outage_obeys_the_back_off() {
+    let pool = start().await;
+    pool.server().set_behavior(JwksBehavior::Status(500));
+    let verifier = pool
+        .verifier_builder()
+        // The back-off after the first failure: longer than this test can run.
+        .unknown_kid_cooldown(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    for _ in 0..100 {
+        let err = verifier.prefetch().await.unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::KeySetUnavailable);
+        assert!(err.detail().contains("HTTP status 500"), "{err}");
+    }
+    assert_eq!(pool.server().requests(), 1);
+    assert!(!verifier.is_ready());
+}
+
+// ---------------------------------------------------------------------------
+// Runtimes: a verifier outlives the runtime it was first used on
+// ---------------------------------------------------------------------------
+
+/// One verifier, two runtimes (as with a verifier in a `static` shared by two
+/// `#[tokio::test]`s). On the first, a new `kid` starts a fetch, and the
+/// runtime shuts down before that fetch's task ever runs. On the second, the
+/// next request starts a fetch of its own and the new key is accepted; then a
+/// key removed from the JWKS is refused once the refresh interval has passed.
+#[test]
+fn a_fetch_lost_with_its_runtime_does_not_stall_the_next_runtime() {
+    const COOLDOWN: Duration = Duration::from_millis(100);
+    const REFRESH: Duration = Duration::from_millis(300);
+    let server = server_runtime();
+    let pool = server.block_on(start());
+    let verifier = pool
+        .verifier_builder()
+        .refresh_interval(REFRESH)
+        .unknown_kid_cooldown(COOLDOWN)
+        .build()
+        .unwrap();
+    let old_kid = pool.signing_key(TokenUse::Id).kid().to_owned();
+    let old_token = pool.id_token().sign();
+
+    let first = test_runtime();
+    assert_eq!(first.block_on(outcome(&verifier, &old_token)), None);
+    assert_eq!(pool.server().requests(), 1);
+    pool.rotate_keys();
+    let new_token = pool.id_token().sign();
+    // Past the cooldown, so that the new kid may start a fetch.
+    std::thread::sleep(COOLDOWN + Duration::from_millis(50));
+    let waiting = first.block_on(poll_once(verifier.verify(&new_token)));
+    assert!(waiting, "the new kid waits for a fetch");
+    drop(first);
+    assert_eq!(pool.server().requests(), 1, "the lost fetch never ran");
+
+    let second = test_runtime();
+    second.block_on(guarded("the second runtime", async {
+        assert_eq!(outcome(&verifier, &new_token).await, None);
+        assert_eq!(pool.server().requests(), 2);
+        pool.retire_key(&old_kid);
+        while outcome(&verifier, &old_token).await.is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            outcome(&verifier, &old_token).await,
+            Some(AuthErrorKind::UnknownKey)
+        );
+        assert_eq!(outcome(&verifier, &new_token).await, None);
+    }));
+}
+
+/// The refresh that a cache hit starts on one runtime is lost when that runtime
+/// shuts down at once, and the refresh timer dies with it. The next runtime
+/// only ever sees cache hits of a token whose key was removed meanwhile; it
+/// still refreshes the set, and the token is refused.
+#[test]
+fn a_refresh_lost_with_its_runtime_is_made_up_on_the_next_runtime() {
+    const REFRESH: Duration = Duration::from_millis(300);
+    let server = server_runtime();
+    let pool = server.block_on(start());
+    let verifier = pool
+        .verifier_builder()
+        .refresh_interval(REFRESH)
+        .unknown_kid_cooldown(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let token = pool.id_token().sign();
+
+    let first = test_runtime();
+    assert_eq!(first.block_on(outcome(&verifier, &token)), None);
+    pool.retire_key(pool.signing_key(TokenUse::Id).kid());
+    std::thread::sleep(REFRESH + Duration::from_millis(50));
+    // A cache hit: served, and the due refresh is spawned on this runtime, which
+    // shuts down before the refresh (or the timer) runs again.
+    assert_eq!(first.block_on(outcome(&verifier, &token)), None);
+    drop(first);
+    assert_eq!(pool.server().requests(), 1, "the lost refresh never ran");
+
+    let second = test_runtime();
+    second.block_on(guarded("the removed key is refused", async {
+        while outcome(&verifier, &token).await.is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }));
+    assert_eq!(
+        second.block_on(outcome(&verifier, &token)),
+        Some(AuthErrorKind::UnknownKey)
+    );
+    assert!(pool.server().requests() >= 2);
+}
+
+/// The refresh timer dies with the first runtime, and nothing runs for a while.
+/// The first request on the next runtime comes after the refresh fell due by
+/// more than a fetch and a cooldown: it does not take the cached verdict on
+/// trust but waits for the refresh, so a token whose key was removed meanwhile
+/// is refused on that very request, while the pool's other key keeps working.
+#[test]
+fn a_removed_key_is_refused_on_the_first_request_after_an_overdue_refresh() {
+    const REFRESH: Duration = Duration::from_millis(300);
+    const COOLDOWN: Duration = Duration::from_millis(100);
+    const FETCH_TIMEOUT: Duration = Duration::from_millis(300);
+    let server = server_runtime();
+    let pool = server.block_on(start());
+    let verifier = pool
+        .verifier_builder()
+        .refresh_interval(REFRESH)
+        .unknown_kid_cooldown(COOLDOWN)
+        .fetch_timeout(FETCH_TIMEOUT)
+        .build()
+        .unwrap();
+    let id_token = pool.id_token().sign();
+    let access_token = pool.access_token().sign();
+
+    let first = test_runtime();
+    first.block_on(async {
+        assert_eq!(outcome(&verifier, &id_token).await, None);
+        assert_eq!(outcome(&verifier, &access_token).await, None);
+    });
+    drop(first);
+    assert_eq!(pool.server().requests(), 1);
+    pool.retire_key(pool.signing_key(TokenUse::Id).kid());
+    // The refresh interval, a fetch (its timeout plus 250 ms), a cooldown, and
+    // a margin.
+    std::thread::sleep(REFRESH + FETCH_TIMEOUT + COOLDOWN + Duration::from_millis(450));
+
+    let second = test_runtime();
+    second.block_on(guarded("the second runtime", async {
+        assert_eq!(
+            outcome(&verifier, &id_token).await,
+            Some(AuthErrorKind::UnknownKey)
+        );
+        assert_eq!(outcome(&verifier, &access_token).await, None);
+    }));
+    assert_eq!(pool.server().requests(), 2);
+}
+
+/// A runtime that is still alive but no longer driven (a current-thread runtime
+/// outside `block_on`) holds the cold cache's fetch, which never runs. A caller
+/// on another runtime that joins it is released at its deadline (about the
+/// fetch timeout) with a 5xx-kind error, and the next caller fetches for itself.
+#[test]
+fn a_fetch_parked_on_an_idle_runtime_holds_up_no_one() {
+    let server = server_runtime();
+    let pool = server.block_on(start());
+    let verifier = pool
+        .verifier_builder()
+        .fetch_timeout(Duration::from_millis(500))
+        .unknown_kid_cooldown(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let token = pool.id_token().sign();
+
+    let idle = test_runtime();
+    assert!(idle.block_on(poll_once(verifier.verify(&token))));
+
+    let second = test_runtime();
+    let first_try = second.block_on(guarded("the second runtime", async {
+        let first_try = outcome(&verifier, &token).await;
+        while outcome(&verifier, &token).await.is_some() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        first_try
+    }));
+    assert_eq!(first_try, Some(AuthErrorKind::KeySetUnavailable));
+    assert_eq!(pool.server().requests(), 1, "the parked fetch never ran");
+    drop(idle);
+    assert_eq!(second.block_on(outcome(&verifier, &token)), None);
 }
 
 // ---------------------------------------------------------------------------
@@ -753,6 +1064,9 @@ async fn fetch_failures_and_key_changes_are_logged() {
     assert!(warning.contains("HTTP status 500"), "{warning}");
 
     pool.server().set_behavior(JwksBehavior::Serve);
+    // Past the back-off (the cooldown, but at least 100 ms) a prefetch may
+    // fetch again.
+    tokio::time::sleep(Duration::from_millis(150)).await;
     verifier.prefetch().await.unwrap();
     let old = pool
         .signing_key(tower_cognito::TokenUse::Id)

@@ -157,3 +157,39 @@ async fn a_token_of_an_unlisted_pool_never_causes_a_fetch() {
         "a configured pool's JWKS was fetched for a token of another issuer"
     );
 }
+
+/// A pool given by region and id is checked exactly as the full id is, and an
+/// explicit issuer that could not be a token's `iss` (or whose derived JWKS URL
+/// would not be the pool's) is refused when the verifier is built.
+#[test]
+fn pool_configuration_is_checked_the_same_way_whichever_constructor() {
+    use tower_cognito::UserPool;
+    for (region, short) in [
+        ("us-east-1", "AbCdEfGhI"),
+        ("us-east-1", "Ab-Cd"),
+        ("us-east-1", "Ab_Cd"),
+        ("us-east-1", "us-east-1_"),
+        ("us-east-1", "us-east-1_Ab-Cd"),
+    ] {
+        let by_region = Verifier::new(UserPool::in_region(region, short)).map(|_| ());
+        let full = if short.contains('_') && short.starts_with(region) {
+            short.to_owned()
+        } else {
+            format!("{region}_{short}")
+        };
+        let by_id = Verifier::new(UserPool::new(full.clone())).map(|_| ());
+        assert_eq!(
+            by_region.is_ok(),
+            by_id.is_ok(),
+            "{region} {short} / {full}"
+        );
+    }
+    for issuer in [
+        "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC/",
+        "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC?v=1",
+        "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC#k",
+    ] {
+        let err = Verifier::new(UserPool::new("us-east-1_AbC").issuer(issuer)).unwrap_err();
+        assert!(err.message().contains("issuer"), "{issuer}: {err}");
+    }
+}

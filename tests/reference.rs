@@ -12,11 +12,15 @@ use std::process::{Command, Stdio};
 use tower_cognito::test_util::{LocalUserPool, SigningKey};
 use tower_cognito::{TokenUse, Verifier};
 
-/// Where this crate is stricter than the reference on purpose (SPEC section 5, README).
+/// Where this crate is stricter than the reference on purpose (SPEC section 5, README),
+/// or more lenient on purpose: a claim that the verification does not read may have
+/// any shape, and fails only a route requirement that reads it (the reference refuses
+/// a non-string `scope` or `jti` while parsing).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Expect {
     Agree,
     Stricter,
+    Laxer,
 }
 
 fn b64(s: &str) -> String {
@@ -168,6 +172,46 @@ async fn agrees_with_aws_jwt_verify() {
             pool.id_token().claim("exp", (now + 600).to_string()).sign(),
             Expect::Agree,
         ),
+        (
+            "fractional exp and nbf",
+            pool.id_token()
+                .claim("exp", now as f64 + 600.5)
+                .claim("nbf", now as f64 - 60.5)
+                .sign(),
+            Expect::Agree,
+        ),
+        (
+            "fractional exp just passed",
+            pool.id_token().claim("exp", now as f64 - 5.5).sign(),
+            Expect::Agree,
+        ),
+        (
+            "iat as a string",
+            pool.id_token().claim("iat", "yesterday").sign(),
+            Expect::Agree,
+        ),
+        (
+            "header is an array",
+            id_key.sign_raw(
+                &json!(["RS256", id_key.kid()]).to_string(),
+                &payload(pool.id_token()),
+            ),
+            Expect::Agree,
+        ),
+        (
+            "cognito:groups as a string",
+            pool.id_token().claim("cognito:groups", "admins").sign(),
+            Expect::Agree,
+        ),
+        (
+            "trigger claims of other types",
+            pool.id_token()
+                .claim("email_verified", "true")
+                .claim("cognito:username", 5)
+                .claim("custom:role", json!({"a": [1]}))
+                .sign(),
+            Expect::Agree,
+        ),
         // The documented stricter cases.
         (
             "no exp",
@@ -186,6 +230,28 @@ async fn agrees_with_aws_jwt_verify() {
             "sub twice (checks could read either)",
             duplicate_sub,
             Expect::Stricter,
+        ),
+        (
+            "a header name twice",
+            id_key.sign_raw(
+                &format!(
+                    r#"{{"kid":{:?},"alg":"RS256","typ":"JWT","typ":"JWT"}}"#,
+                    id_key.kid()
+                ),
+                &payload(pool.id_token()),
+            ),
+            Expect::Stricter,
+        ),
+        // The documented more lenient cases.
+        (
+            "scope as an array",
+            pool.access_token().claim("scope", json!(["a/b"])).sign(),
+            Expect::Laxer,
+        ),
+        (
+            "jti as a number",
+            pool.id_token().claim("jti", 7).sign(),
+            Expect::Laxer,
         ),
     ];
 
@@ -250,6 +316,16 @@ async fn agrees_with_aws_jwt_verify() {
                 assert!(
                     ours.is_err(),
                     "{name}: tower-cognito was expected to refuse it"
+                );
+            }
+            Expect::Laxer => {
+                assert!(
+                    !their_valid,
+                    "{name}: the reference was expected to refuse it"
+                );
+                assert!(
+                    ours.is_ok(),
+                    "{name}: tower-cognito was expected to accept it"
                 );
             }
         }

@@ -3,6 +3,7 @@
 
 use axum::Router;
 use axum::routing::get;
+use serde_json::json;
 use tower_cognito::test_util::{LocalUserPool, TokenBuilder};
 use tower_cognito::{Claims, CognitoAuthLayer, Requirement, Responses, TokenUseRule, Verifier};
 
@@ -334,6 +335,39 @@ async fn composed_scope_or_scope_and_group() {
     )
     .await;
     expect(&server, p, pool.id_token().groups(["admins"]), WRONG_TOKEN).await;
+}
+
+/// A claim of an unexpected shape (a Pre Token Generation trigger can put
+/// anything in one) does not fail verification: a route that does not read it
+/// takes the token, and only the routes that read it refuse it.
+#[tokio::test]
+async fn claims_of_an_unexpected_shape_fail_only_the_routes_that_read_them() {
+    let (pool, server) = start(Responses::rfc6750("pets")).await;
+    for groups in [json!("admins"), json!(["admins", 1]), json!({"admins": 1})] {
+        let token = || pool.id_token().claim("cognito:groups", groups.clone());
+        expect(&server, "/id-only", token(), OK).await;
+        expect(&server, "/group", token(), NOT_ALLOWED).await;
+    }
+    let scope_list = || pool.access_token().claim("scope", json!(["pets/read"]));
+    expect(&server, "/access-only", scope_list(), OK).await;
+    expect(&server, "/any-scope", scope_list(), NOT_ALLOWED).await;
+    let odd = pool
+        .id_token()
+        .claim("email_verified", "true")
+        .claim("cognito:username", 5)
+        .claim("email", json!(["a@example.com"]))
+        .claim("jti", 7)
+        .claim("custom:role", json!({"nested": [1, 2]}));
+    expect(&server, "/id-only", odd, OK).await;
+    let tenant_number = || pool.id_token().claim("custom:tenant", 42);
+    expect(&server, "/id-only", tenant_number(), OK).await;
+    expect(&server, "/check", tenant_number(), NOT_ALLOWED).await;
+    // No client ids on this verifier: an aud of another shape fails only the
+    // routes that read it.
+    let aud_list = || pool.id_token().claim("aud", json!(["web-shop"]));
+    expect(&server, "/id-only", aud_list(), OK).await;
+    expect(&server, "/aud", aud_list(), WRONG_TOKEN).await;
+    expect(&server, "/clients", aud_list(), WRONG_TOKEN).await;
 }
 
 #[tokio::test]

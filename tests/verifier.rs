@@ -174,6 +174,45 @@ async fn unknown_kid_and_bad_signature() {
     );
 }
 
+/// Genuinely signed tokens whose header is not a JSON object, or repeats a
+/// member name, are malformed: an array of the header's values (which a derived
+/// struct would read as `alg` and `kid`) would otherwise verify.
+#[tokio::test]
+async fn the_header_is_a_json_object_with_unique_names() {
+    let pool = pool().await;
+    let verifier = pool.verifier();
+    let key = pool.signing_key(TokenUse::Id);
+    let kid = key.kid();
+    let payload = serde_json::Value::Object(pool.id_token().payload().clone()).to_string();
+    let good = json!({"alg": "RS256", "kid": kid}).to_string();
+    assert!(
+        verifier
+            .verify(&key.sign_raw(&good, &payload))
+            .await
+            .is_ok()
+    );
+    for header in [
+        json!(["RS256", kid]).to_string(),
+        json!(["RS256", kid, null]).to_string(),
+        json!("RS256").to_string(),
+        format!(r#"{{"alg":"RS256","kid":{kid:?},"typ":"JWT","typ":"JWT"}}"#),
+        format!(r#"{{"alg":"RS256","kid":{kid:?},"alg":"RS256"}}"#),
+    ] {
+        assert_eq!(
+            kind(&verifier, &key.sign_raw(&header, &payload)).await,
+            AuthErrorKind::MalformedToken,
+            "{header}"
+        );
+    }
+    for body in [json!([payload]).to_string(), json!(payload).to_string()] {
+        assert_eq!(
+            kind(&verifier, &key.sign_raw(&good, &body)).await,
+            AuthErrorKind::MalformedToken,
+            "{body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn alg_none_and_hs256_with_the_public_key_are_refused() {
     let pool = pool().await;
@@ -283,6 +322,79 @@ async fn expiry_leeway_and_not_before() {
             .await
             .is_ok()
     );
+}
+
+/// NumericDates are any JSON number (RFC 7519), fractions included, as AWS's
+/// reference verifier reads them; a fractional `exp` counts from its whole
+/// second (the stricter reading). Absurd values are far past or far future and
+/// break nothing, the token cache included. Non-numbers are malformed.
+#[tokio::test]
+async fn dates_are_json_numbers_with_fractions() {
+    let pool = pool().await;
+    let verifier = pool.verifier();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let fractional = pool.id_token().claim("exp", now as f64 + 600.5).sign();
+    assert_eq!(verifier.verify(&fractional).await.unwrap().exp(), now + 600);
+    let passed = pool.id_token().claim("exp", now as f64 - 0.5).sign();
+    assert_eq!(kind(&verifier, &passed).await, AuthErrorKind::Expired);
+    let nbf = pool
+        .id_token()
+        .claim("nbf", now as f64 - 1.5)
+        .claim("iat", now as f64 - 1.5)
+        .claim("auth_time", now as f64 - 1.5)
+        .sign();
+    let claims = verifier.verify(&nbf).await.unwrap();
+    assert_eq!(claims.iat(), Some(now - 2));
+    let future_nbf = pool.id_token().claim("nbf", now as f64 + 120.5).sign();
+    assert_eq!(
+        kind(&verifier, &future_nbf).await,
+        AuthErrorKind::NotYetValid
+    );
+
+    for _ in 0..2 {
+        let far = pool.id_token().claim("exp", 1e300).sign();
+        assert_eq!(verifier.verify(&far).await.unwrap().exp(), u64::MAX);
+        assert_eq!(verifier.verify(&far).await.unwrap().exp(), u64::MAX);
+    }
+    let before_1970 = pool.id_token().claim("exp", -1e300).sign();
+    assert_eq!(kind(&verifier, &before_1970).await, AuthErrorKind::Expired);
+
+    for (name, value) in [
+        ("exp", json!((now + 600).to_string())),
+        ("exp", json!(null)),
+        ("nbf", json!("yesterday")),
+        ("iat", json!(true)),
+        ("auth_time", json!([now])),
+    ] {
+        let token = pool.id_token().claim(name, value.clone()).sign();
+        assert_eq!(
+            kind(&verifier, &token).await,
+            AuthErrorKind::MalformedToken,
+            "{name} = {value}"
+        );
+    }
+}
+
+/// The app client claim is read by the verification only when client ids are
+/// configured, and only then must it be a string.
+#[tokio::test]
+async fn the_app_client_claim_is_strict_only_when_it_is_checked() {
+    let pool = pool().await;
+    let checking = pool.verifier();
+    let any_client = Verifier::new(pool.user_pool()).unwrap();
+    for token in [
+        pool.id_token()
+            .claim("aud", json!([pool.client_id()]))
+            .sign(),
+        pool.access_token().claim("client_id", 5).sign(),
+    ] {
+        assert_eq!(kind(&checking, &token).await, AuthErrorKind::MalformedToken);
+        let claims = any_client.verify(&token).await.unwrap();
+        assert_eq!(claims.client_id(), None);
+    }
 }
 
 #[tokio::test]
@@ -395,14 +507,57 @@ async fn a_cold_cache_is_filled_by_exactly_one_fetch() {
     assert_eq!(pool.server().requests(), 1);
 }
 
+/// Whether two verifications returned the very same claims (one allocation):
+/// what the token cache hands out, where a fresh verification builds new ones.
+fn same_claims(a: &tower_cognito::Claims, b: &tower_cognito::Claims) -> bool {
+    std::ptr::eq(a.as_map(), b.as_map())
+}
+
+/// A repeated token is answered from the cache: the second verification returns
+/// the claims the first one built (both are alive, so a fresh verification could
+/// not share their allocation). With the cache off (capacity 0) it does not,
+/// which shows what this observes. And a cached token still expires at its exp.
 #[tokio::test]
 async fn repeated_tokens_come_from_the_cache_and_still_expire() {
     let pool = pool().await;
     let verifier = pool.verifier();
-    let token = pool.id_token().expires_in(Duration::from_secs(1)).sign();
+    // Valid for at least 1 s and at most 2 s after this second begins.
+    let token = pool.id_token().expires_in(Duration::from_secs(2)).sign();
     let first = verifier.verify(&token).await.unwrap();
     let second = verifier.verify(&token).await.unwrap();
-    assert_eq!(first.jti(), second.jti());
+    assert!(
+        same_claims(&first, &second),
+        "the second came from the cache"
+    );
+    // From another thread (no per-thread slot there): moka's shared cache.
+    let shared = {
+        let (verifier, token) = (verifier.clone(), token.clone());
+        tokio::task::spawn_blocking(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(verifier.verify(&token))
+        })
+        .await
+        .unwrap()
+        .unwrap()
+    };
+    assert!(same_claims(&first, &shared), "from the shared cache");
+
+    let uncached = pool
+        .verifier_builder()
+        .token_cache_capacity(0)
+        .build()
+        .unwrap();
+    let a = uncached.verify(&token).await.unwrap();
+    let b = uncached.verify(&token).await.unwrap();
+    assert_eq!(a.jti(), b.jti());
+    assert!(
+        !same_claims(&a, &b),
+        "without a cache each verification is new"
+    );
+
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(kind(&verifier, &token).await, AuthErrorKind::Expired);
 }
