@@ -1020,28 +1020,11 @@ async fn out_of_range_and_mistyped_dates_are_rejected() {
         ("exp 1e400", raw_exp("1e400"), K::MalformedToken),
         ("exp -1e400", raw_exp("-1e400"), K::MalformedToken),
         (
-            "exp 30 digits",
-            raw_exp("123456789012345678901234567890"),
-            K::MalformedToken,
-        ),
-        (
-            "exp u64::MAX + 1",
-            raw_exp("18446744073709551616"),
-            K::MalformedToken,
-        ),
-        (
             "exp 1000 digits",
             raw_exp(&format!("1{}", "0".repeat(1000))),
             K::MalformedToken,
         ),
-        ("exp float", raw_exp("1893456000.5"), K::MalformedToken),
-        (
-            "exp integral float",
-            raw_exp("4102444800.0"),
-            K::MalformedToken,
-        ),
-        ("exp exponent form", raw_exp("4.1e9"), K::MalformedToken),
-        ("exp -1e300", raw_exp("-1e300"), K::MalformedToken),
+        ("exp -1e300", raw_exp("-1e300"), K::Expired),
         ("exp string", raw_exp(r#""4102444800""#), K::MalformedToken),
         ("exp null", raw_exp("null"), K::MalformedToken),
         ("exp true", raw_exp("true"), K::MalformedToken),
@@ -1069,11 +1052,6 @@ async fn out_of_range_and_mistyped_dates_are_rejected() {
             K::NotYetValid,
         ),
         (
-            "nbf float",
-            h.signed(&h.header(), &with_raw(&text, r#""nbf":1.5"#)),
-            K::MalformedToken,
-        ),
-        (
             "iat string",
             h.signed(
                 &h.header(),
@@ -1096,6 +1074,22 @@ async fn out_of_range_and_mistyped_dates_are_rejected() {
         ),
     ];
     check(&h.verifier, &cases).await;
+    // RFC 7519 NumericDates: any JSON number, as aws-jwt-verify reads them;
+    // beyond u64 is the far future.
+    for (name, token) in [
+        ("exp float", raw_exp("1893456000.5")),
+        ("exp integral float", raw_exp("4102444800.0")),
+        ("exp exponent form", raw_exp("4.1e9")),
+        ("exp 30 digits", raw_exp("123456789012345678901234567890")),
+        ("exp u64::MAX + 1", raw_exp("18446744073709551616")),
+        (
+            "nbf float",
+            h.signed(&h.header(), &with_raw(&text, r#""nbf":1.5"#)),
+        ),
+    ] {
+        let verified = h.verifier.verify(&token).await;
+        assert!(verified.is_ok(), "{name}: {verified:?}");
+    }
 }
 
 #[tokio::test]
