@@ -865,7 +865,24 @@ impl<'a> Draft<'a> {
                 if target.members.is_empty() {
                     return;
                 }
-                let i = rng.below(target.members.len());
+                // A header names little besides kid and alg: give it a member that
+                // verification does not read, to repeat.
+                if part == "header" && rng.chance(50) {
+                    let (name, value) = *rng.pick(&[
+                        ("typ", "\"JWT\""),
+                        ("cty", "\"JWT\""),
+                        ("x5u", "\"https://example.com/x\""),
+                    ]);
+                    target.set(name, value.to_owned());
+                }
+                let i = match target
+                    .find("typ")
+                    .or(target.find("cty"))
+                    .or(target.find("x5u"))
+                {
+                    Some(i) if rng.chance(70) => i,
+                    _ => rng.below(target.members.len()),
+                };
                 let (name, value) = target.members[i].clone();
                 let plain: String = serde_json::from_str(&name).unwrap_or_default();
                 let (name2, how) = if rng.chance(30) && !plain.is_empty() {
