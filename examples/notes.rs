@@ -78,8 +78,23 @@ pub fn router(auth: &CognitoAuthLayer, db: Db) -> Result<Router, ConfigError> {
         .route("/notes", notes)
         .route("/notes/{id}", note)
         .route("/me", get(me).route_layer(id_token))
+        .route("/ready", get(ready).with_state(auth.verifier().clone()))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .with_state(db))
+}
+
+/// `GET /ready`: public, for a readiness probe. 200 with the key sets' state
+/// once every pool's keys are loaded, 503 with the same report before.
+async fn ready(
+    axum::extract::State(verifier): axum::extract::State<tower_cognito::Verifier>,
+) -> (StatusCode, Json<tower_cognito::Readiness>) {
+    let readiness = verifier.readiness();
+    let status = if readiness.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(readiness))
 }
 
 /// A note as the API shows it.

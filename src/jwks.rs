@@ -48,6 +48,7 @@
 //!   logged); the set fails only when no usable key is left.
 
 use crate::error::{AuthError, AuthErrorKind};
+use crate::observe;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use moka::future::Cache;
@@ -350,6 +351,8 @@ impl Why {
 
 /// The key set of one JWKS URL; see the module docs for its behaviour.
 pub(crate) struct KeySource {
+    /// The pool id in metrics labels.
+    label: Arc<str>,
     url: Url,
     settings: Arc<KeySettings>,
     keys: Cache<String, Arc<Key>>,
@@ -385,6 +388,10 @@ struct FetchState {
     /// failed), in ms after the epoch.
     next_attempt_ms: u64,
     consecutive_failures: u32,
+    /// When the set in use was fetched, in ms after the epoch.
+    last_ok_ms: Option<u64>,
+    /// How many keys it has (moka's own count lags behind).
+    keys_in_use: usize,
     /// Why the last fetch failed; `None` when it succeeded.
     last_error: Option<String>,
 }
@@ -434,7 +441,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl KeySource {
-    pub(crate) fn new(url: Url, settings: Arc<KeySettings>) -> Self {
+    /// `label` names the source in metrics: the id of the (first) pool it serves.
+    pub(crate) fn new(url: Url, label: Arc<str>, settings: Arc<KeySettings>) -> Self {
         // No capacity bound: the set is bounded by MAX_KEYS already, and a bound
         // would bring in moka's admission policy, which may refuse a new key. No
         // time to live either: staleness is `Trust`'s business, and a key must
@@ -443,6 +451,7 @@ impl KeySource {
         let keys = Cache::builder().build();
         Self {
             url,
+            label,
             settings,
             keys,
             trust: Arc::new(Trust::new()),
@@ -518,6 +527,20 @@ impl KeySource {
     /// than `max_stale` ago.
     pub(crate) fn is_ready(&self) -> bool {
         self.trust.holds()
+    }
+
+    /// The set in use, for a readiness report: how many keys, how old, and how
+    /// many fetches have failed in a row since the last good one.
+    pub(crate) fn status(&self) -> KeySetStatus {
+        let state = self.lock_state();
+        KeySetStatus {
+            usable: self.trust.holds(),
+            keys: state.keys_in_use,
+            age: state
+                .last_ok_ms
+                .map(|ok| Duration::from_millis(self.trust.now_ms().saturating_sub(ok))),
+            failures: state.consecutive_failures,
+        }
     }
 
     /// Called on every use of a cached verdict. Starts a background refresh when
@@ -602,6 +625,9 @@ impl KeySource {
         // A prefetch may skip the cooldown, never the back-off after a failure.
         let limited = why != Why::Prefetch || state.consecutive_failures > 0;
         if limited && now < state.next_attempt_ms {
+            if why == Why::UnknownKid {
+                observe::unknown_kid_held_back(&self.label);
+            }
             if why == Why::Refresh {
                 // Come back when an attempt is allowed, not on every request.
                 self.refresh_due_ms
@@ -743,13 +769,25 @@ impl KeySource {
 
     /// Records how flight `id` ended, schedules the next fetch, and wakes those
     /// who joined it. Does nothing if the flight was presumed lost meanwhile.
-    fn finish(&self, id: u64, why: Why, started: Instant, result: Result<usize, String>) {
+    fn finish(&self, id: u64, why: Why, started: Instant, result: Result<usize, FetchError>) {
         let mut state = self.lock_state();
         if state.flight.is_none_or(|f| f.id != id) {
             return;
         }
         let now = self.trust.now_ms();
         let took_ms = millis(started.elapsed());
+        let outcome = result
+            .as_ref()
+            .map_or_else(|e| e.outcome, |_| observe::Fetch::Ok);
+        observe::jwks_fetch(&self.label, outcome, started.elapsed());
+        if let Ok(keys) = &result {
+            state.last_ok_ms = Some(now);
+            state.keys_in_use = *keys;
+            observe::jwks_state(&self.label, Duration::ZERO, *keys);
+        } else if let Some(ok) = state.last_ok_ms {
+            let age = Duration::from_millis(now.saturating_sub(ok));
+            observe::jwks_state(&self.label, age, state.keys_in_use);
+        }
         match result {
             Ok(keys) => {
                 let until = now.saturating_add(millis(self.settings.max_stale));
@@ -769,7 +807,7 @@ impl KeySource {
                     .max(state.next_attempt_ms);
                 self.refresh_due_ms.store(due, Ordering::Release);
             }
-            Err(reason) => {
+            Err(FetchError { reason, .. }) => {
                 state.consecutive_failures = state.consecutive_failures.saturating_add(1);
                 let first = self.settings.unknown_kid_cooldown.max(MIN_RETRY_DELAY);
                 let doublings = state.consecutive_failures.saturating_sub(1).min(20);
@@ -827,7 +865,7 @@ impl KeySource {
         *slot = Some(runtime.spawn(refresh_timer(source)).abort_handle());
     }
 
-    async fn download(&self) -> Result<HashMap<String, RsaJwk>, String> {
+    async fn download(&self) -> Result<HashMap<String, RsaJwk>, FetchError> {
         let max = self.settings.max_jwks_size;
         let mut response = self
             .settings
@@ -839,12 +877,15 @@ impl KeySource {
             .await
             .map_err(describe)?;
         if response.status() != reqwest::StatusCode::OK {
-            return Err(format!("HTTP status {}", response.status()));
+            return Err(FetchError {
+                outcome: observe::Fetch::Status(response.status().as_u16()),
+                reason: format!("HTTP status {}", response.status()),
+            });
         }
         if let Some(length) = response.content_length().filter(|&len| len > max as u64) {
-            return Err(format!(
+            return Err(FetchError::too_large(format!(
                 "Content-Length {length} is over the {max}-byte limit"
-            ));
+            )));
         }
         let expected = response.content_length().unwrap_or(0) as usize;
         let mut body = Vec::with_capacity(expected.min(max));
@@ -852,11 +893,16 @@ impl KeySource {
         // closed) at the limit instead of being read whole.
         while let Some(chunk) = response.chunk().await.map_err(describe)? {
             if chunk.len() > max - body.len() {
-                return Err(format!("response is over the {max}-byte limit"));
+                return Err(FetchError::too_large(format!(
+                    "response is over the {max}-byte limit"
+                )));
             }
             body.extend_from_slice(&chunk);
         }
-        parse_jwks(&body, &self.url)
+        parse_jwks(&body, &self.url).map_err(|reason| FetchError {
+            outcome: observe::Fetch::BadDocument,
+            reason,
+        })
     }
 }
 
@@ -881,7 +927,10 @@ impl FlightGuard {
             .saturating_add(Duration::from_millis(100));
         let result = match tokio::time::timeout(limit, source.download()).await {
             Ok(result) => result,
-            Err(_) => Err("timed out".to_owned()),
+            Err(_) => Err(FetchError {
+                outcome: observe::Fetch::Timeout,
+                reason: "timed out".to_owned(),
+            }),
         };
         // A flight presumed lost (see `begin_fetch`) has been replaced: its late
         // result must not overwrite what the newer fetch finds.
@@ -931,7 +980,44 @@ async fn refresh_timer(source: Weak<KeySource>) {
     }
 }
 
-fn describe(err: reqwest::Error) -> String {
+/// What [`KeySource::status`] reports.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeySetStatus {
+    pub(crate) usable: bool,
+    pub(crate) keys: usize,
+    pub(crate) age: Option<Duration>,
+    pub(crate) failures: u32,
+}
+
+/// Why a fetch failed: its class for metrics, and words for the logs.
+#[derive(Debug)]
+struct FetchError {
+    outcome: observe::Fetch,
+    reason: String,
+}
+
+impl FetchError {
+    fn too_large(reason: String) -> Self {
+        Self {
+            outcome: observe::Fetch::TooLarge,
+            reason,
+        }
+    }
+}
+
+fn describe(err: reqwest::Error) -> FetchError {
+    let outcome = if err.is_timeout() {
+        observe::Fetch::Timeout
+    } else {
+        observe::Fetch::Error
+    };
+    FetchError {
+        outcome,
+        reason: describe_text(err),
+    }
+}
+
+fn describe_text(err: reqwest::Error) -> String {
     let err = err.without_url();
     let mut text = if err.is_timeout() {
         "timed out".to_owned()

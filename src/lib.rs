@@ -96,8 +96,8 @@ pub use pool::UserPool;
 pub use requirement::{Requirement, TokenUseRule};
 pub use response::Responses;
 pub use verifier::{
-    DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY, Verifier,
-    VerifierBuilder,
+    DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY, PoolReadiness,
+    Readiness, Verifier, VerifierBuilder,
 };
 
 /// The README's code blocks, compiled as doctests.

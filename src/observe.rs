@@ -5,11 +5,16 @@
 //! |---|---|---|---|
 //! | `tower_cognito_requests_total` | counter | `route`, `outcome` (`admitted`, `anonymous`, `refused`), `kind` (an [`AuthErrorKind::label`], or `none`) | every request a layer decided |
 //! | `tower_cognito_token_cache_total` | counter | `result` (`hit`, `miss`) | verified-token cache look-ups |
+//! | `tower_cognito_jwks_fetches_total` | counter | `pool`, `outcome` (`ok`, `http_4xx`, `http_5xx`, `http_other`, `timeout`, `too_large`, `bad_document`, `error`) | key set fetches |
+//! | `tower_cognito_jwks_fetch_duration_seconds` | histogram | `pool` | how long each fetch took, whatever its outcome |
+//! | `tower_cognito_jwks_age_seconds` | gauge | `pool` | age of the key set in use (since its fetch), set after each fetch attempt |
+//! | `tower_cognito_jwks_keys` | gauge | `pool` | keys in the set in use |
+//! | `tower_cognito_unknown_kid_held_back_total` | counter | `pool` | fetches for an unknown `kid` the cooldown held back |
 //!
 //! Label values come from configuration only: `route` is the layer's
 //! [`name`](crate::CognitoAuthLayer::name) (an imported operation's
-//! `GET /pets/{petId}`, `unknown` for requests no operation matched), `pool` a
-//! configured pool id. No `sub`, `kid` or token is ever a label.
+//! `GET /pets/{petId}`, `unknown` for requests no operation matched), `pool` the
+//! configured id of the (first) pool whose keys the set holds. No `sub`, `kid` or token is ever a label.
 
 use crate::error::AuthErrorKind;
 use std::sync::Arc;
@@ -66,4 +71,74 @@ pub(crate) fn token_cache(hit: bool) {
     .increment(1);
     #[cfg(not(feature = "metrics"))]
     let _ = hit;
+}
+
+/// How a key set fetch ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fetch {
+    Ok,
+    Status(u16),
+    Timeout,
+    TooLarge,
+    BadDocument,
+    Error,
+}
+
+impl Fetch {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Status(400..=499) => "http_4xx",
+            Self::Status(500..=599) => "http_5xx",
+            Self::Status(_) => "http_other",
+            Self::Timeout => "timeout",
+            Self::TooLarge => "too_large",
+            Self::BadDocument => "bad_document",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// A key set fetch ended.
+pub(crate) fn jwks_fetch(pool: &Arc<str>, outcome: Fetch, elapsed: std::time::Duration) {
+    #[cfg(feature = "metrics")]
+    {
+        metrics::counter!(
+            "tower_cognito_jwks_fetches_total",
+            "pool" => metrics::SharedString::from(Arc::clone(pool)),
+            "outcome" => outcome.label(),
+        )
+        .increment(1);
+        metrics::histogram!(
+            "tower_cognito_jwks_fetch_duration_seconds",
+            "pool" => metrics::SharedString::from(Arc::clone(pool)),
+        )
+        .record(elapsed.as_secs_f64());
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (pool, outcome, elapsed);
+}
+
+/// The key set in use: its age and how many keys it has.
+pub(crate) fn jwks_state(pool: &Arc<str>, age: std::time::Duration, keys: usize) {
+    #[cfg(feature = "metrics")]
+    {
+        let label = || metrics::SharedString::from(Arc::clone(pool));
+        metrics::gauge!("tower_cognito_jwks_age_seconds", "pool" => label()).set(age.as_secs_f64());
+        metrics::gauge!("tower_cognito_jwks_keys", "pool" => label()).set(keys as f64);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (pool, age, keys);
+}
+
+/// A fetch for an unknown `kid` was held back by the cooldown.
+pub(crate) fn unknown_kid_held_back(pool: &Arc<str>) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(
+        "tower_cognito_unknown_kid_held_back_total",
+        "pool" => metrics::SharedString::from(Arc::clone(pool)),
+    )
+    .increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = pool;
 }

@@ -3,6 +3,7 @@
 use crate::claims::Claims;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::jwks::{Key, KeySettings, KeySource};
+use crate::observe;
 use crate::pool::UserPool;
 use crate::token;
 use moka::Expiry;
@@ -278,6 +279,13 @@ impl Verifier {
     pub(crate) fn cached(&self, token: &str) -> Option<Claims> {
         let inner = &*self.inner;
         let cache = inner.tokens.as_ref()?;
+        let claims = self.lookup(cache, token);
+        observe::token_cache(claims.is_some());
+        claims
+    }
+
+    fn lookup(&self, cache: &Cache<String, Verified, TokenHasher>, token: &str) -> Option<Claims> {
+        let inner = &*self.inner;
         // A verdict stands while its key is trusted (see `Key::is_trusted`) and
         // the token has not expired; and only while the pool's key set is kept
         // on schedule: when a refresh is overdue (`KeySource::tick` is false) the
@@ -393,10 +401,86 @@ impl Verifier {
         self.inner.pools.iter().all(|p| p.keys.is_ready())
     }
 
+    /// The state of every pool's key set, for a health endpoint: whether each
+    /// is usable, how many keys it holds and how old it is. Reads no network:
+    /// start-up still wants [`prefetch`](Self::prefetch).
+    ///
+    /// ```
+    /// # use tower_cognito::Verifier;
+    /// # fn demo(verifier: &Verifier) {
+    /// let readiness = verifier.readiness();
+    /// let status = if readiness.is_ready() { 200 } else { 503 };
+    /// let body = serde_json::to_string(&readiness).unwrap();
+    /// # let _ = (status, body);
+    /// # }
+    /// ```
+    pub fn readiness(&self) -> Readiness {
+        let pools: Vec<PoolReadiness> = self
+            .inner
+            .pools
+            .iter()
+            .map(|pool| {
+                let status = pool.keys.status();
+                PoolReadiness {
+                    pool: pool.id.to_string(),
+                    ready: status.usable,
+                    keys: status.keys,
+                    key_set_age_secs: status.age.map(|a| a.as_secs()),
+                    failed_fetches: status.failures,
+                }
+            })
+            .collect();
+        Readiness {
+            ready: pools.iter().all(|p| p.ready),
+            oldest_key_set_age_secs: pools
+                .iter()
+                .map(|p| p.key_set_age_secs)
+                .try_fold(0u64, |oldest, age| age.map(|a| oldest.max(a))),
+            pools,
+        }
+    }
+
     /// The configured pools' ids.
     pub fn pool_ids(&self) -> impl Iterator<Item = &str> {
         self.inner.pools.iter().map(|p| &*p.id)
     }
+}
+
+/// What [`Verifier::readiness`] reports; serialises to JSON for a health
+/// endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Readiness {
+    /// Whether every pool has a usable key set ([`Verifier::is_ready`]).
+    pub ready: bool,
+    /// Seconds since the oldest pool's key set was fetched; `None` while a pool
+    /// has never had one.
+    pub oldest_key_set_age_secs: Option<u64>,
+    /// Each pool.
+    pub pools: Vec<PoolReadiness>,
+}
+
+impl Readiness {
+    /// Whether every pool has a usable key set.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+}
+
+/// One pool in a [`Readiness`] report.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct PoolReadiness {
+    /// The pool id.
+    pub pool: String,
+    /// Whether its key set is usable: fetched, and not older than `max_stale`.
+    pub ready: bool,
+    /// Keys in the set.
+    pub keys: usize,
+    /// Seconds since the set was fetched; `None` before the first fetch.
+    pub key_set_age_secs: Option<u64>,
+    /// Fetches failed in a row since the last good one.
+    pub failed_fetches: u32,
 }
 
 /// Builds a [`Verifier`]; see its setters for the defaults.
@@ -634,6 +718,7 @@ impl VerifierBuilder {
                 .or_insert_with(|| {
                     Arc::new(KeySource::new(
                         resolved.jwks_url.clone(),
+                        Arc::from(pool.id()),
                         Arc::clone(&settings),
                     ))
                 })

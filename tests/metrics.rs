@@ -152,3 +152,93 @@ components:
         assert!(!key.contains("secret-sub"), "{key}");
     }
 }
+
+/// Every metric as `name{labels}` → its value as text.
+fn all(recorder: &DebuggingRecorder) -> BTreeMap<String, String> {
+    recorder
+        .snapshotter()
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let key = key.key();
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let value = match value {
+                DebugValue::Counter(n) => n.to_string(),
+                DebugValue::Gauge(g) => g.to_string(),
+                DebugValue::Histogram(h) => format!("{} samples", h.len()),
+            };
+            (format!("{}{{{}}}", key.name(), labels.join(",")), value)
+        })
+        .collect()
+}
+
+#[test]
+fn key_set_fetches_are_counted_by_outcome() {
+    use std::time::Duration;
+    use tower_cognito::test_util::JwksBehavior;
+    let recorder = DebuggingRecorder::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (metrics, pool_id, kid) = metrics::with_local_recorder(&recorder, || {
+        rt.block_on(async {
+            let pool = LocalUserPool::start().await.unwrap();
+            let verifier = pool
+                .verifier_builder()
+                .unknown_kid_cooldown(Duration::from_secs(60))
+                .build()
+                .unwrap();
+            // ok: one fetch, two keys.
+            verifier.verify(&pool.id_token().sign()).await.unwrap();
+            // Unknown kids within the cooldown: held back, twice, no fetch.
+            let stranger = LocalUserPool::start().await.unwrap();
+            let foreign = stranger.id_token().issuer(pool.issuer()).sign();
+            for _ in 0..2 {
+                let err = verifier.verify(&foreign).await.unwrap_err();
+                assert_eq!(
+                    err.kind(),
+                    tower_cognito::AuthErrorKind::UnknownKey,
+                    "{err}"
+                );
+            }
+            // A 503 endpoint, for a prefetch on a cold verifier.
+            pool.server().set_behavior(JwksBehavior::Status(503));
+            let cold = pool.verifier();
+            assert!(cold.prefetch().await.is_err());
+            let kid = stranger
+                .signing_key(tower_cognito::TokenUse::Id)
+                .kid()
+                .to_owned();
+            (all(&recorder), pool.user_pool().id().to_owned(), kid)
+        })
+    });
+    let get = |name: &str| metrics.get(&format!("{name}{{pool={pool_id}}}")).cloned();
+    let fetches = |outcome: &str| {
+        metrics
+            .get(&format!(
+                "tower_cognito_jwks_fetches_total{{pool={pool_id},outcome={outcome}}}"
+            ))
+            .cloned()
+    };
+    assert_eq!(fetches("ok").as_deref(), Some("1"), "{metrics:#?}");
+    assert_eq!(fetches("http_5xx").as_deref(), Some("1"), "{metrics:#?}");
+    assert_eq!(
+        get("tower_cognito_unknown_kid_held_back_total").as_deref(),
+        Some("2"),
+        "{metrics:#?}"
+    );
+    assert_eq!(
+        get("tower_cognito_jwks_fetch_duration_seconds").as_deref(),
+        Some("2 samples")
+    );
+    assert_eq!(get("tower_cognito_jwks_keys").as_deref(), Some("2"));
+    assert!(get("tower_cognito_jwks_age_seconds").is_some());
+    for key in metrics.keys() {
+        assert!(!key.contains(&kid), "{key}");
+    }
+}

@@ -606,3 +606,47 @@ async fn unknown_database_directory_is_an_error_not_a_panic() {
     let missing: &Path = &fx.dir.0.join("no-such-dir").join("notes.db");
     assert!(notes::app(&fx.auth, missing).is_err());
 }
+
+#[tokio::test]
+async fn the_ready_route_reports_the_key_sets() {
+    let fixture = Fixture::new().await;
+    let server = fixture.serve().await;
+    let ready = || {
+        call(
+            &fixture.client,
+            Method::GET,
+            format!("{}/ready", server.base),
+            None,
+            None,
+        )
+    };
+    // No key fetched yet: not ready.
+    let (status, body) = ready().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["ready"], false);
+    assert_eq!(report["pools"][0]["keys"], 0);
+    assert_eq!(report["pools"][0]["key_set_age_secs"], Value::Null);
+    // After one request the keys are loaded.
+    let token = fixture.id("u");
+    let (status, _) = call(
+        &fixture.client,
+        Method::GET,
+        format!("{}/me", server.base),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = ready().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["ready"], true);
+    assert_eq!(report["pools"][0]["pool"], fixture.pool.user_pool().id());
+    assert_eq!(report["pools"][0]["keys"], 2);
+    assert_eq!(report["pools"][0]["failed_fetches"], 0);
+    assert!(
+        report["oldest_key_set_age_secs"].as_u64().is_some(),
+        "{body}"
+    );
+}

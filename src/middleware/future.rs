@@ -128,9 +128,7 @@ where
             return ResponseFuture::refuse(route, &error);
         }
     };
-    let cached = verifier.cached(&token);
-    observe::token_cache(cached.is_some());
-    if let Some(claims) = cached {
+    if let Some(claims) = verifier.cached(&token) {
         return ResponseFuture::settle(inner, request, route, Ok(Some(claims)));
     }
     let token = token.into_owned();
