@@ -54,6 +54,10 @@
 //! - `axum` (default): [`Claims`] and `Option<Claims>` as axum extractors.
 //! - `openapi`: import of API Gateway OpenAPI 3.0 / Swagger 2.0 exports.
 //! - `test-util`: [`test_util::LocalUserPool`], a user pool for tests.
+//! - `lambda`: [`lambda::Authorizer`], an API Gateway Lambda authorizer (TOKEN
+//!   and REQUEST) that verifies Cognito tokens and answers with an IAM policy,
+//!   on `lambda_runtime`. The layer itself runs on Lambda without it, under
+//!   `lambda_http`.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -68,6 +72,8 @@ mod claims;
 mod crypto;
 mod error;
 mod jwks;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 mod middleware;
 mod observe;
 #[cfg(feature = "openapi")]

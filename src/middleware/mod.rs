@@ -12,4 +12,5 @@ pub use future::ResponseFuture;
 pub(crate) use future::admit;
 pub use layer::CognitoAuthLayer;
 pub use service::CognitoAuth;
+pub(crate) use source::token;
 pub use source::{RequestHead, TokenSource};
