@@ -213,6 +213,21 @@ fn cases<'a>(rt: &'a Runtime, fx: &'a Fixture) -> Vec<Case<'a>> {
     let uncached = verifier(rt, &fx.pool, 0);
     let small = verifier(rt, &fx.pool, SMALL_CACHE);
     let cached = verifier(rt, &fx.pool, tower_cognito::DEFAULT_TOKEN_CACHE_CAPACITY);
+    // The revocation hook's cost on a repeated token: an in-memory list holding
+    // 10,000 revocations of other tokens and users.
+    let revoked = std::sync::Arc::new(tower_cognito::RevocationList::new());
+    for i in 0..10_000 {
+        revoked.revoke_jti(format!("other-jti-{i}"), u64::MAX);
+        revoked.revoke_sub(format!("other-sub-{i}"), std::time::SystemTime::now());
+    }
+    let with_revocation = fx
+        .pool
+        .verifier_builder()
+        .revocation(revoked)
+        .build()
+        .expect("verifier");
+    rt.block_on(with_revocation.verify(&fx.token))
+        .expect("valid");
     let requirement = || Requirement::any_scope([SCOPE]);
     let layer = |v: &Verifier| {
         CognitoAuthLayer::new(v.clone())
@@ -319,6 +334,18 @@ fn cases<'a>(rt: &'a Runtime, fx: &'a Fixture) -> Vec<Case<'a>> {
             id: "verify/repeated_token",
             routine: on(rt, {
                 let v = cached.clone();
+                move |_| {
+                    let v = v.clone();
+                    async move {
+                        black_box(v.verify(&fx.token).await).expect("valid");
+                    }
+                }
+            }),
+        },
+        Case {
+            id: "verify/repeated_token_revocation_list",
+            routine: on(rt, {
+                let v = with_revocation.clone();
                 move |_| {
                     let v = v.clone();
                     async move {

@@ -65,6 +65,14 @@ pub enum AuthErrorKind {
     /// good set while the endpoint is failing (it may be a rotation not yet seen).
     /// Not the client's fault: answered with 5xx, never 401.
     KeySetUnavailable,
+    /// The token verified, but the verifier's [`Revocation`](crate::Revocation)
+    /// says it was revoked (signed out, its refresh token revoked). Answered like
+    /// any other bad token.
+    Revoked,
+    /// The verifier's [`Revocation`](crate::Revocation) could not answer (its
+    /// store failed), and the verifier fails closed. Not the client's fault:
+    /// answered with 5xx, like [`KeySetUnavailable`](Self::KeySetUnavailable).
+    RevocationUnavailable,
     /// The request matches no operation of an imported API definition, nor a
     /// path named public: API Gateway's answer for an unknown resource or
     /// method (`403 Missing Authentication Token`). No token was looked at.
@@ -93,6 +101,8 @@ impl AuthErrorKind {
             Self::InsufficientScope => "insufficient scope",
             Self::Forbidden => "forbidden",
             Self::KeySetUnavailable => "key set unavailable",
+            Self::Revoked => "token revoked",
+            Self::RevocationUnavailable => "revocation check unavailable",
             Self::UnknownOperation => "no such operation",
             Self::UnenforceableOperation => "operation protected by an unsupported authorizer",
         }
@@ -116,6 +126,8 @@ impl AuthErrorKind {
             Self::InsufficientScope => "insufficient_scope",
             Self::Forbidden => "forbidden",
             Self::KeySetUnavailable => "key_set_unavailable",
+            Self::Revoked => "revoked",
+            Self::RevocationUnavailable => "revocation_unavailable",
             Self::UnknownOperation => "unknown_operation",
             Self::UnenforceableOperation => "unenforceable_operation",
         }
@@ -124,7 +136,7 @@ impl AuthErrorKind {
     /// Whether the fault lies with the server side (the key set could not be had)
     /// rather than with the client's token.
     pub fn is_server_error(self) -> bool {
-        matches!(self, Self::KeySetUnavailable)
+        matches!(self, Self::KeySetUnavailable | Self::RevocationUnavailable)
     }
 }
 

@@ -81,6 +81,7 @@ pub mod openapi;
 mod pool;
 mod requirement;
 mod response;
+mod revocation;
 mod token;
 mod verifier;
 
@@ -101,6 +102,7 @@ pub use middleware::{
 pub use pool::UserPool;
 pub use requirement::{Requirement, TokenUseRule};
 pub use response::Responses;
+pub use revocation::{Revocation, RevocationError, RevocationList, Revoked};
 pub use verifier::{
     DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY, PoolReadiness,
     Readiness, Verifier, VerifierBuilder,

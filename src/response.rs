@@ -54,8 +54,8 @@ impl Responses {
     /// | case | status | body | `x-amzn-ErrorType` |
     /// |---|---|---|---|
     /// | expired token | 401 | `{"message":"The incoming token has expired"}` | `UnauthorizedException` |
-    /// | any other token or request problem, including a missing scope | 401 | `{"message":"Unauthorized"}` | `UnauthorizedException` |
-    /// | keys unavailable | 500 | `{"message":null}` | `AuthorizerConfigurationException` |
+    /// | any other token or request problem, including a missing scope or a revoked token | 401 | `{"message":"Unauthorized"}` | `UnauthorizedException` |
+    /// | keys unavailable, or the revocation store failing | 500 | `{"message":null}` | `AuthorizerConfigurationException` |
     /// | no operation of an imported definition ([`AuthErrorKind::UnknownOperation`]) | 403 | `{"message":"Missing Authentication Token"}` | `MissingAuthenticationTokenException` |
     /// | an operation behind an authorizer the crate cannot check, refused on purpose ([`AuthErrorKind::UnenforceableOperation`]) | 403 | `{"message":"Forbidden"}` | `ForbiddenException` |
     ///
@@ -72,7 +72,7 @@ impl Responses {
     /// | header twice, unreadable, other scheme | 400 | `invalid_request` |
     /// | bad, expired, wrong-issuer, wrong-kind token | 401 | `invalid_token` |
     /// | valid token without the scope (or group, or check) | 403 | `insufficient_scope`, with `scope="…"` |
-    /// | keys unavailable | 503 with `Retry-After: 5` | none |
+    /// | keys unavailable, or the revocation store failing | 503 with `Retry-After: 5` | none |
     /// | no operation of an imported definition | 404, no `WWW-Authenticate` | |
     /// | an operation behind an authorizer the crate cannot check | 403, no `WWW-Authenticate` | |
     ///
@@ -105,7 +105,7 @@ impl Responses {
 fn api_gateway(error: &AuthError) -> Response<Bytes> {
     let (status, body, error_type) = match error.kind() {
         AuthErrorKind::Expired => (StatusCode::UNAUTHORIZED, EXPIRED, "UnauthorizedException"),
-        AuthErrorKind::KeySetUnavailable => (
+        AuthErrorKind::KeySetUnavailable | AuthErrorKind::RevocationUnavailable => (
             StatusCode::INTERNAL_SERVER_ERROR,
             CONFIG_ERROR,
             "AuthorizerConfigurationException",
@@ -155,7 +155,14 @@ fn rfc6750(challenge: &str, error: &AuthError, scopes: &[String]) -> Response<By
             Some("invalid_request"),
             Some("the request does not carry exactly one readable bearer token"),
         ),
-        K::KeySetUnavailable => (StatusCode::SERVICE_UNAVAILABLE, None, None),
+        K::KeySetUnavailable | K::RevocationUnavailable => {
+            (StatusCode::SERVICE_UNAVAILABLE, None, None)
+        }
+        K::Revoked => (
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            Some("the token has been revoked"),
+        ),
         K::InsufficientScope => (
             StatusCode::FORBIDDEN,
             Some("insufficient_scope"),

@@ -5,6 +5,7 @@ use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::jwks::{Key, KeySettings, KeySource};
 use crate::observe;
 use crate::pool::UserPool;
+use crate::revocation::{Revocation, RevocationError, Revoked};
 use crate::token;
 use moka::Expiry;
 use moka::sync::Cache;
@@ -12,7 +13,9 @@ use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::hash::{BuildHasher, DefaultHasher, Hasher, RandomState};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -81,6 +84,30 @@ struct Inner {
     leeway: u64,
     max_token_size: usize,
     tokens: Option<Cache<String, Verified, TokenHasher>>,
+    revocation: Option<Hook>,
+}
+
+/// The verifier's revocation check and what a failing one means.
+#[derive(Clone)]
+struct Hook {
+    revocation: Arc<dyn Revocation>,
+    fail_open: bool,
+}
+
+impl fmt::Debug for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Revocation")
+            .field("fail_open", &self.fail_open)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the revocation check made of verified claims.
+pub(crate) enum Screened {
+    /// Decided now.
+    Done(Result<Claims, AuthError>),
+    /// The check is under way.
+    Later(Pin<Box<dyn Future<Output = Result<Claims, AuthError>> + Send>>),
 }
 
 struct Pool {
@@ -212,7 +239,34 @@ impl fmt::Debug for Verifier {
             .field("leeway_secs", &self.inner.leeway)
             .field("max_token_size", &self.inner.max_token_size)
             .field("token_cache", &self.inner.tokens.is_some())
+            .field("revocation", &self.inner.revocation)
             .finish()
+    }
+}
+
+/// The request's fate after the revocation check answered.
+fn judge(
+    claims: Claims,
+    answer: Result<bool, RevocationError>,
+    fail_open: bool,
+) -> Result<Claims, AuthError> {
+    match answer {
+        Ok(false) => Ok(claims),
+        Ok(true) => Err(AuthError::new(
+            AuthErrorKind::Revoked,
+            "the token was revoked",
+        )),
+        Err(error) if fail_open => {
+            tracing::warn!(%error, "revocation check failed; letting the token through (fail open)");
+            Ok(claims)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "revocation check failed; refusing the token (fail closed)");
+            Err(AuthError::new(
+                AuthErrorKind::RevocationUnavailable,
+                "the revocation check failed",
+            ))
+        }
     }
 }
 
@@ -234,12 +288,36 @@ impl Verifier {
     }
 
     /// Verifies a token (the bare token, without `Bearer `) and returns its claims.
+    ///
+    /// With a [`revocation`](VerifierBuilder::revocation) check, a revoked
+    /// token is refused ([`AuthErrorKind::Revoked`]), whether it came from the
+    /// cache or not.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         self.check_size(token)?;
         if let Some(claims) = self.cached(token) {
-            return Ok(claims);
+            return match self.screen(claims) {
+                Screened::Done(result) => result,
+                Screened::Later(check) => check.await,
+            };
         }
         self.verify_miss(token).await
+    }
+
+    /// Puts verified claims through the revocation check, if there is one. A
+    /// local check ([`Revoked::Now`]) is decided here, without a future.
+    pub(crate) fn screen(&self, claims: Claims) -> Screened {
+        let Some(hook) = &self.inner.revocation else {
+            return Screened::Done(Ok(claims));
+        };
+        let fail_open = hook.fail_open;
+        match hook.revocation.is_revoked(&claims) {
+            Revoked::Now(answer) => Screened::Done(judge(claims, answer, fail_open)),
+            Revoked::Later(answer) => {
+                Screened::Later(Box::pin(
+                    async move { judge(claims, answer.await, fail_open) },
+                ))
+            }
+        }
     }
 
     /// Refuses a token larger than the size limit, before anything reads it.
@@ -254,6 +332,7 @@ impl Verifier {
     /// it: the cache is not looked up again. The caller has called
     /// [`check_size`](Self::check_size): the size is checked once per request,
     /// and not again here.
+    /// The revocation check, if any, comes last.
     pub(crate) async fn verify_miss(&self, token: &str) -> Result<Claims, AuthError> {
         debug_assert!(
             token.len() <= self.inner.max_token_size,
@@ -269,7 +348,10 @@ impl Verifier {
             remember(self.inner.id, token, &verified);
             cache.insert(token.to_owned(), verified);
         }
-        Ok(claims)
+        match self.screen(claims) {
+            Screened::Done(result) => result,
+            Screened::Later(check) => check.await,
+        }
     }
 
     /// The claims of a token this verifier has verified before, if it is still in
@@ -503,6 +585,8 @@ pub struct VerifierBuilder {
     /// Set by an API definition without Cognito authorizers: a verifier with no
     /// pool, which refuses every token, is what such a definition needs.
     no_pools_ok: bool,
+    revocation: Option<Hook>,
+    revocation_fail_open: bool,
 }
 
 impl Default for VerifierBuilder {
@@ -522,6 +606,8 @@ impl Default for VerifierBuilder {
             max_stale: Duration::from_secs(24 * 60 * 60),
             token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
             no_pools_ok: false,
+            revocation: None,
+            revocation_fail_open: false,
         }
     }
 }
@@ -653,6 +739,29 @@ impl VerifierBuilder {
         self
     }
 
+    /// Consults `revocation` for every token after it verifies and before it is
+    /// accepted, on every request, tokens from the cache included (see
+    /// [`Revocation`], and [`RevocationList`](crate::RevocationList) for one in
+    /// memory). A revoked token gets API Gateway's `Unauthorized`. A check that
+    /// fails refuses the request (5xx, [`AuthErrorKind::RevocationUnavailable`])
+    /// unless [`revocation_fail_open`](Self::revocation_fail_open) is set.
+    /// Default: none, as API Gateway (revoked tokens pass until `exp`).
+    pub fn revocation(mut self, revocation: impl Revocation) -> Self {
+        self.revocation = Some(Hook {
+            revocation: Arc::new(revocation),
+            fail_open: false,
+        });
+        self
+    }
+
+    /// **Lets tokens through when the revocation check fails** (its store is
+    /// down), logging a warning, instead of refusing them: availability over
+    /// revocation. Only with [`revocation`](Self::revocation).
+    pub fn revocation_fail_open(mut self) -> Self {
+        self.revocation_fail_open = true;
+        self
+    }
+
     /// Checks the configuration and builds the verifier.
     pub fn build(self) -> Result<Verifier, ConfigError> {
         if self.pools.is_empty() && !self.no_pools_ok {
@@ -755,6 +864,10 @@ impl VerifierBuilder {
                 leeway: self.leeway.as_secs(),
                 max_token_size: self.max_token_size,
                 tokens,
+                revocation: self.revocation.map(|hook| Hook {
+                    fail_open: self.revocation_fail_open,
+                    ..hook
+                }),
             }),
         })
     }

@@ -295,7 +295,7 @@ impl Authorizer {
 /// (500) when no key could be had, as it does when the JWKS download fails.
 fn refuse(error: AuthError) -> AuthorizerError {
     match error.kind() {
-        AuthErrorKind::KeySetUnavailable => {
+        AuthErrorKind::KeySetUnavailable | AuthErrorKind::RevocationUnavailable => {
             tracing::warn!(
                 kind = ?error.kind(),
                 detail = error.detail(),
@@ -316,6 +316,7 @@ fn refuse(error: AuthError) -> AuthorizerError {
         | AuthErrorKind::WrongClient
         | AuthErrorKind::InsufficientScope
         | AuthErrorKind::Forbidden
+        | AuthErrorKind::Revoked
         | AuthErrorKind::UnknownOperation
         | AuthErrorKind::UnenforceableOperation => {
             tracing::debug!(

@@ -5,7 +5,7 @@ use crate::claims::Claims;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::observe::{self, Outcome};
 use crate::response::Responses;
-use crate::verifier::Verifier;
+use crate::verifier::{Screened, Verifier};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use std::fmt;
@@ -129,7 +129,13 @@ where
         }
     };
     if let Some(claims) = verifier.cached(&token) {
-        return ResponseFuture::settle(inner, request, route, Ok(Some(claims)));
+        // Revocation is asked on every request, cached or not.
+        return match verifier.screen(claims) {
+            Screened::Done(result) => {
+                ResponseFuture::settle(inner, request, route, result.map(Some))
+            }
+            Screened::Later(check) => ResponseFuture::verifying(inner, request, route, check),
+        };
     }
     let token = token.into_owned();
     let verifier = verifier.clone();
