@@ -11,5 +11,7 @@ pub use future::ResponseFuture;
 #[cfg(feature = "openapi")]
 pub(crate) use future::admit;
 pub use layer::CognitoAuthLayer;
+#[cfg(feature = "alb")]
+pub(crate) use layer::RouteConfig;
 pub use service::CognitoAuth;
 pub use source::{RequestHead, TokenSource};
