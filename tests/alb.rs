@@ -814,3 +814,54 @@ async fn an_oversized_key_document_is_refused() {
     let answer = app.data("/me", &app.alb.data().sign()).await;
     assert_eq!(answer.kind.as_deref(), Some("KeySetUnavailable"));
 }
+
+// ---------------------------------------------------------------- the example's own router
+
+#[allow(dead_code)]
+#[path = "../examples/alb.rs"]
+mod example;
+
+#[tokio::test]
+async fn the_example_serves_its_routes() {
+    let pool = LocalUserPool::start().await.unwrap();
+    let alb = LocalAlb::for_pool(&pool).await.unwrap();
+    let server = support::serve(example::app(alb.verifier(), pool.verifier()).unwrap()).await;
+    let get = |path: &str, headers: HeaderMap| {
+        server
+            .client
+            .get(format!("{}{path}", server.base))
+            .headers(headers)
+            .send()
+    };
+    let user = alb.data().sub("u-1").email("alice@example.com");
+    let answer = get("/me", user.headers()).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let body: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    assert_eq!(
+        (body["sub"].as_str(), body["email"].as_str()),
+        (Some("u-1"), Some("alice@example.com"))
+    );
+
+    let mut headers = user.headers();
+    let access = user
+        .access_token()
+        .unwrap()
+        .scopes([example::READ_SCOPE])
+        .sign();
+    headers.insert(
+        "x-amzn-oidc-accesstoken",
+        HeaderValue::from_str(&access).unwrap(),
+    );
+    let answer = get("/notes", headers).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let body: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    assert_eq!(body["email"], "alice@example.com");
+    assert_eq!(body["scopes"], json!([example::READ_SCOPE]));
+    // The default access token (scope openid) cannot read notes.
+    assert_eq!(get("/notes", user.headers()).await.unwrap().status(), 401);
+    assert_eq!(get("/me", HeaderMap::new()).await.unwrap().status(), 401);
+    assert_eq!(
+        get("/health", HeaderMap::new()).await.unwrap().status(),
+        200
+    );
+}
