@@ -8,6 +8,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[cfg(feature = "alb")]
+mod alb;
+
 /// 9999-12-31T23:59:59Z, in seconds since the Unix epoch.
 const MAX_DATE: u64 = 253_402_300_799;
 

@@ -53,6 +53,8 @@
 //!   does not compile.
 //! - `axum` (default): [`Claims`] and `Option<Claims>` as axum extractors.
 //! - `openapi`: import of API Gateway OpenAPI 3.0 / Swagger 2.0 exports.
+//! - `alb`: [`alb`], verification of an Application Load Balancer's signed user
+//!   claims (`x-amzn-oidc-data`) and its access token, behind [`alb::AlbAuthLayer`].
 //! - `test-util`: [`test_util::LocalUserPool`], a user pool for tests.
 //! - `lambda`: [`lambda::Authorizer`], an API Gateway Lambda authorizer (TOKEN
 //!   and REQUEST) that verifies Cognito tokens and answers with an IAM policy,
@@ -67,6 +69,8 @@
 )]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+#[cfg(feature = "alb")]
+pub mod alb;
 mod apigw;
 mod claims;
 mod crypto;

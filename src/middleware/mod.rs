@@ -11,6 +11,8 @@ pub use future::ResponseFuture;
 #[cfg(feature = "openapi")]
 pub(crate) use future::admit;
 pub use layer::CognitoAuthLayer;
+#[cfg(feature = "alb")]
+pub(crate) use layer::RouteConfig;
 pub use service::CognitoAuth;
 pub(crate) use source::token;
 pub use source::{RequestHead, TokenSource};

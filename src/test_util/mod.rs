@@ -40,6 +40,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "alb")]
+pub mod alb;
 mod server;
 
 pub use server::{JwksBehavior, JwksServer};
