@@ -1,7 +1,9 @@
 //! A user pool's key set: fetching the JWKS, caching decoded keys, refreshing.
 //!
-//! How the [`KeySource`] behaves, and why (SPEC section 5 lists what the reference
-//! verifier gets wrong; each point below answers one of them):
+//! How the [`KeySource`] behaves, and why (AWS's reference verifier,
+//! aws-jwt-verify, keeps removed keys, does not back off, locks a JWKS out for
+//! 10 s after any unknown `kid`, reads any size and drops a whole set for one
+//! bad key; each point below answers one of these):
 //!
 //! - **Known `kid`** (the hot path): one lookup in a moka cache and two clock
 //!   reads. No lock is taken and nothing but the lookup is awaited, so a slow or
@@ -61,7 +63,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Smallest RSA modulus accepted, in bits (SPEC section 2; the reference verifier
+/// Smallest RSA modulus accepted, in bits (the reference verifier
 /// accepts weaker keys).
 pub(crate) const MIN_RSA_BITS: usize = 2048;
 /// Largest RSA modulus accepted, in bits (bounds the cost of one verification).

@@ -67,7 +67,7 @@
     unreachable_pub,
     rust_2018_idioms
 )]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "alb")]
 pub mod alb;
@@ -111,6 +111,42 @@ pub use verifier::{
     DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY, PoolReadiness,
     Readiness, Verifier, VerifierBuilder,
 };
+
+// What a multi-threaded server needs: the shared parts are `Send + Sync`, the
+// response future `Send` (a future is polled by one task at a time; the boxed
+// verification it may hold is `Send` only, as is usual for futures).
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    const fn send<T: Send>() {}
+    send_sync::<Verifier>();
+    send_sync::<CognitoAuthLayer>();
+    send_sync::<CognitoAuth<tower_service_fn_stand_in::Service>>();
+    send::<ResponseFuture<tower_service_fn_stand_in::Service, ()>>();
+};
+
+/// A `Send + Sync` service, for the assertions above.
+mod tower_service_fn_stand_in {
+    use std::convert::Infallible;
+    use std::future::Ready;
+    use std::task::{Context, Poll};
+
+    #[derive(Clone, Debug)]
+    pub(crate) struct Service;
+
+    impl tower_service::Service<http::Request<()>> for Service {
+        type Response = http::Response<()>;
+        type Error = Infallible;
+        type Future = Ready<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            std::future::ready(Ok(http::Response::new(())))
+        }
+    }
+}
 
 /// The README's code blocks, compiled as doctests.
 #[cfg(doctest)]

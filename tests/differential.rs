@@ -1,5 +1,5 @@
 //! Differential testing against AWS's own verifier, the npm package `aws-jwt-verify`
-//! (SPEC section 5), on thousands of generated tokens.
+//! on thousands of generated tokens.
 //!
 //! A seeded generator (`differential/generator.rs`) mutates valid Cognito ID and access tokens:
 //! header fields, `alg`, `kid`, `crit`, every claim's presence, type and value, NumericDates

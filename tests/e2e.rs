@@ -87,6 +87,7 @@ impl Emulator {
 
     fn new(kind: Kind, endpoint: String) -> Self {
         let http = reqwest::Client::builder()
+            .no_proxy()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
@@ -453,7 +454,7 @@ impl App {
         });
         Self {
             addr,
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
             server,
         }
     }

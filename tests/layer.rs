@@ -69,7 +69,7 @@ async fn start(configure: impl FnOnce(CognitoAuthLayer) -> CognitoAuthLayer) -> 
     App {
         pool,
         addr,
-        client: reqwest::Client::new(),
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
         server,
     }
 }

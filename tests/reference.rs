@@ -1,4 +1,4 @@
-//! Agreement with AWS's own verifier, the npm package `aws-jwt-verify` (SPEC section 5).
+//! Agreement with AWS's own verifier, the npm package `aws-jwt-verify` .
 //!
 //! Needs Node and the package: `.ci/reference.sh` installs it and prints the path to set as
 //! `REFERENCE_NODE_MODULES`; `.ci/run` does both and runs this with `--ignored`. The reference
@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use tower_cognito::test_util::{LocalUserPool, SigningKey};
 use tower_cognito::{TokenUse, Verifier};
 
-/// Where this crate is stricter than the reference on purpose (SPEC section 5, README),
+/// Where this crate is stricter than the reference on purpose (README, "Stricter than aws-jwt-verify"),
 /// or more lenient on purpose: a claim that the verification does not read may have
 /// any shape, and fails only a route requirement that reads it (the reference refuses
 /// a non-string `scope` or `jti` while parsing).

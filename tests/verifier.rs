@@ -1,4 +1,4 @@
-//! The full token check of SPEC section 2, against a real JWKS endpoint on 127.0.0.1.
+//! The full token check (README, "What is checked"), against a real JWKS endpoint on 127.0.0.1.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

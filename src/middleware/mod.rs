@@ -14,5 +14,6 @@ pub use layer::CognitoAuthLayer;
 #[cfg(feature = "alb")]
 pub(crate) use layer::RouteConfig;
 pub use service::CognitoAuth;
+#[cfg(feature = "lambda")]
 pub(crate) use source::token;
 pub use source::{RequestHead, TokenSource};
