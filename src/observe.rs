@@ -85,6 +85,7 @@ pub(crate) enum Fetch {
 }
 
 impl Fetch {
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Ok => "ok",
