@@ -1,0 +1,117 @@
+//! Tracing: at `info` a healthy service says nothing per request; at `debug`
+//! every request has an `authorize` span with its outcome, kind, pool and token
+//! use, every refusal an event, and the `sub` appears only when asked for.
+
+use http::{Request, Response};
+use std::convert::Infallible;
+use std::io;
+use std::sync::{Arc, Mutex};
+use tower::{Layer, ServiceExt, service_fn};
+use tower_cognito::CognitoAuthLayer;
+use tower_cognito::test_util::LocalUserPool;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs requests under a subscriber at `level`, on this thread, and returns what
+/// it printed: one accepted token twice (a miss, then a hit), no token, a bad one.
+fn run(level: tracing::Level, trace_sub: bool) -> String {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(level)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(false)
+        .finish();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Keys loaded before: loading them is logged at info, once per key set.
+    let (_pool, verifier, token) = rt.block_on(async {
+        let pool = LocalUserPool::start().await.unwrap();
+        let token = pool.id_token().sub("sub-that-must-not-leak").sign();
+        let verifier = pool.verifier();
+        verifier.prefetch().await.unwrap();
+        (pool, verifier, token)
+    });
+    tracing::subscriber::with_default(subscriber, || {
+        rt.block_on(async {
+            let mut auth = CognitoAuthLayer::new(verifier.clone()).name("me");
+            if trace_sub {
+                auth = auth.trace_sub();
+            }
+            let service = auth.layer(service_fn(|_: Request<()>| async {
+                Ok::<_, Infallible>(Response::new(()))
+            }));
+            for header in [
+                Some(token.as_str()),
+                Some(token.as_str()),
+                None,
+                Some("x.y.z"),
+            ] {
+                let mut request = Request::get("/");
+                if let Some(token) = header {
+                    request = request.header("authorization", format!("Bearer {token}"));
+                }
+                service
+                    .clone()
+                    .oneshot(request.body(()).unwrap())
+                    .await
+                    .unwrap();
+            }
+        })
+    });
+    String::from_utf8(capture.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn info_is_quiet_and_debug_shows_every_decision() {
+    let info = run(tracing::Level::INFO, false);
+    assert_eq!(info, "", "nothing per request at info");
+
+    let debug = run(tracing::Level::DEBUG, false);
+    let spans: Vec<&str> = debug.lines().filter(|l| l.contains("authorize{")).collect();
+    let closes: Vec<&&str> = spans.iter().filter(|l| l.contains(": close ")).collect();
+    assert_eq!(closes.len(), 4, "one span per request:\n{debug}");
+    let admitted = closes
+        .iter()
+        .filter(|l| {
+            l.contains("outcome=\"admitted\"")
+                && l.contains("token_use=\"id\"")
+                && l.contains("pool=")
+        })
+        .count();
+    assert_eq!(admitted, 2, "{debug}");
+    assert!(
+        closes.iter().any(|l| l.contains("kind=\"missing_token\"")),
+        "{debug}"
+    );
+    assert!(
+        closes
+            .iter()
+            .any(|l| l.contains("kind=\"malformed_token\"")),
+        "{debug}"
+    );
+    assert_eq!(debug.matches("request rejected").count(), 2, "{debug}");
+    assert!(!debug.contains("sub-that-must-not-leak"), "{debug}");
+
+    let with_sub = run(tracing::Level::DEBUG, true);
+    assert!(
+        with_sub.contains("sub=\"sub-that-must-not-leak\""),
+        "{with_sub}"
+    );
+}
