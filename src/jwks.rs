@@ -667,7 +667,9 @@ impl KeySource {
             id: flight.id,
             ended: false,
         };
-        runtime.spawn(guard.run(why));
+        // Its own span: a fetch outlives the request that started it.
+        let span = tracing::debug_span!(parent: None, "jwks_fetch", pool = %self.label, why = why.as_str());
+        runtime.spawn(tracing::Instrument::instrument(guard.run(why), span));
         Some(Joined {
             done,
             deadline_ms: flight.deadline_ms,

@@ -115,3 +115,32 @@ fn info_is_quiet_and_debug_shows_every_decision() {
         "{with_sub}"
     );
 }
+
+#[test]
+fn key_fetches_have_spans_of_their_own() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pool = rt.block_on(LocalUserPool::start()).unwrap();
+    let id = pool.user_pool().id().to_owned();
+    tracing::subscriber::with_default(subscriber, || {
+        rt.block_on(async { pool.verifier().prefetch().await.unwrap() })
+    });
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let fetched = text
+        .lines()
+        .find(|l| l.contains("fetched JWKS"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        fetched.contains(&format!("jwks_fetch{{pool={id} why=\"prefetch\"}}")),
+        "{fetched}"
+    );
+}
