@@ -18,7 +18,11 @@ pub struct Responses(Mode);
 #[derive(Clone)]
 enum Mode {
     ApiGateway,
-    Rfc6750 { challenge: String },
+    Rfc6750 {
+        challenge: String,
+    },
+    #[cfg(feature = "grpc")]
+    Grpc,
     Custom(Custom),
 }
 
@@ -33,6 +37,8 @@ impl fmt::Debug for Responses {
         match &self.0 {
             Mode::ApiGateway => f.write_str("Responses::ApiGateway"),
             Mode::Rfc6750 { challenge } => write!(f, "Responses::Rfc6750({challenge})"),
+            #[cfg(feature = "grpc")]
+            Mode::Grpc => f.write_str("Responses::Grpc"),
             Mode::Custom(_) => f.write_str("Responses::Custom(<fn>)"),
         }
     }
@@ -84,6 +90,34 @@ impl Responses {
         })
     }
 
+    /// gRPC answers (feature `grpc`), for a tonic server or any gRPC service
+    /// over HTTP/2: a trailers-only response, HTTP 200 with
+    /// `content-type: application/grpc`, `grpc-status`, a `grpc-message` and an
+    /// empty body, which gRPC clients read as the call's status.
+    ///
+    /// | case | `grpc-status` | `grpc-message` |
+    /// |---|---|---|
+    /// | no token | 16 `UNAUTHENTICATED` | `missing bearer token` |
+    /// | token metadata twice, unreadable, other scheme | 16 | `the authorization metadata does not carry exactly one readable bearer token` |
+    /// | expired token | 16 | `the token has expired` |
+    /// | ID token where an access token is required, or the reverse | 16 | `the token is not of the kind this method takes` |
+    /// | any other bad token (malformed, signature, issuer, app client, key) | 16 | `the token is not valid` |
+    /// | valid token without the scope | 7 `PERMISSION_DENIED` | `the token lacks the required scope` |
+    /// | valid token refused by the groups, pools, `aud` or a check | 7 | `the token does not grant access to this method` |
+    /// | an operation behind an authorizer the crate cannot check | 7 | `the method is protected by an authorizer this server cannot check` |
+    /// | no key can be had (JWKS down, nothing cached) | 14 `UNAVAILABLE` | `the keys to verify the token are unavailable` |
+    /// | a method the table does not list ([`AuthErrorKind::UnknownOperation`]) | 12 `UNIMPLEMENTED` | `unknown method` |
+    ///
+    /// Codes as in gRPC's status code guide (`UNAUTHENTICATED`: no valid
+    /// credentials; `PERMISSION_DENIED`: authenticated, not allowed;
+    /// `UNAVAILABLE`: transient, worth a retry). Messages are constant, never
+    /// token material, and percent-encoded as gRPC's HTTP/2 protocol asks
+    /// (bytes outside `0x20..=0x7E`, and `%`).
+    #[cfg(feature = "grpc")]
+    pub fn grpc() -> Self {
+        Self(Mode::Grpc)
+    }
+
     /// Your own responses. The closure sees the error and returns the response;
     /// the crate adds the [`AuthError`] to its extensions.
     pub fn custom(f: impl Fn(&AuthError) -> Response<Bytes> + Send + Sync + 'static) -> Self {
@@ -95,6 +129,8 @@ impl Responses {
         let mut response = match &self.0 {
             Mode::ApiGateway => api_gateway(error),
             Mode::Rfc6750 { challenge } => rfc6750(challenge, error, scopes),
+            #[cfg(feature = "grpc")]
+            Mode::Grpc => grpc(error),
             Mode::Custom(f) => f(error),
         };
         response.extensions_mut().insert(error.clone());
@@ -211,6 +247,90 @@ fn rfc6750(challenge: &str, error: &AuthError, scopes: &[String]) -> Response<By
     response
 }
 
+/// gRPC status codes (gRPC's `doc/statuscodes.md`).
+#[cfg(feature = "grpc")]
+mod grpc_code {
+    pub(super) const PERMISSION_DENIED: u16 = 7;
+    pub(super) const UNIMPLEMENTED: u16 = 12;
+    pub(super) const UNAVAILABLE: u16 = 14;
+    pub(super) const UNAUTHENTICATED: u16 = 16;
+}
+
+#[cfg(feature = "grpc")]
+static GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+#[cfg(feature = "grpc")]
+static GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+
+/// The gRPC status code and message for an error. Every kind is named, so that
+/// a new kind cannot fall into a code by accident.
+#[cfg(feature = "grpc")]
+fn grpc_status(kind: AuthErrorKind) -> (u16, &'static str) {
+    use AuthErrorKind as K;
+    use grpc_code::*;
+    const INVALID: &str = "the token is not valid";
+    match kind {
+        K::MissingToken => (UNAUTHENTICATED, "missing bearer token"),
+        K::InvalidRequest => (
+            UNAUTHENTICATED,
+            "the authorization metadata does not carry exactly one readable bearer token",
+        ),
+        K::Expired => (UNAUTHENTICATED, "the token has expired"),
+        K::WrongTokenUse => (
+            UNAUTHENTICATED,
+            "the token is not of the kind this method takes",
+        ),
+        K::MalformedToken
+        | K::DisallowedAlgorithm
+        | K::NotYetValid
+        | K::BadSignature
+        | K::UnknownKey
+        | K::WrongIssuer
+        | K::WrongClient => (UNAUTHENTICATED, INVALID),
+        K::InsufficientScope => (PERMISSION_DENIED, "the token lacks the required scope"),
+        K::Forbidden => (
+            PERMISSION_DENIED,
+            "the token does not grant access to this method",
+        ),
+        K::UnenforceableOperation => (
+            PERMISSION_DENIED,
+            "the method is protected by an authorizer this server cannot check",
+        ),
+        K::KeySetUnavailable => (UNAVAILABLE, "the keys to verify the token are unavailable"),
+        K::UnknownOperation => (UNIMPLEMENTED, "unknown method"),
+    }
+}
+
+#[cfg(feature = "grpc")]
+fn grpc(error: &AuthError) -> Response<Bytes> {
+    let (code, message) = grpc_status(error.kind());
+    // HTTP 200 and an empty body: the whole answer is in the one HEADERS frame
+    // (gRPC's "Trailers-Only" response).
+    let mut response = Response::new(Bytes::new());
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(GRPC_STATUS.clone(), HeaderValue::from(code));
+    if let Ok(value) = HeaderValue::try_from(percent_encode(message)) {
+        headers.insert(GRPC_MESSAGE.clone(), value);
+    }
+    response
+}
+
+/// Percent-encodes a `grpc-message` (gRPC's `PROTOCOL-HTTP2.md`): the UTF-8
+/// bytes outside `0x20..=0x7E`, and `%` itself, become `%XX`.
+#[cfg(feature = "grpc")]
+fn percent_encode(message: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(message.len());
+    for &byte in message.as_bytes() {
+        if (0x20..=0x7E).contains(&byte) && byte != b'%' {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
 /// Escapes a value for an RFC 7230 quoted-string; control characters are dropped.
 fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -268,5 +388,86 @@ mod tests {
             (r.status().as_u16(), &r.headers()[RETRY_AFTER]),
             (503, &HeaderValue::from_static("5"))
         );
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn grpc_maps_every_kind() {
+        use AuthErrorKind as K;
+        let cases = [
+            (K::MissingToken, "16", "missing bearer token"),
+            (
+                K::InvalidRequest,
+                "16",
+                "the authorization metadata does not carry exactly one readable bearer token",
+            ),
+            (K::MalformedToken, "16", "the token is not valid"),
+            (K::DisallowedAlgorithm, "16", "the token is not valid"),
+            (K::Expired, "16", "the token has expired"),
+            (K::NotYetValid, "16", "the token is not valid"),
+            (K::BadSignature, "16", "the token is not valid"),
+            (K::UnknownKey, "16", "the token is not valid"),
+            (K::WrongIssuer, "16", "the token is not valid"),
+            (
+                K::WrongTokenUse,
+                "16",
+                "the token is not of the kind this method takes",
+            ),
+            (K::WrongClient, "16", "the token is not valid"),
+            (
+                K::InsufficientScope,
+                "7",
+                "the token lacks the required scope",
+            ),
+            (
+                K::Forbidden,
+                "7",
+                "the token does not grant access to this method",
+            ),
+            (
+                K::KeySetUnavailable,
+                "14",
+                "the keys to verify the token are unavailable",
+            ),
+            (K::UnknownOperation, "12", "unknown method"),
+            (
+                K::UnenforceableOperation,
+                "7",
+                "the method is protected by an authorizer this server cannot check",
+            ),
+        ];
+        for (kind, code, message) in cases {
+            // The detail (which could name what is wrong) never reaches the client.
+            let error = AuthError::new(kind, "detail: eyJhbGciOi");
+            let r = Responses::grpc().respond(&error, &["notes/read".into()]);
+            assert_eq!(r.status(), StatusCode::OK, "{kind:?}");
+            let headers: Vec<_> = r
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.to_str().unwrap()))
+                .collect();
+            assert_eq!(
+                headers,
+                [
+                    ("content-type", "application/grpc"),
+                    ("grpc-status", code),
+                    ("grpc-message", message),
+                ],
+                "{kind:?}"
+            );
+            assert!(r.body().is_empty(), "{kind:?}: trailers-only, no body");
+            assert_eq!(r.extensions().get::<AuthError>(), Some(&error));
+        }
+        assert_eq!(format!("{:?}", Responses::grpc()), "Responses::Grpc");
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn grpc_message_is_percent_encoded() {
+        assert_eq!(percent_encode("unknown method"), "unknown method");
+        assert_eq!(percent_encode(" ~!\\\""), " ~!\\\"");
+        assert_eq!(percent_encode("100%"), "100%25");
+        assert_eq!(percent_encode("caf\u{e9}\n\t\u{7f}"), "caf%C3%A9%0A%09%7F");
+        assert_eq!(percent_encode("\u{1F512}"), "%F0%9F%94%92");
     }
 }
