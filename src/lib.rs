@@ -55,6 +55,8 @@
 //! - `openapi`: import of API Gateway OpenAPI 3.0 / Swagger 2.0 exports.
 //! - `alb`: [`alb`], verification of an Application Load Balancer's signed user
 //!   claims (`x-amzn-oidc-data`) and its access token, behind [`alb::AlbAuthLayer`].
+//! - `grpc`: [`grpc::GrpcAuthLayer`], a per-method table for tonic servers, and
+//!   [`Responses::grpc`], refusals as gRPC statuses. Pulls in no gRPC crate.
 //! - `test-util`: [`test_util::LocalUserPool`], a user pool for tests.
 //! - `lambda`: [`lambda::Authorizer`], an API Gateway Lambda authorizer (TOKEN
 //!   and REQUEST) that verifies Cognito tokens and answers with an IAM policy,
@@ -75,6 +77,8 @@ mod apigw;
 mod claims;
 mod crypto;
 mod error;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 mod jwks;
 #[cfg(feature = "lambda")]
 pub mod lambda;
