@@ -98,7 +98,7 @@ impl Responses {
     /// | case | `grpc-status` | `grpc-message` |
     /// |---|---|---|
     /// | no token | 16 `UNAUTHENTICATED` | `missing bearer token` |
-    /// | token metadata twice, unreadable, other scheme | 16 | `the authorization metadata does not carry exactly one readable bearer token` |
+    /// | token metadata twice, unreadable, other scheme, tokens in two sources | 16 | `the request does not carry exactly one readable bearer token` |
     /// | expired token | 16 | `the token has expired` |
     /// | ID token where an access token is required, or the reverse | 16 | `the token is not of the kind this method takes` |
     /// | any other bad token (malformed, signature, issuer, app client, key) | 16 | `the token is not valid` |
@@ -272,7 +272,7 @@ fn grpc_status(kind: AuthErrorKind) -> (u16, &'static str) {
         K::MissingToken => (UNAUTHENTICATED, "missing bearer token"),
         K::InvalidRequest => (
             UNAUTHENTICATED,
-            "the authorization metadata does not carry exactly one readable bearer token",
+            "the request does not carry exactly one readable bearer token",
         ),
         K::Expired => (UNAUTHENTICATED, "the token has expired"),
         K::WrongTokenUse => (
@@ -399,7 +399,7 @@ mod tests {
             (
                 K::InvalidRequest,
                 "16",
-                "the authorization metadata does not carry exactly one readable bearer token",
+                "the request does not carry exactly one readable bearer token",
             ),
             (K::MalformedToken, "16", "the token is not valid"),
             (K::DisallowedAlgorithm, "16", "the token is not valid"),

@@ -35,8 +35,7 @@ const MISSING: &str = "missing bearer token";
 const INVALID: &str = "the token is not valid";
 const EXPIRED: &str = "the token has expired";
 const WRONG_KIND: &str = "the token is not of the kind this method takes";
-const UNREADABLE: &str =
-    "the authorization metadata does not carry exactly one readable bearer token";
+const UNREADABLE: &str = "the request does not carry exactly one readable bearer token";
 const NO_SCOPE: &str = "the token lacks the required scope";
 const NO_KEYS: &str = "the keys to verify the token are unavailable";
 const UNKNOWN: &str = "unknown method";

@@ -176,7 +176,7 @@ where
     }
 
     /// Calls the ready `inner` with the request untouched (a public route).
-    #[cfg_attr(not(feature = "openapi"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "openapi", feature = "grpc")), allow(dead_code))]
     pub(crate) fn pass(inner: &mut S, request: Request<ReqBody>) -> Self {
         Self {
             state: State::Calling {

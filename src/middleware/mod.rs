@@ -8,7 +8,7 @@ mod source;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
-#[cfg(feature = "openapi")]
+#[cfg(any(feature = "openapi", feature = "grpc"))]
 pub(crate) use future::admit;
 pub use layer::CognitoAuthLayer;
 #[cfg(feature = "alb")]
