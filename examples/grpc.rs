@@ -9,7 +9,7 @@
 //! | anything else                   | refused, `UNIMPLEMENTED`              |
 //!
 //! ```text
-//! cargo run --example grpc --features grpc
+//! cargo run --example grpc
 //! ```
 //!
 //! It starts a local user pool (the `test-util` kit), listens on `BIND`
