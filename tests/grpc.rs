@@ -28,7 +28,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 use tower::{Layer, Service, ServiceExt};
 use tower_cognito::grpc::GrpcAuthLayer;
-use tower_cognito::test_util::{JwksBehavior, LocalUserPool};
+use tower_cognito::test_util::{JwksBehavior, LocalUserPool, SigningKey};
 use tower_cognito::{CognitoAuthLayer, Requirement, ResponseBody, Responses};
 
 const MISSING: &str = "missing bearer token";
@@ -251,7 +251,7 @@ async fn missing_or_bad_tokens_are_unauthenticated() {
         &expired,
     );
 
-    // Signed by a key the pool does not publish.
+    // From another pool: its issuer is not trusted, its key not published.
     let stranger = LocalUserPool::start().await.unwrap();
     let forged = stranger.access_token().scopes([READ_SCOPE]).sign();
     assert_refused(
@@ -259,6 +259,34 @@ async fn missing_or_bad_tokens_are_unauthenticated() {
         Code::Unauthenticated,
         INVALID,
         &forged,
+    );
+
+    // The pool's issuer, a key it never published.
+    let unpublished = SigningKey::generate("unpublished");
+    let forged = pool
+        .access_token()
+        .scopes([READ_SCOPE])
+        .signed_by(&unpublished)
+        .sign();
+    assert_refused(
+        client.list(with_token(ListNotesRequest {}, &forged)).await,
+        Code::Unauthenticated,
+        INVALID,
+        &forged,
+    );
+
+    // A good token with its signature altered.
+    let good = pool.access_token().scopes([READ_SCOPE]).sign();
+    let (signed, signature) = good.rsplit_once('.').unwrap();
+    let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
+    let tampered = format!("{signed}.{flipped}{}", &signature[1..]);
+    assert_refused(
+        client
+            .list(with_token(ListNotesRequest {}, &tampered))
+            .await,
+        Code::Unauthenticated,
+        INVALID,
+        &tampered,
     );
 
     // An ID token where the method takes an access token (API Gateway: 401).
