@@ -116,6 +116,9 @@ struct Table {
     methods: HashMap<String, Policy>,
     /// For methods not named.
     default: Option<Policy>,
+    /// The name, in metrics and traces, of calls to methods the table refuses
+    /// as unknown.
+    unknown: Arc<str>,
 }
 
 /// What the table does with the calls of one method.
@@ -137,6 +140,7 @@ impl GrpcAuthLayer {
                 base: CognitoAuthLayer::new(verifier).responses(Responses::grpc()),
                 methods: HashMap::new(),
                 default: None,
+                unknown: Arc::from("unknown"),
             }),
         }
     }
@@ -151,8 +155,10 @@ impl GrpcAuthLayer {
         path: impl Into<String>,
         requirement: Requirement,
     ) -> Result<Self, ConfigError> {
-        let policy = Policy::Token(self.table.base.require(requirement)?);
-        self.insert(path.into(), policy)
+        let path = path.into();
+        // The path is configuration, so it is a bounded metrics label.
+        let policy = Policy::Token(self.table.base.require(requirement)?.name(path.clone()));
+        self.insert(path, policy)
     }
 
     /// Calls to `path`, such as `/grpc.health.v1.Health/Check`, pass untouched:
@@ -166,7 +172,8 @@ impl GrpcAuthLayer {
     /// `requirement`, instead of being refused. Fails when no token could meet
     /// it.
     pub fn default(mut self, requirement: Requirement) -> Result<Self, ConfigError> {
-        let policy = Policy::Token(self.table.base.require(requirement)?);
+        // Never the request's path: that would let callers grow the label set.
+        let policy = Policy::Token(self.table.base.require(requirement)?.name("default"));
         Arc::make_mut(&mut self.table).default = Some(policy);
         Ok(self)
     }
@@ -286,7 +293,7 @@ where
                     AuthErrorKind::UnknownOperation,
                     "the call is to a gRPC method the table does not name",
                 );
-                ResponseFuture::reject(&table.base.route.responses, &error, &[])
+                ResponseFuture::reject(&table.unknown, &table.base.route.responses, &error, &[])
             }
         }
     }

@@ -13,7 +13,8 @@
 //!
 //! Label values come from configuration only: `route` is the layer's
 //! [`name`](crate::CognitoAuthLayer::name) (an imported operation's
-//! `GET /pets/{petId}`, `unknown` for requests no operation matched), `pool` the
+//! `GET /pets/{petId}`, a gRPC table's method path `/notes.v1.Notes/List` or
+//! `default`, `unknown` for requests no operation or method matched), `pool` the
 //! configured id of the (first) pool whose keys the set holds. No `sub`, `kid` or token is ever a label.
 
 use crate::error::AuthErrorKind;
