@@ -128,6 +128,14 @@ const _: () = {
     send::<ResponseFuture<tower_service_fn_stand_in::Service, ()>>();
 };
 
+// The same for the gRPC table, which a tonic server clones onto every connection.
+#[cfg(feature = "grpc")]
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<grpc::GrpcAuthLayer>();
+    send_sync::<grpc::GrpcAuth<tower_service_fn_stand_in::Service>>();
+};
+
 /// A `Send + Sync` service, for the assertions above.
 mod tower_service_fn_stand_in {
     use std::convert::Infallible;

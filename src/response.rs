@@ -105,7 +105,9 @@ impl Responses {
     /// | valid token without the scope | 7 `PERMISSION_DENIED` | `the token lacks the required scope` |
     /// | valid token refused by the groups, pools, `aud` or a check | 7 | `the token does not grant access to this method` |
     /// | an operation behind an authorizer the crate cannot check | 7 | `the method is protected by an authorizer this server cannot check` |
+    /// | a revoked token ([`Revocation`](crate::Revocation)) | 16 | `the token has been revoked` |
     /// | no key can be had (JWKS down, nothing cached) | 14 `UNAVAILABLE` | `the keys to verify the token are unavailable` |
+    /// | the revocation store fails | 14 | `whether the token is revoked cannot be checked` |
     /// | a method the table does not list ([`AuthErrorKind::UnknownOperation`]) | 12 `UNIMPLEMENTED` | `unknown method` |
     ///
     /// Codes as in gRPC's status code guide (`UNAUTHENTICATED`: no valid
@@ -295,7 +297,12 @@ fn grpc_status(kind: AuthErrorKind) -> (u16, &'static str) {
             PERMISSION_DENIED,
             "the method is protected by an authorizer this server cannot check",
         ),
+        K::Revoked => (UNAUTHENTICATED, "the token has been revoked"),
         K::KeySetUnavailable => (UNAVAILABLE, "the keys to verify the token are unavailable"),
+        K::RevocationUnavailable => (
+            UNAVAILABLE,
+            "whether the token is revoked cannot be checked",
+        ),
         K::UnknownOperation => (UNIMPLEMENTED, "unknown method"),
     }
 }
@@ -423,6 +430,12 @@ mod tests {
                 K::Forbidden,
                 "7",
                 "the token does not grant access to this method",
+            ),
+            (K::Revoked, "16", "the token has been revoked"),
+            (
+                K::RevocationUnavailable,
+                "14",
+                "whether the token is revoked cannot be checked",
             ),
             (
                 K::KeySetUnavailable,
