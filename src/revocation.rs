@@ -89,17 +89,44 @@ pub trait Revocation: Send + Sync + 'static {
 /// # Ok(()) }
 /// ```
 pub struct RevocationList {
-    /// `jti:` / `origin:` / `sub:` → (the time before which tokens are revoked,
-    /// in epoch seconds; for `jti` and `origin_jti`, `u64::MAX`) and how long
-    /// the entry must live.
+    jti: Kind,
+    origin_jti: Kind,
+    /// For a `sub`, tokens issued before `Entry::before` are revoked.
+    sub: Kind,
+}
+
+/// The revocations of one kind, by the claim's value.
+struct Kind {
     entries: Cache<String, Entry>,
     /// Entries ever added: while none was, a check costs one atomic load.
     added: AtomicU64,
 }
 
+impl Kind {
+    fn new() -> Self {
+        Self {
+            entries: Cache::builder().expire_after(EntryExpiry).build(),
+            added: AtomicU64::new(0),
+        }
+    }
+
+    fn insert(&self, key: String, entry: Entry) {
+        self.entries.insert(key, entry);
+        self.added.fetch_add(1, Ordering::Release);
+    }
+
+    fn get(&self, key: &str) -> Option<Entry> {
+        if self.added.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        self.entries.get(key)
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Entry {
-    /// Tokens issued before this (epoch seconds) are revoked.
+    /// Tokens issued before this (epoch seconds) are revoked; `u64::MAX` for a
+    /// `jti` or `origin_jti`.
     before: u64,
     ttl: Duration,
 }
@@ -149,7 +176,9 @@ impl Default for RevocationList {
 impl fmt::Debug for RevocationList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RevocationList")
-            .field("entries", &self.entries.entry_count())
+            .field("jti", &self.jti.entries.entry_count())
+            .field("origin_jti", &self.origin_jti.entries.entry_count())
+            .field("sub", &self.sub.entries.entry_count())
             .finish()
     }
 }
@@ -158,14 +187,10 @@ impl RevocationList {
     /// An empty list.
     pub fn new() -> Self {
         Self {
-            entries: Cache::builder().expire_after(EntryExpiry).build(),
-            added: AtomicU64::new(0),
+            jti: Kind::new(),
+            origin_jti: Kind::new(),
+            sub: Kind::new(),
         }
-    }
-
-    fn insert(&self, key: String, entry: Entry) {
-        self.entries.insert(key, entry);
-        self.added.fetch_add(1, Ordering::Release);
     }
 
     /// Revokes one token (its `jti`) until `exp`, its expiry in epoch seconds.
@@ -174,7 +199,7 @@ impl RevocationList {
             before: u64::MAX,
             ttl: until(exp),
         };
-        self.insert(format!("jti:{}", jti.into()), entry);
+        self.jti.insert(jti.into(), entry);
     }
 
     /// Revokes every token made from one refresh token (their `origin_jti`),
@@ -184,7 +209,7 @@ impl RevocationList {
             before: u64::MAX,
             ttl: LONGEST_TOKEN_LIFETIME,
         };
-        self.insert(format!("origin:{}", origin_jti.into()), entry);
+        self.origin_jti.insert(origin_jti.into(), entry);
     }
 
     /// Revokes a token and its siblings: its `jti` until its `exp`, and its
@@ -207,28 +232,21 @@ impl RevocationList {
             before,
             ttl: LONGEST_TOKEN_LIFETIME,
         };
-        self.insert(format!("sub:{}", sub.into()), entry);
+        self.sub.insert(sub.into(), entry);
     }
 
     /// Whether these claims are revoked, now.
     pub fn contains(&self, claims: &Claims) -> bool {
-        if self.added.load(Ordering::Acquire) == 0 {
-            return false;
-        }
-        let hit = |key: String| self.entries.get(&key);
-        if claims
-            .jti()
-            .is_some_and(|jti| hit(format!("jti:{jti}")).is_some())
-        {
+        if claims.jti().is_some_and(|jti| self.jti.get(jti).is_some()) {
             return true;
         }
         if claims
             .origin_jti()
-            .is_some_and(|origin| hit(format!("origin:{origin}")).is_some())
+            .is_some_and(|origin| self.origin_jti.get(origin).is_some())
         {
             return true;
         }
-        match hit(format!("sub:{}", claims.sub())) {
+        match self.sub.get(claims.sub()) {
             // A token without iat counts as issued before the sign-out.
             Some(entry) => claims.iat().is_none_or(|iat| iat < entry.before),
             None => false,
