@@ -90,7 +90,7 @@ mod extract;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 
-pub use apigw::ApiGatewayClaims;
+pub use apigw::{ApiGatewayClaims, HttpApiClaims};
 pub use claims::{Claims, ClaimsError, TokenUse};
 pub use error::{AuthError, AuthErrorKind, ConfigError};
 #[cfg(feature = "axum")]

@@ -1,5 +1,6 @@
 //! Splitting and decoding a compact JWS, before any key is involved.
 
+use crate::claims::Payload;
 use crate::error::{AuthError, AuthErrorKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +16,7 @@ pub(crate) struct Parsed<'a> {
     /// `header.payload`: the bytes the signature covers.
     pub(crate) signing_input: &'a [u8],
     pub(crate) signature: Vec<u8>,
-    pub(crate) payload: Map<String, Value>,
+    pub(crate) payload: Payload,
 }
 
 /// The header members the check reads. Every other member is skipped unread
@@ -116,9 +117,10 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, AuthError> {
         _ => return Err(AuthError::malformed("token header has no `kid`")),
     };
 
-    let UniqueMap(payload) = serde_json::from_slice(&payload_json).map_err(|_| {
+    let UniqueMap(claims) = serde_json::from_slice(&payload_json).map_err(|_| {
         AuthError::malformed("token payload is not a JSON object with unique names")
     })?;
+    let payload = Payload::new(claims, &payload_json);
 
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
     Ok(Parsed {
