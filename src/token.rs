@@ -19,6 +19,10 @@ pub(crate) struct Parsed<'a> {
     pub(crate) payload: Payload,
 }
 
+/// The detail of the error for a token that is not three segments (HTTP API's
+/// responses name this case).
+pub(crate) const NOT_THREE_SEGMENTS: &str = "token does not have exactly three segments";
+
 /// The header members the check reads. Every other member is skipped unread
 /// (without recursion, however deeply it nests); every name, read or not, must
 /// be unique.
@@ -84,9 +88,7 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, AuthError> {
         segments.next(),
         segments.next(),
     ) else {
-        return Err(AuthError::malformed(
-            "token does not have exactly three segments",
-        ));
+        return Err(AuthError::malformed(NOT_THREE_SEGMENTS));
     };
     if signature.is_empty() {
         return Err(AuthError::malformed("token has an empty signature"));
