@@ -1,14 +1,17 @@
 //! API Gateway HTTP API's JWT authorizer, reproduced by the HTTP API profile:
 //! every check of "Controlling access to HTTP APIs with JWT authorizers"
 //! accepted and refused over a real socket, with HTTP API's responses byte
-//! for byte.
+//! for byte; and an HTTP API's OpenAPI export (`tests/fixtures/`) served as a
+//! route table.
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{any, get};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tower::Layer;
+use tower_cognito::openapi::{ApiDefinition, ImportErrorKind, ImportOptions};
 use tower_cognito::test_util::{JwksBehavior, LocalUserPool};
 use tower_cognito::{
     Claims, CognitoAuthLayer, HttpApiClaims, Profile, Requirement, Responses, UserPool, Verifier,
@@ -494,4 +497,322 @@ async fn the_profile_is_configuration_checked_when_built() {
         (status, header.as_deref()),
         (401, Some(r#"Bearer realm="pets""#))
     );
+}
+
+// ------------------------------------------------------- the OpenAPI export
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/httpapi.openapi3.json"
+);
+const PETS_POOL: &str = "us-east-1_PetsPool1";
+const ADMIN_POOL: &str = "us-east-1_AdminPool";
+const WEB_CLIENT: &str = "4example5client6id7abcdefgh";
+const ADMIN_CLIENT: &str = "1admin2console3abcdefghijk";
+
+/// The export's routes, served with counting handlers behind its route
+/// table, the pets and admin authorizers' pools replaced by local ones.
+async fn export(pets: &LocalUserPool, admin: &LocalUserPool) -> (Server, Arc<AtomicUsize>) {
+    let api = ApiDefinition::from_path(FIXTURE).unwrap();
+    assert!(api.is_http_api());
+    let api = api.map_pools(|pool| match pool.id() {
+        PETS_POOL => pets.user_pool(),
+        ADMIN_POOL => admin.user_pool(),
+        other => panic!("unexpected pool {other}"),
+    });
+    let runs = Arc::new(AtomicUsize::new(0));
+    let handler = {
+        let runs = Arc::clone(&runs);
+        move |uri: axum::http::Uri| {
+            let runs = Arc::clone(&runs);
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                uri.path().to_owned()
+            }
+        }
+    };
+    let router = Router::new()
+        .route("/pets", get(handler.clone()).post(handler.clone()))
+        .route(
+            "/pets/{petId}",
+            get(handler.clone()).delete(handler.clone()),
+        )
+        .route("/health", get(handler.clone()))
+        .route("/admin/{*rest}", any(handler.clone()))
+        .fallback(handler);
+    let layer = api.layer(api.verifier_builder().build().unwrap()).unwrap();
+    (
+        serve(Router::new().fallback_service(layer.layer(router))).await,
+        runs,
+    )
+}
+
+#[test]
+fn the_export_imports_as_http_api_routes() {
+    let api = ApiDefinition::from_path(FIXTURE).unwrap();
+    assert!(api.is_http_api());
+    let ids: Vec<&str> = api.pools().iter().map(UserPool::id).collect();
+    assert_eq!(ids, [PETS_POOL, ADMIN_POOL]);
+    let get = |method: &str, path: &str| {
+        api.route(&method.parse().unwrap(), path)
+            .unwrap_or_else(|| panic!("{method} {path}"))
+    };
+    let pets = get("GET", "/pets");
+    assert_eq!(pets.scopes(), ["pets/read", "pets/admin"]);
+    assert_eq!(
+        pets.profile(),
+        Some(Profile::http_api([WEB_CLIENT, "7m2m8client9id0abcdefghij"]))
+    );
+    let admin = get("PATCH", "/admin/users/7");
+    assert_eq!(admin.header().unwrap(), "x-admin-token");
+    assert_eq!(admin.profile(), Some(Profile::http_api([ADMIN_CLIENT])));
+    assert!(get("GET", "/health").is_public());
+    // The $default route takes what no other route does.
+    assert!(get("GET", "/nowhere").is_default());
+    assert!(get("PUT", "/pets").is_default());
+    assert_eq!(get("PUT", "/pets").to_string(), "ANY /$default");
+    // But not a path that reads as a route as written and as none once
+    // normalised: the router could take it to the route's handler.
+    assert!(api.route(&http::Method::GET, "/admin/../nowhere").is_none());
+    assert!(get("GET", "/pets/./7").path() == "/pets/{petId}");
+}
+
+#[tokio::test]
+async fn the_export_is_served_with_http_api_rules() {
+    let pets = LocalUserPool::start().await.unwrap();
+    let admin = LocalUserPool::start().await.unwrap();
+    let (server, runs) = export(&pets, &admin).await;
+    let call = |path: &'static str, headers: Vec<(&'static str, String)>| {
+        let server = &server;
+        async move { ask(server, path, &headers).await }
+    };
+    let ran = || runs.load(Ordering::SeqCst);
+    let web = |b: tower_cognito::test_util::TokenBuilder| b.client_id(WEB_CLIENT);
+
+    // Public.
+    assert_eq!(call("/health", vec![]).await.0, 200);
+    // GET /pets: pets/read or pets/admin, from any token of the pool issued
+    // to one of the authorizer's audiences.
+    let reader = web(pets.access_token()).scopes(["pets/read"]).sign();
+    assert_eq!(call("/pets", bearer(&reader)).await.0, 200);
+    let id = web(pets.id_token()).sign();
+    assert_eq!(
+        call("/pets", bearer(&id)).await,
+        forbidden("pets/read pets/admin")
+    );
+    // The pool's default client is not an audience of the authorizer.
+    let stranger = pets.access_token().scopes(["pets/read"]).sign();
+    assert_eq!(
+        call("/pets", bearer(&stranger)).await,
+        unauthorized(
+            "pets/read pets/admin",
+            "the token does not have a valid audience"
+        )
+    );
+    // GET /pets/{petId}: no scopes, so an ID token or an access token.
+    assert_eq!(call("/pets/7", bearer(&id)).await.0, 200);
+    assert_eq!(call("/pets/7", bearer(&reader)).await.0, 200);
+    assert_eq!(call("/pets/7", vec![]).await, no_token());
+    // The admin authorizer: its own header, pool and audience.
+    let admin_token = admin.id_token().client_id(ADMIN_CLIENT).sign();
+    let header = |t: &str| vec![("x-admin-token", format!("Bearer {t}"))];
+    assert_eq!(call("/admin/users", header(&admin_token)).await.0, 200);
+    assert_eq!(
+        call("/admin/users", header(&id)).await,
+        unauthorized("", "the token does not have a valid issuer")
+    );
+    assert_eq!(call("/admin/users", bearer(&admin_token)).await, no_token());
+    // $default: every other request, behind the pets authorizer.
+    let before = ran();
+    assert_eq!(call("/nowhere", vec![]).await, no_token());
+    assert_eq!(ran(), before);
+    assert_eq!(call("/nowhere", bearer(&id)).await.0, 200);
+    assert_eq!(ran(), before + 1);
+}
+
+#[tokio::test]
+async fn an_export_without_default_route_answers_not_found() {
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
+    doc["paths"].as_object_mut().unwrap().remove("/$default");
+    let api = ApiDefinition::from_json(&doc.to_string()).unwrap();
+    let (pets, admin) = (
+        LocalUserPool::start().await.unwrap(),
+        LocalUserPool::start().await.unwrap(),
+    );
+    let api = api.map_pools(|pool| match pool.id() {
+        PETS_POOL => pets.user_pool(),
+        _ => admin.user_pool(),
+    });
+    let layer = api.layer(api.verifier_builder().build().unwrap()).unwrap();
+    let router = Router::new().fallback(|| async { "ran" });
+    let server = serve(Router::new().fallback_service(layer.layer(router))).await;
+    assert_eq!(
+        ask(&server, "/nowhere", &[]).await,
+        (
+            404,
+            Some("application/json".into()),
+            None,
+            None,
+            r#"{"message":"Not Found"}"#.into()
+        )
+    );
+    assert_eq!(ask(&server, "/health", &[]).await.0, 200);
+}
+
+fn http_api_doc(scheme: Value, security: Value) -> String {
+    json!({
+        "openapi": "3.0.1",
+        "paths": {"/pets/{petId}": {"get": {"security": security}}},
+        "components": {"securitySchemes": {"Jwt": scheme}},
+    })
+    .to_string()
+}
+
+fn jwt(issuer: &str, audience: Value, source: &str) -> Value {
+    json!({
+        "type": "oauth2",
+        "flows": {},
+        "x-amazon-apigateway-authorizer": {
+            "type": "jwt",
+            "identitySource": source,
+            "jwtConfiguration": {"issuer": issuer, "audience": audience},
+        },
+    })
+}
+
+const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_PetsPool1";
+
+#[test]
+fn jwt_authorizers_that_cannot_be_enforced_are_import_errors() {
+    let auth = "$request.header.Authorization";
+    let security = json!([{"Jwt": []}]);
+    for (scheme, kind, words) in [
+        (
+            jwt("https://example.auth0.com", json!(["a"]), auth),
+            ImportErrorKind::UnsupportedAuthorizer,
+            "is not a Cognito user pool",
+        ),
+        (
+            jwt(ISSUER, json!([]), auth),
+            ImportErrorKind::Invalid,
+            "lists no audience",
+        ),
+        (
+            jwt(ISSUER, json!(["a", 7]), auth),
+            ImportErrorKind::Invalid,
+            "not a non-empty string",
+        ),
+        (
+            jwt(ISSUER, json!(["a"]), "$request.querystring.token"),
+            ImportErrorKind::Invalid,
+            "is not a request header",
+        ),
+        (
+            jwt(ISSUER, json!(["a"]), "$request.header.A, $request.header.B"),
+            ImportErrorKind::Invalid,
+            "several sources",
+        ),
+        (
+            jwt(
+                "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}",
+                json!(["a"]),
+                auth,
+            ),
+            ImportErrorKind::Invalid,
+            "ImportOptions::authorizer_pool(\"Jwt\"",
+        ),
+        (
+            jwt(
+                "https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_PetsPool1",
+                json!(["a"]),
+                auth,
+            ),
+            ImportErrorKind::Invalid,
+            "of region `us-east-1`",
+        ),
+        (
+            jwt(&format!("{ISSUER}/"), json!(["a"]), auth),
+            ImportErrorKind::Invalid,
+            "user pool id",
+        ),
+    ] {
+        let err = ApiDefinition::parse(&http_api_doc(scheme, security.clone())).unwrap_err();
+        assert_eq!(err.kind(), kind, "{err}");
+        assert_eq!(err.operation(), Some("GET /pets/{petId}"), "{err}");
+        assert!(
+            err.to_string().contains(words),
+            "{err} should say {words:?}"
+        );
+    }
+    // Refused instead of an import error, on request; never public.
+    let other = jwt("https://example.auth0.com", json!(["a"]), auth);
+    let api = ImportOptions::default()
+        .refuse_unenforceable()
+        .parse(&http_api_doc(other, security))
+        .unwrap();
+    assert!(api.is_http_api());
+    assert!(api.routes()[0].is_refused());
+}
+
+#[test]
+fn jwt_authorizers_read_as_http_api_reads_them() {
+    let auth = "$request.header.Authorization";
+    // openIdConnectUrl gives the issuer; the pool trusts that issuer only.
+    let scheme = json!({
+        "type": "openIdConnect",
+        "openIdConnectUrl": format!("{ISSUER}/.well-known/openid-configuration"),
+        "x-amazon-apigateway-authorizer": {
+            "type": "jwt",
+            "identitySource": auth,
+            "jwtConfiguration": {"audience": ["a"]},
+        },
+    });
+    let api = ApiDefinition::parse(&http_api_doc(scheme, json!([{"Jwt": ["s"]}]))).unwrap();
+    assert_eq!(
+        api.pools(),
+        [UserPool::new("us-east-1_PetsPool1").issuer(ISSUER)]
+    );
+    assert_eq!(api.routes()[0].scopes(), ["s"]);
+    // A placeholder issuer, with the pool named.
+    let scheme = jwt(
+        "https://cognito-idp.${region}.amazonaws.com/${id}",
+        json!(["a"]),
+        auth,
+    );
+    let api = ImportOptions::default()
+        .authorizer_pool("Jwt", UserPool::new("us-east-1_Named1"))
+        .parse(&http_api_doc(scheme, json!([{"Jwt": []}])))
+        .unwrap();
+    assert_eq!(api.pools(), [UserPool::new("us-east-1_Named1")]);
+    // The other issuer form keeps its keys under cognito-idp.
+    let other = ISSUER.replace("://cognito-idp.", "://issuer-cognito-idp.");
+    let api = ApiDefinition::parse(&http_api_doc(
+        jwt(&other, json!(["a"]), auth),
+        json!([{"Jwt": []}]),
+    ))
+    .unwrap();
+    assert_eq!(
+        api.pools(),
+        [UserPool::new("us-east-1_PetsPool1")
+            .issuer(other.clone())
+            .jwks_url(format!("{ISSUER}/.well-known/jwks.json"))]
+    );
+    // A REST authorizer beside a JWT one: an API is one or the other.
+    let doc = json!({
+        "openapi": "3.0.1",
+        "paths": {},
+        "components": {"securitySchemes": {
+            "Jwt": jwt(ISSUER, json!(["a"]), auth),
+            "Pool": {
+                "type": "apiKey", "name": "Authorization", "in": "header",
+                "x-amazon-apigateway-authtype": "cognito_user_pools",
+                "x-amazon-apigateway-authorizer": {
+                    "type": "cognito_user_pools",
+                    "providerARNs": ["arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_PetsPool1"],
+                },
+            },
+        }},
+    });
+    let err = ApiDefinition::parse(&doc.to_string()).unwrap_err();
+    assert_eq!(err.kind(), ImportErrorKind::Contradictory, "{err}");
 }
