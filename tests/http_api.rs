@@ -20,6 +20,10 @@ use tower_cognito::{
 mod support;
 use support::{Server, serve};
 
+#[allow(dead_code)]
+#[path = "../examples/openapi.rs"]
+mod example;
+
 /// A second app client, as HTTP API's audience list often has (a web client
 /// and a machine client).
 const M2M_CLIENT: &str = "7m2m8client9id0abcdefghij";
@@ -815,4 +819,43 @@ fn jwt_authorizers_read_as_http_api_reads_them() {
     });
     let err = ApiDefinition::parse(&doc.to_string()).unwrap_err();
     assert_eq!(err.kind(), ImportErrorKind::Contradictory, "{err}");
+}
+
+/// The openapi example serves the HTTP API export with local pools, and every
+/// `curl` command it prints works: each succeeds, the last (no token) is 401.
+#[tokio::test]
+async fn the_openapi_example_serves_the_export() {
+    let api = ApiDefinition::from_path(FIXTURE).unwrap();
+    let (api, pools) = example::with_local_pools(api).await.unwrap();
+    let server = serve(example::app(&api).unwrap()).await;
+    let text = example::commands(&api, &pools, &server.base);
+    let mut variables = std::collections::HashMap::new();
+    let mut statuses = Vec::new();
+    for line in text.lines() {
+        if let Some((name, value)) = line.split_once("='") {
+            variables.insert(format!("${name}"), value.trim_end_matches('\'').to_owned());
+        } else if let Some(command) = line.strip_prefix("curl -i -w '\\n' -X ") {
+            let (method, rest) = command.split_once(' ').unwrap();
+            let (url, header) = match rest.split_once(" -H \"") {
+                Some((url, header)) => (url, Some(header.trim_end_matches('"'))),
+                None => (rest, None),
+            };
+            let mut request = server
+                .client
+                .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
+            if let Some(header) = header {
+                let (name, value) = header.split_once(": ").unwrap();
+                let (scheme, variable) = value.split_once(' ').unwrap();
+                request = request.header(name, format!("{scheme} {}", variables[variable]));
+            }
+            let status = request.send().await.unwrap().status().as_u16();
+            statuses.push((line.to_owned(), status));
+        }
+    }
+    let (last, others) = statuses.split_last().unwrap();
+    assert_eq!(others.len(), 7, "one command per route\n{text}");
+    for (line, status) in others {
+        assert_eq!(*status, 200, "{line}\n{text}");
+    }
+    assert_eq!(last.1, 401, "{}", last.0);
 }
