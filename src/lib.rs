@@ -7,6 +7,10 @@
 //! rejections get API Gateway's exact responses (or RFC 6750's, see
 //! [`Responses`]), and the handler receives the caller's [`Claims`].
 //!
+//! The rules are the REST API's `COGNITO_USER_POOLS` authorizer's by default;
+//! [`CognitoAuthLayer::http_api`] takes the HTTP API JWT authorizer's instead
+//! (see [`Profile`]).
+//!
 //! ```
 //! use http::{Request, Response, StatusCode};
 //! use std::convert::Infallible;
