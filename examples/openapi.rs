@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --example openapi                              # tests/fixtures/pets.openapi3.json
 //! cargo run --example openapi -- tests/fixtures/pets.swagger2.yaml
+//! cargo run --example openapi -- tests/fixtures/httpapi.openapi3.json   # an HTTP API's export
 //! cargo run --example openapi -- path/to/your-export.yaml
 //! ```
 //!
@@ -13,7 +14,9 @@
 //! and the `curl` commands it prints carry tokens those pools signed. Every
 //! operation answers with JSON naming the operation and the caller; a path the
 //! definition does not list gets API Gateway's 403 `Missing Authentication
-//! Token`. `BIND` sets the listen address (default `127.0.0.1:3000`).
+//! Token` (an HTTP API's: 404 `Not Found`, or its `$default` route). For an
+//! HTTP API's JWT authorizers the tokens are issued to the authorizer's first
+//! audience. `BIND` sets the listen address (default `127.0.0.1:3000`).
 
 use axum::Router;
 use axum::extract::State;
@@ -25,7 +28,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tower_cognito::openapi::{ApiDefinition, Route};
 use tower_cognito::test_util::LocalUserPool;
-use tower_cognito::{Claims, ConfigError};
+use tower_cognito::{Claims, ConfigError, Profile};
 
 /// The definition served when no file is named.
 pub const DEFAULT_DEFINITION: &str = concat!(
@@ -69,6 +72,10 @@ async fn operation(
 ) -> Response {
     let Some(route) = api.route(&method, uri.path()) else {
         // What API Gateway answers for a resource or method it does not have.
+        if api.is_http_api() {
+            let body = json!({ "message": "Not Found" });
+            return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+        }
         let body = json!({ "message": "Missing Authentication Token" });
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     };
@@ -89,8 +96,12 @@ async fn operation(
     .into_response()
 }
 
-/// A request path for a template: `{param}` becomes `1`, `{proxy+}` `a/b`.
+/// A request path for a template: `{param}` becomes `1`, `{proxy+}` `a/b`;
+/// an HTTP API's `$default` route gets a path no other route has.
 fn sample_path(template: &str) -> String {
+    if template == "/$default" {
+        return "/somewhere/else".to_owned();
+    }
     let segments: Vec<&str> = template
         .split('/')
         .map(
@@ -124,6 +135,19 @@ pub fn commands(api: &ApiDefinition, pools: &[(String, LocalUserPool)], base: &s
             .filter(|r| r.pool_ids().iter().any(|id| id == pool.pool_id()))
             .flat_map(|r| r.scopes().iter().map(String::as_str))
             .collect();
+        // An HTTP API authorizer's first audience, as the app client.
+        let audience = api
+            .routes()
+            .iter()
+            .filter(|r| r.pool_ids().iter().any(|id| id == pool.pool_id()))
+            .find_map(|r| match r.profile() {
+                Some(Profile::HttpApi { audiences }) => audiences.first().cloned(),
+                _ => None,
+            });
+        let client = |b: tower_cognito::test_util::TokenBuilder| match &audience {
+            Some(aud) => b.client_id(aud.clone()),
+            None => b,
+        };
         let n = i + 1;
         out.push_str(&format!(
             "# pool {file_id} of the file, served locally as {}\n",
@@ -131,10 +155,10 @@ pub fn commands(api: &ApiDefinition, pools: &[(String, LocalUserPool)], base: &s
         ));
         out.push_str(&format!(
             "ID_{n}='{}'\n",
-            pool.id_token().username("alice").sign()
+            client(pool.id_token().username("alice")).sign()
         ));
         if !scopes.is_empty() {
-            let token = pool.access_token().username("alice").scopes(&scopes).sign();
+            let token = client(pool.access_token().username("alice").scopes(&scopes)).sign();
             out.push_str(&format!("ACCESS_{n}='{token}'\n"));
         }
     }
@@ -143,14 +167,24 @@ pub fn commands(api: &ApiDefinition, pools: &[(String, LocalUserPool)], base: &s
         let method = route.method().map_or("GET", Method::as_str);
         let url = format!("{base}{}", sample_path(route.path()));
         let pool = number(route);
+        let http_api = matches!(route.profile(), Some(Profile::HttpApi { .. }));
         let (what, header) = match (route.header(), route.scopes()) {
             (None, _) => ("public".to_owned(), String::new()),
             (Some(header), []) => (
-                "ID token".to_owned(),
+                if http_api {
+                    "any token of an audience"
+                } else {
+                    "ID token"
+                }
+                .to_owned(),
                 format!(" -H \"{header}: Bearer $ID_{pool}\""),
             ),
             (Some(header), scopes) => (
-                format!("access token with {}", scopes.join(" or ")),
+                format!(
+                    "{} with {}",
+                    if http_api { "a token" } else { "access token" },
+                    scopes.join(" or ")
+                ),
                 format!(" -H \"{header}: Bearer $ACCESS_{pool}\""),
             ),
         };
@@ -173,9 +207,12 @@ async fn run() -> Result<(), String> {
         .unwrap_or_else(|| DEFAULT_DEFINITION.to_owned());
     let api = ApiDefinition::from_path(&path).map_err(|e| format!("{path}: {e}"))?;
     for route in api.routes() {
+        let http_api = matches!(route.profile(), Some(Profile::HttpApi { .. }));
         let auth = match (route.authorizer(), route.scopes()) {
             (None, _) => "public".to_owned(),
+            (Some(a), []) if http_api => format!("{a}: any token of an audience"),
             (Some(a), []) => format!("{a}: ID token"),
+            (Some(a), scopes) if http_api => format!("{a}: a token with {}", scopes.join(" or ")),
             (Some(a), scopes) => format!("{a}: access token with {}", scopes.join(" or ")),
         };
         tracing::info!("{route:<32} {auth}");

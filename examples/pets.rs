@@ -9,8 +9,15 @@
 //! | `DELETE /pets/{petId}`   | access token with scope `pets/delete`       |
 //!
 //! ```text
-//! cargo run --example pets
+//! cargo run --example pets                     # API Gateway REST API's rules
+//! PROFILE=http-api cargo run --example pets    # API Gateway HTTP API's
 //! ```
+//!
+//! The same routes behind an HTTP API's JWT authorizer (`PROFILE=http-api`,
+//! one line: `CognitoAuthLayer::http_api(verifier, [client_id])`): any token
+//! issued to the app client may add a pet, ID or access; deleting takes
+//! `pets/delete` in any token's `scope` or `scp`, and a token without it gets
+//! 403 `{"message":"Forbidden"}` instead of 401.
 //!
 //! It runs offline: a local user pool signs the tokens in the `curl` commands it
 //! prints. `BIND` sets the listen address (default `127.0.0.1:3000`).
@@ -28,7 +35,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use tower_cognito::test_util::LocalUserPool;
-use tower_cognito::{Claims, CognitoAuthLayer, ConfigError, Requirement};
+use tower_cognito::{Claims, CognitoAuthLayer, ConfigError, Requirement, Verifier};
 
 /// The scope `DELETE /pets/{petId}` requires.
 pub const DELETE_SCOPE: &str = "pets/delete";
@@ -95,8 +102,30 @@ impl Store {
     }
 }
 
-/// The API, each method behind its own requirement. `auth` gives the verifier
-/// (and the response style).
+/// The front door to stand in for: API Gateway's REST API (`rest`, the
+/// default) or HTTP API (`http-api`), from `PROFILE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    /// `COGNITO_USER_POOLS` authorizer.
+    Rest,
+    /// JWT authorizer.
+    HttpApi,
+}
+
+/// The layer for `door`, trusting `pool`: REST's checks the pool's app client
+/// as a verifier setting; HTTP API's takes it as the authorizer's audience.
+pub fn auth(pool: &LocalUserPool, door: Door) -> Result<CognitoAuthLayer, ConfigError> {
+    match door {
+        Door::Rest => Ok(CognitoAuthLayer::new(pool.verifier())),
+        Door::HttpApi => {
+            let verifier = Verifier::builder().pool(pool.user_pool()).build()?;
+            CognitoAuthLayer::http_api(verifier, [pool.client_id()])
+        }
+    }
+}
+
+/// The API, each method behind its own requirement. `auth` gives the verifier,
+/// the front door's rules and the response style.
 pub fn app(auth: &CognitoAuthLayer, store: Store) -> Result<Router, ConfigError> {
     // API Gateway: a method with the authorizer and no scopes takes ID tokens...
     let signed_in = auth.require(Requirement::new())?;
@@ -208,7 +237,7 @@ async fn delete_pet(
     }
 }
 
-fn print_commands(pool: &LocalUserPool, base: &str) {
+fn print_commands(pool: &LocalUserPool, base: &str, door: Door) {
     let id = pool
         .id_token()
         .username("alice")
@@ -220,6 +249,20 @@ fn print_commands(pool: &LocalUserPool, base: &str) {
         .username("admin")
         .scopes([DELETE_SCOPE])
         .sign();
+    let (post, delete) = match door {
+        Door::Rest => (
+            "# adding a pet takes an ID token: none (401), then alice's (201)",
+            format!(
+                "# deleting takes an access token with {DELETE_SCOPE}: ID token (401), access token without the scope (401), with it (204)"
+            ),
+        ),
+        Door::HttpApi => (
+            "# adding a pet takes any token of the app client: none (401), then alice's ID token (201)",
+            format!(
+                "# deleting takes {DELETE_SCOPE} in any token: ID token (403), access token without the scope (403), with it (204)"
+            ),
+        ),
+    };
     println!(
         r#"
 Local user pool {pool_id}. Tokens valid for one hour. Paste into a shell:
@@ -231,10 +274,10 @@ ADMIN='{admin}'
 # public: no token needed (200)
 curl -i -w '\n' {base}/pets
 curl -i -w '\n' {base}/pets/1
-# adding a pet takes an ID token: none (401), then alice's (201)
+{post}
 curl -i -w '\n' -X POST {base}/pets -H 'Content-Type: application/json' -d '{{"type":"bird","price":19.99}}'
 curl -i -w '\n' -X POST {base}/pets -H "Authorization: Bearer $ID" -H 'Content-Type: application/json' -d '{{"type":"bird","price":19.99}}'
-# deleting takes an access token with {DELETE_SCOPE}: ID token (401), access token without the scope (401), with it (204)
+{delete}
 curl -i -w '\n' -X DELETE {base}/pets/3 -H "Authorization: Bearer $ID"
 curl -i -w '\n' -X DELETE {base}/pets/3 -H "Authorization: Bearer $ACCESS"
 curl -i -w '\n' -X DELETE {base}/pets/3 -H "Authorization: Bearer $ADMIN"
@@ -248,7 +291,12 @@ async fn run() -> Result<(), String> {
     let pool = LocalUserPool::start()
         .await
         .map_err(|e| format!("cannot start the local user pool: {e}"))?;
-    let auth = CognitoAuthLayer::new(pool.verifier());
+    let door = match std::env::var("PROFILE").as_deref() {
+        Err(_) | Ok("rest") => Door::Rest,
+        Ok("http-api") => Door::HttpApi,
+        Ok(other) => return Err(format!("PROFILE is `{other}`; expected rest or http-api")),
+    };
+    let auth = auth(&pool, door).map_err(|e| e.to_string())?;
     let app = app(&auth, Store::with_samples()).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|e| {
         format!(
@@ -256,7 +304,7 @@ async fn run() -> Result<(), String> {
         )
     })?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(%addr, "SecurePets listening");
+    tracing::info!(%addr, ?door, "SecurePets listening");
     // Commands go to loopback when listening on every address.
     let mut reachable = addr;
     if addr.ip().is_unspecified() {
@@ -265,7 +313,7 @@ async fn run() -> Result<(), String> {
             std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
-    print_commands(&pool, &format!("http://{reachable}"));
+    print_commands(&pool, &format!("http://{reachable}"), door);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

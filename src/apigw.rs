@@ -1,17 +1,24 @@
-//! API Gateway's view of the claims (`$context.authorizer.claims`).
+//! API Gateway's views of the claims: the REST API's
+//! (`$context.authorizer.claims`) and the HTTP API's
+//! (`$context.authorizer.jwt.claims`).
 
 use crate::claims::{Claims, Round, numeric_secs};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
-/// The claims as API Gateway hands them to a Lambda or HTTP backend
-/// (`event.requestContext.authorizer.claims`): a flat map of strings.
+/// The claims as a REST API's Cognito authorizer hands them to a Lambda or
+/// HTTP backend (`event.requestContext.authorizer.claims`): a flat map of
+/// strings.
 ///
 /// Strings stay as they are; numbers and booleans become their text; `exp` and
 /// `iat` become dates such as `Thu Jul 02 12:39:49 UTC 2026`; a one-element
 /// array becomes its element, a longer one its elements joined by commas; an
-/// object becomes its JSON text. For code ported from Lambda:
-/// `claims["custom:role"]` reads the same here.
+/// object (the `identities` of a federated user) becomes its JSON text with
+/// its names in the token's order, whatever serde_json's features, and without
+/// insignificant whitespace. For code ported from Lambda:
+/// `claims["custom:role"]` reads the same here. The HTTP API's view differs:
+/// see [`HttpApiClaims`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ApiGatewayClaims(BTreeMap<String, String>);
 
@@ -28,7 +35,7 @@ impl ApiGatewayClaims {
                     ("exp" | "iat", Value::Number(n)) if n.as_f64().is_some_and(|v| v >= 0.0) => {
                         http_date(numeric_secs(n, Round::Down))
                     }
-                    _ => render(value)?,
+                    _ => render(value, claims.raw_json(name))?,
                 };
                 Some((name.clone(), text))
             })
@@ -59,19 +66,159 @@ impl std::ops::Index<&str> for ApiGatewayClaims {
     }
 }
 
-fn render(value: &Value) -> Option<String> {
+/// One value in the REST view. `raw` is the value's JSON text as the token
+/// wrote it, when the claims kept it (for values that hold objects).
+fn render(value: &Value, raw: Option<&str>) -> Option<String> {
     Some(match value {
         Value::Null => return None,
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
-        Value::Array(items) => items
-            .iter()
-            .filter_map(render)
-            .collect::<Vec<_>>()
-            .join(","),
-        Value::Object(_) => value.to_string(),
+        Value::Array(items) => {
+            // The elements' own texts, to keep the names of objects among
+            // them in order.
+            let raws: Option<Vec<&RawValue>> = raw.and_then(|raw| serde_json::from_str(raw).ok());
+            items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| {
+                    let raw = raws.as_ref().and_then(|r| r.get(i)).map(|r| r.get());
+                    render(item, raw)
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+        Value::Object(_) => match raw {
+            Some(raw) => compact(raw),
+            None => value.to_string(),
+        },
     })
+}
+
+/// JSON text without the whitespace between tokens.
+fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The claims as an HTTP API's JWT authorizer hands them to a backend
+/// (`event.requestContext.authorizer.jwt.claims` in payload format 2.0,
+/// `$context.authorizer.claims` in parameter mappings): a flat map of strings.
+///
+/// Strings stay as they are; numbers become their JSON text (`exp` and `iat`
+/// stay epoch seconds, `"1787996002"`); booleans become `true` or `false`; an
+/// array becomes its elements separated by spaces in brackets (`[admins
+/// staff]`); an object becomes `map[name:value ...]` with its names sorted;
+/// inside them, a `null` is `<nil>`. A claim whose value is `null` is left out.
+/// These are the forms of Go's `fmt` for decoded JSON. Which of them were seen
+/// on AWS and which are inferred is listed in the README ("Claims").
+///
+/// ```
+/// # fn demo(claims: &tower_cognito::Claims) {
+/// use tower_cognito::HttpApiClaims;
+/// let view = HttpApiClaims::new(claims);
+/// // ["admins", "staff"] in the token:
+/// let groups = view.get("cognito:groups"); // Some("[admins staff]")
+/// # let _ = groups; }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpApiClaims(BTreeMap<String, String>);
+
+impl HttpApiClaims {
+    /// Renders the claims.
+    pub fn new(claims: &Claims) -> Self {
+        let map = claims
+            .as_map()
+            .iter()
+            .filter_map(|(name, value)| {
+                let text = match value {
+                    Value::Null => return None,
+                    Value::String(s) => s.clone(),
+                    other => {
+                        let mut text = String::new();
+                        go_value(other, &mut text);
+                        text
+                    }
+                };
+                Some((name.clone(), text))
+            })
+            .collect();
+        Self(map)
+    }
+
+    /// One claim.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The whole map.
+    pub fn as_map(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+
+    /// The map, owned.
+    pub fn into_map(self) -> BTreeMap<String, String> {
+        self.0
+    }
+}
+
+impl std::ops::Index<&str> for HttpApiClaims {
+    type Output = str;
+    fn index(&self, name: &str) -> &str {
+        self.get(name).unwrap_or_default()
+    }
+}
+
+/// A value as Go's `fmt` prints what `encoding/json` decoded: strings bare,
+/// `[a b]`, `map[k:v]` with sorted names, `<nil>`.
+fn go_value(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("<nil>"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => out.push_str(s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                go_value(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            // Sorted here, not by the map: its order depends on serde_json's
+            // `preserve_order` feature.
+            let mut names: Vec<&String> = map.keys().collect();
+            names.sort_unstable();
+            out.push_str("map[");
+            for (i, name) in names.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(name);
+                out.push(':');
+                go_value(&map[name], out);
+            }
+            out.push(']');
+        }
+    }
 }
 
 /// `Thu Jul 02 12:39:49 UTC 2026`, the form API Gateway gives `exp` and `iat`.
@@ -113,8 +260,107 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::claims::Payload;
     use serde_json::json;
     use std::sync::Arc;
+
+    /// Claims read from payload text, as the verifier reads them.
+    fn from_text(text: &str) -> Claims {
+        let map = serde_json::from_str(text).unwrap();
+        Claims::from_payload(Payload::new(map, text.as_bytes()), Arc::from("p")).unwrap()
+    }
+
+    /// A federated user's ID token: `identities` names its keys in Cognito's
+    /// order, which is not alphabetical.
+    const FEDERATED: &str = r#"{"sub":"u","iss":"i","token_use":"id","exp":1782995989,
+        "iat":1782992389,"email_verified":true,"cognito:groups":["a","b"],
+        "identities":[{"userId":"1","providerName":"Google","providerType":"Google",
+            "issuer":null,"primary":"true","dateCreated":"1583766787000"}],
+        "custom:obj": { "z": 1, "a": {"y": [1, {"d": 2, "c": 3}], "b": "x y"} },
+        "two":[{"b":1,"a":2},{"d":"\u00e9 \"q\"","c":[]}],"nothing":null}"#;
+
+    #[test]
+    fn rest_objects_keep_the_tokens_key_order() {
+        let view = ApiGatewayClaims::new(&from_text(FEDERATED));
+        assert_eq!(
+            view.get("identities"),
+            Some(
+                r#"{"userId":"1","providerName":"Google","providerType":"Google","issuer":null,"primary":"true","dateCreated":"1583766787000"}"#
+            )
+        );
+        assert_eq!(
+            view.get("custom:obj"),
+            Some(r#"{"z":1,"a":{"y":[1,{"d":2,"c":3}],"b":"x y"}}"#)
+        );
+        // Several objects: each as the token wrote it, joined by commas;
+        // strings are left as written, escapes and spaces inside them too.
+        assert_eq!(
+            view.get("two"),
+            Some(r#"{"b":1,"a":2},{"d":"\u00e9 \"q\"","c":[]}"#)
+        );
+        // Claims built without the payload text (no object kept) fall back to
+        // serde_json's order.
+        let Value::Object(map) =
+            json!({"sub": "u", "iss": "i", "token_use": "id", "exp": 1, "o": {"b": 1}})
+        else {
+            unreachable!()
+        };
+        let claims = Claims::from_payload(map, Arc::from("p")).unwrap();
+        assert_eq!(ApiGatewayClaims::new(&claims).get("o"), Some(r#"{"b":1}"#));
+    }
+
+    #[test]
+    fn compact_drops_only_whitespace_between_tokens() {
+        assert_eq!(compact(" { \"a b\" : [ 1 ,\n\t2 ] } "), r#"{"a b":[1,2]}"#);
+        assert_eq!(
+            compact(r#"{"k":"\\"," x":" \" "}"#),
+            r#"{"k":"\\"," x":" \" "}"#
+        );
+    }
+
+    #[test]
+    fn http_api_view_has_go_forms() {
+        let view = HttpApiClaims::new(&from_text(FEDERATED));
+        assert_eq!(view.get("exp"), Some("1782995989"));
+        assert_eq!(view.get("iat"), Some("1782992389"));
+        assert_eq!(view.get("email_verified"), Some("true"));
+        assert_eq!(view.get("cognito:groups"), Some("[a b]"));
+        assert_eq!(
+            view.get("identities"),
+            Some(
+                "[map[dateCreated:1583766787000 issuer:<nil> primary:true providerName:Google \
+                 providerType:Google userId:1]]"
+            )
+        );
+        assert_eq!(
+            view.get("custom:obj"),
+            Some("map[a:map[b:x y y:[1 map[c:3 d:2]]] z:1]")
+        );
+        assert_eq!(
+            view.get("two"),
+            Some("[map[a:2 b:1] map[c:[] d:\u{e9} \"q\"]]")
+        );
+        assert_eq!(view.get("nothing"), None);
+        assert_eq!(&view["sub"], "u");
+        assert_eq!(&view["absent"], "");
+    }
+
+    #[test]
+    fn http_api_view_of_scalars_and_edges() {
+        let view = HttpApiClaims::new(&from_text(
+            r#"{"sub":"u","iss":"i","token_use":"access","exp":1782995989.5,
+            "scope":"a/b c","one":["x"],"none":[],"empty":{},"n":-3,"f":false,"custom:n":1.25}"#,
+        ));
+        assert_eq!(view.get("exp"), Some("1782995989.5"));
+        assert_eq!(view.get("scope"), Some("a/b c"));
+        assert_eq!(view.get("one"), Some("[x]"));
+        assert_eq!(view.get("none"), Some("[]"));
+        assert_eq!(view.get("empty"), Some("map[]"));
+        assert_eq!(view.get("n"), Some("-3"));
+        assert_eq!(view.get("f"), Some("false"));
+        assert_eq!(view.get("custom:n"), Some("1.25"));
+        assert_eq!(view.as_map().len(), 11);
+    }
 
     #[test]
     fn dates_match_api_gateway() {
@@ -150,7 +396,7 @@ mod tests {
         let text = r#"{"sub":"u","iss":"i","token_use":"id","exp":1782995989.75,"iat":-5,
             "cognito:groups":"admins","scope":["a","b"],"email_verified":"true",
             "custom:n":1.5,"far":1e300}"#;
-        let map = serde_json::from_str(text).unwrap();
+        let map: serde_json::Map<String, Value> = serde_json::from_str(text).unwrap();
         let claims = Claims::from_payload(map, Arc::from("p")).unwrap();
         let view = ApiGatewayClaims::new(&claims);
         assert_eq!(view.get("exp"), Some("Thu Jul 02 12:39:49 UTC 2026"));
@@ -162,7 +408,7 @@ mod tests {
         assert_eq!(view.get("far"), Some("1e+300"));
         assert_eq!(view.as_map().len(), 10);
         // An exp far past any calendar still renders, without overflowing.
-        let map =
+        let map: serde_json::Map<String, Value> =
             serde_json::from_str(r#"{"sub":"u","iss":"i","token_use":"id","exp":1e300}"#).unwrap();
         let claims = Claims::from_payload(map, Arc::from("p")).unwrap();
         let exp = ApiGatewayClaims::new(&claims)

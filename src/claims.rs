@@ -2,8 +2,9 @@
 
 use crate::error::AuthError;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -86,6 +87,8 @@ pub struct Claims(Arc<Inner>);
 
 struct Inner {
     payload: Map<String, Value>,
+    /// The JSON text of each claim whose value holds an object (see [`Payload`]).
+    raw: Box<[(String, Box<str>)]>,
     token_use: TokenUse,
     exp: u64,
     nbf: Option<u64>,
@@ -101,6 +104,60 @@ struct Inner {
 /// What [`Claims::scopes`] returns for a token without usable scopes.
 static NO_SCOPES: BTreeSet<String> = BTreeSet::new();
 
+/// A token's payload: its claims, and the JSON text, as the token wrote it, of
+/// each claim whose value holds an object (the `identities` of a federated
+/// user). A parsed map sorts an object's names (or keeps their order only
+/// when some crate turns on serde_json's `preserve_order`); API Gateway's REST
+/// claims view shows them in the token's order, so that view reads this text.
+/// Claims without an object, which Cognito's are but for `identities`, keep no
+/// text and cost no second parse.
+pub(crate) struct Payload {
+    claims: Map<String, Value>,
+    raw: Vec<(String, Box<str>)>,
+}
+
+impl Payload {
+    /// The claims of `json`, a payload already parsed into `claims`.
+    pub(crate) fn new(claims: Map<String, Value>, json: &[u8]) -> Self {
+        let mut raw = Vec::new();
+        if claims.values().any(holds_object) {
+            // Parsed once already, so this parse succeeds; a failure keeps no text.
+            if let Ok(all) = serde_json::from_slice::<HashMap<String, Box<RawValue>>>(json) {
+                raw = all
+                    .into_iter()
+                    .filter(|(name, _)| claims.get(name).is_some_and(holds_object))
+                    .map(|(name, text)| (name, Box::from(text.get())))
+                    .collect();
+            }
+        }
+        Self { claims, raw }
+    }
+}
+
+impl From<Map<String, Value>> for Payload {
+    fn from(claims: Map<String, Value>) -> Self {
+        Self {
+            claims,
+            raw: Vec::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for Payload {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+}
+
+fn holds_object(value: &Value) -> bool {
+    match value {
+        Value::Object(_) => true,
+        Value::Array(items) => items.iter().any(holds_object),
+        _ => false,
+    }
+}
+
 impl Claims {
     /// Reads the typed claims out of a payload. Only the claims that the
     /// verification reads are checked (see the type's docs): a wrong type there
@@ -108,9 +165,13 @@ impl Claims {
     /// app client claims are the verifier's to check, since only it knows
     /// whether client ids are configured.
     pub(crate) fn from_payload(
-        payload: Map<String, Value>,
+        payload: impl Into<Payload>,
         pool_id: Arc<str>,
     ) -> Result<Self, AuthError> {
+        let Payload {
+            claims: payload,
+            raw,
+        } = payload.into();
         let token_use = match payload.get("token_use") {
             Some(Value::String(s)) if s == "id" => TokenUse::Id,
             Some(Value::String(s)) if s == "access" => TokenUse::Access,
@@ -153,6 +214,7 @@ impl Claims {
         };
         Ok(Self(Arc::new(Inner {
             payload,
+            raw: raw.into_boxed_slice(),
             token_use,
             exp,
             nbf,
@@ -316,6 +378,16 @@ impl Claims {
     /// The whole payload.
     pub fn as_map(&self) -> &Map<String, Value> {
         &self.0.payload
+    }
+
+    /// The JSON text of a claim whose value holds an object, as the token
+    /// wrote it.
+    pub(crate) fn raw_json(&self, name: &str) -> Option<&str> {
+        self.0
+            .raw
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, text)| &**text)
     }
 
     /// Deserializes the payload into a type of your own.
@@ -559,7 +631,7 @@ mod tests {
         let read = |name: &str, raw: &str| {
             let text =
                 format!(r#"{{"sub":"u","iss":"i","token_use":"id","exp":10,"{name}":{raw}}}"#);
-            let map = serde_json::from_str(&text).unwrap();
+            let map: Map<String, Value> = serde_json::from_str(&text).unwrap();
             Claims::from_payload(map, Arc::from("p")).unwrap()
         };
         assert_eq!(read("exp", "1700000000.5").exp(), 1_700_000_000);

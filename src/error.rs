@@ -43,7 +43,8 @@ pub enum AuthErrorKind {
     DisallowedAlgorithm,
     /// The token's `exp` has passed.
     Expired,
-    /// The token's `nbf` is still in the future.
+    /// The token's `nbf` is still in the future, or (under the HTTP API
+    /// profile) its `iat` is.
     NotYetValid,
     /// The signature does not verify with the key named by `kid`.
     BadSignature,

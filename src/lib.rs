@@ -7,6 +7,10 @@
 //! rejections get API Gateway's exact responses (or RFC 6750's, see
 //! [`Responses`]), and the handler receives the caller's [`Claims`].
 //!
+//! The rules are the REST API's `COGNITO_USER_POOLS` authorizer's by default;
+//! [`CognitoAuthLayer::http_api`] takes the HTTP API JWT authorizer's instead
+//! (see [`Profile`]).
+//!
 //! ```
 //! use http::{Request, Response, StatusCode};
 //! use std::convert::Infallible;
@@ -87,6 +91,7 @@ mod observe;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod pool;
+mod profile;
 mod requirement;
 mod response;
 mod revocation;
@@ -99,7 +104,7 @@ mod extract;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 
-pub use apigw::ApiGatewayClaims;
+pub use apigw::{ApiGatewayClaims, HttpApiClaims};
 pub use claims::{Claims, ClaimsError, TokenUse};
 pub use error::{AuthError, AuthErrorKind, ConfigError};
 #[cfg(feature = "axum")]
@@ -108,6 +113,7 @@ pub use middleware::{
     CognitoAuth, CognitoAuthLayer, RequestHead, ResponseBody, ResponseFuture, TokenSource,
 };
 pub use pool::UserPool;
+pub use profile::Profile;
 pub use requirement::{Requirement, TokenUseRule};
 pub use response::Responses;
 pub use revocation::{Revocation, RevocationError, RevocationList, Revoked};

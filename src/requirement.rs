@@ -3,8 +3,10 @@
 use crate::claims::{Claims, TokenUse};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use regex_lite::Regex;
+use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Which token use a route accepts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -91,6 +93,12 @@ pub struct Requirement {
     aud: Option<AudPattern>,
     pools: Vec<String>,
     checks: Vec<Check>,
+    /// HTTP API's audience rule: `aud`, else `client_id`, is one of these.
+    audiences: Option<Arc<[String]>>,
+    /// HTTP API's `iat` rule: present and not after now plus this leeway (s).
+    issued_at: Option<u64>,
+    /// HTTP API's scopes: from `scp` as well as `scope`.
+    scp: bool,
 }
 
 impl fmt::Debug for Requirement {
@@ -104,6 +112,9 @@ impl fmt::Debug for Requirement {
             .field("aud_matches", &self.aud.as_ref().map(|a| &a.pattern))
             .field("pool_ids", &self.pools)
             .field("checks", &format_args!("<{} fn>", self.checks.len()))
+            .field("audiences", &self.audiences)
+            .field("iat_leeway_secs", &self.issued_at)
+            .field("scp", &self.scp)
             .finish()
     }
 }
@@ -187,6 +198,21 @@ impl Requirement {
         self
     }
 
+    /// The rules API Gateway's HTTP API JWT authorizer adds to a route's own
+    /// (see [`Profile::HttpApi`](crate::Profile::HttpApi)): any token use
+    /// (unless one was chosen), `aud` (else `client_id`) one of `audiences`,
+    /// `iat` present and not after now plus `leeway` seconds, and scopes read
+    /// from `scp` as well as `scope`.
+    pub(crate) fn http_api(mut self, audiences: Arc<[String]>, leeway: u64) -> Self {
+        if self.token_use == TokenUseRule::Automatic {
+            self.token_use = TokenUseRule::Either;
+        }
+        self.audiences = Some(audiences);
+        self.issued_at = Some(leeway);
+        self.scp = true;
+        self
+    }
+
     /// The token use this requirement accepts, with [`TokenUseRule::Automatic`]
     /// resolved.
     pub fn effective_token_use(&self) -> TokenUseRule {
@@ -240,6 +266,17 @@ impl Requirement {
         }
         if self.pools.iter().any(String::is_empty) {
             return Err(ConfigError::new("an empty user pool id is required"));
+        }
+        match self.audiences.as_deref() {
+            Some([]) => {
+                return Err(ConfigError::new(
+                    "an HTTP API authorizer lists no audience: every token would be refused",
+                ));
+            }
+            Some(list) if list.iter().any(String::is_empty) => {
+                return Err(ConfigError::new("an empty audience is configured"));
+            }
+            _ => {}
         }
         if let Some(aud) = &self.aud {
             if let Err(why) = &aud.regex {
@@ -303,10 +340,36 @@ impl Requirement {
                 "token is from a user pool the route does not take",
             ));
         }
+        // HTTP API evaluates iss, then aud, then the dates, then scopes.
+        if let Some(audiences) = &self.audiences
+            && !audience_matches(claims, audiences)
+        {
+            return Err(AuthError::new(
+                AuthErrorKind::WrongClient,
+                "token aud (or, without aud, client_id) is none of the authorizer's audiences",
+            ));
+        }
+        if let Some(leeway) = self.issued_at {
+            match claims.iat() {
+                None => {
+                    return Err(AuthError::malformed(
+                        "token has no iat claim, which the HTTP API authorizer checks",
+                    ));
+                }
+                Some(iat) if iat > now_secs().saturating_add(leeway) => {
+                    return Err(AuthError::new(
+                        AuthErrorKind::NotYetValid,
+                        "token iat is in the future",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let has = |scope: &String| claims.has_scope(scope) || (self.scp && scp_has(claims, scope));
         let scopes_ok = match self.scope_match {
             None => true,
-            Some(ScopeMatch::Any) => self.scopes.iter().any(|s| claims.has_scope(s)),
-            Some(ScopeMatch::All) => self.scopes.iter().all(|s| claims.has_scope(s)),
+            Some(ScopeMatch::Any) => self.scopes.iter().any(has),
+            Some(ScopeMatch::All) => self.scopes.iter().all(has),
         };
         if !scopes_ok {
             return Err(AuthError::new(
@@ -337,6 +400,36 @@ impl Requirement {
         }
         Ok(())
     }
+}
+
+/// HTTP API's audience rule, from "Troubleshooting issues with HTTP API JWT
+/// authorizers": `aud` must match one audience entry; `client_id` is read only
+/// when there is no `aud`, and never when there is one. An `aud` array (RFC
+/// 7519 4.1.3) matches when one of its strings does.
+fn audience_matches(claims: &Claims, audiences: &[String]) -> bool {
+    let listed = |v: &str| audiences.iter().any(|a| a == v);
+    match claims.get("aud") {
+        Some(Value::String(aud)) => listed(aud),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(listed),
+        Some(_) => false,
+        None => claims.get_str("client_id").is_some_and(listed),
+    }
+}
+
+/// Whether `scp` holds this scope: a space-separated string, or an array of
+/// strings.
+fn scp_has(claims: &Claims, scope: &str) -> bool {
+    match claims.get("scp") {
+        Some(Value::String(scp)) => scp.split(' ').any(|s| s == scope),
+        Some(Value::Array(items)) => items.iter().any(|s| s.as_str() == Some(scope)),
+        _ => false,
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
@@ -513,6 +606,155 @@ mod tests {
         let r = Requirement::new().pool_ids(["us-east-1_Pool2"]);
         assert_eq!(kind(&r, &id_token("c")), Some(AuthErrorKind::WrongIssuer));
         assert!(Requirement::new().pool_ids([""]).validate().is_err());
+    }
+
+    fn http(r: Requirement) -> Requirement {
+        r.http_api(
+            Arc::from(["web".to_owned(), "m2m".to_owned()].as_slice()),
+            0,
+        )
+    }
+
+    fn now() -> u64 {
+        now_secs()
+    }
+
+    #[test]
+    fn http_api_audience_is_aud_else_client_id() {
+        let r = http(Requirement::new());
+        let with = |v: Value| claims(v);
+        let iat = now();
+        for (payload, ok) in [
+            (json!({"token_use": "id", "aud": "web", "iat": iat}), true),
+            (
+                json!({"token_use": "id", "aud": "other", "iat": iat}),
+                false,
+            ),
+            (
+                json!({"token_use": "access", "client_id": "m2m", "iat": iat}),
+                true,
+            ),
+            (
+                json!({"token_use": "access", "client_id": "other", "iat": iat}),
+                false,
+            ),
+            // aud is evaluated when present, client_id is not then.
+            (
+                json!({"token_use": "access", "aud": "other", "client_id": "web", "iat": iat}),
+                false,
+            ),
+            (
+                json!({"token_use": "access", "aud": "web", "client_id": "other", "iat": iat}),
+                true,
+            ),
+            (
+                json!({"token_use": "id", "aud": ["x", "m2m"], "iat": iat}),
+                true,
+            ),
+            (
+                json!({"token_use": "id", "aud": ["x", 1], "iat": iat}),
+                false,
+            ),
+            (
+                json!({"token_use": "id", "aud": [], "client_id": "web", "iat": iat}),
+                false,
+            ),
+            (
+                json!({"token_use": "id", "aud": null, "client_id": "web", "iat": iat}),
+                false,
+            ),
+            (
+                json!({"token_use": "access", "client_id": ["web"], "iat": iat}),
+                false,
+            ),
+            // Exact: no case folding, no prefix.
+            (json!({"token_use": "id", "aud": "Web", "iat": iat}), false),
+            (json!({"token_use": "access", "iat": iat}), false),
+        ] {
+            let got = kind(&r, &with(payload.clone()));
+            let want = (!ok).then_some(AuthErrorKind::WrongClient);
+            assert_eq!(got, want, "{payload}");
+        }
+    }
+
+    #[test]
+    fn http_api_iat_is_required_and_not_in_the_future() {
+        let token = |iat: Option<u64>| {
+            let mut v = json!({"token_use": "access", "client_id": "web"});
+            if let Some(iat) = iat {
+                v["iat"] = json!(iat);
+            }
+            claims(v)
+        };
+        let r = http(Requirement::new());
+        assert_eq!(kind(&r, &token(Some(now()))), None);
+        assert_eq!(kind(&r, &token(Some(now() - 3600))), None);
+        assert_eq!(
+            kind(&r, &token(Some(now() + 60))),
+            Some(AuthErrorKind::NotYetValid)
+        );
+        assert_eq!(kind(&r, &token(None)), Some(AuthErrorKind::MalformedToken));
+        // With the verifier's leeway.
+        let lenient = Requirement::new().http_api(Arc::from(["web".to_owned()].as_slice()), 120);
+        assert_eq!(kind(&lenient, &token(Some(now() + 60))), None);
+        assert_eq!(
+            kind(&lenient, &token(Some(now() + 600))),
+            Some(AuthErrorKind::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn http_api_takes_either_token_and_scopes_from_scope_or_scp() {
+        let iat = now();
+        let id = claims(json!({"token_use": "id", "aud": "web", "iat": iat}));
+        assert_eq!(kind(&http(Requirement::new()), &id), None);
+        let r = http(Requirement::any_scope(["pets/read", "pets/admin"]));
+        assert_eq!(r.effective_token_use(), TokenUseRule::Either);
+        assert_eq!(kind(&r, &id), Some(AuthErrorKind::InsufficientScope));
+        for (scopes, ok) in [
+            (json!({"scope": "a pets/read"}), true),
+            (json!({"scp": "x pets/admin"}), true),
+            (json!({"scp": ["x", "pets/admin"]}), true),
+            (json!({"scope": "x", "scp": ["pets/read"]}), true),
+            (json!({"scope": "pets/Read"}), false),
+            (json!({"scp": [1, "pets/read/x"]}), false),
+            (json!({"scp": {"pets/read": true}}), false),
+            (json!({}), false),
+        ] {
+            let mut v = json!({"token_use": "access", "client_id": "web", "iat": iat});
+            for (k, x) in scopes.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            let got = kind(&r, &claims(v));
+            assert_eq!(
+                got,
+                (!ok).then_some(AuthErrorKind::InsufficientScope),
+                "{scopes}"
+            );
+        }
+        // REST requirements never read scp.
+        let rest = Requirement::any_scope(["pets/read"]);
+        let scp_only = claims(json!({"token_use": "access", "scp": ["pets/read"]}));
+        assert_eq!(
+            kind(&rest, &scp_only),
+            Some(AuthErrorKind::InsufficientScope)
+        );
+        // A token use chosen on purpose stays.
+        let access_only = http(Requirement::new().token_use(TokenUseRule::Access));
+        assert_eq!(kind(&access_only, &id), Some(AuthErrorKind::WrongTokenUse));
+    }
+
+    #[test]
+    fn http_api_audiences_must_be_given() {
+        let none = Requirement::new().http_api(Arc::from(Vec::<String>::new()), 0);
+        assert!(
+            none.validate()
+                .unwrap_err()
+                .message()
+                .contains("no audience")
+        );
+        let empty = Requirement::new().http_api(Arc::from(["".to_owned()].as_slice()), 0);
+        assert!(empty.validate().is_err());
     }
 
     #[test]

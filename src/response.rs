@@ -1,6 +1,7 @@
 //! [`Responses`]: what a rejected request gets back.
 
 use crate::error::{AuthError, AuthErrorKind};
+use crate::token::NOT_THREE_SEGMENTS;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, Response, StatusCode};
@@ -18,6 +19,7 @@ pub struct Responses(Mode);
 #[derive(Clone)]
 enum Mode {
     ApiGateway,
+    HttpApi,
     Rfc6750 {
         challenge: String,
     },
@@ -36,6 +38,7 @@ impl fmt::Debug for Responses {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Mode::ApiGateway => f.write_str("Responses::ApiGateway"),
+            Mode::HttpApi => f.write_str("Responses::HttpApi"),
             Mode::Rfc6750 { challenge } => write!(f, "Responses::Rfc6750({challenge})"),
             #[cfg(feature = "grpc")]
             Mode::Grpc => f.write_str("Responses::Grpc"),
@@ -49,6 +52,8 @@ const EXPIRED: &str = r#"{"message":"The incoming token has expired"}"#;
 const CONFIG_ERROR: &str = r#"{"message":null}"#;
 const MISSING_AUTHENTICATION_TOKEN: &str = r#"{"message":"Missing Authentication Token"}"#;
 const FORBIDDEN: &str = r#"{"message":"Forbidden"}"#;
+const NOT_FOUND: &str = r#"{"message":"Not Found"}"#;
+const INTERNAL_SERVER_ERROR: &str = r#"{"message":"Internal Server Error"}"#;
 /// Seconds a client is asked to wait when the key set is unavailable.
 const RETRY_AFTER_SECS: &str = "5";
 
@@ -68,6 +73,32 @@ impl Responses {
     /// All with `Content-Type: application/json` and no `WWW-Authenticate`.
     pub fn api_gateway() -> Self {
         Self(Mode::ApiGateway)
+    }
+
+    /// API Gateway HTTP API's responses for its JWT authorizer, byte for byte
+    /// where AWS's pages or observed responses show them (the README's "HTTP
+    /// API JWT authorizer" section says which):
+    ///
+    /// | case | status | body | `www-authenticate` |
+    /// |---|---|---|---|
+    /// | no token | 401 | `{"message":"Unauthorized"}` | `Bearer` |
+    /// | a token that fails a check | 401 | `{"message":"Unauthorized"}` | `Bearer scope="…" error="invalid_token" error_description="…"` |
+    /// | a valid token without any of the route's scopes | 403 | `{"message":"Forbidden"}` | `Bearer scope="…" error="insufficient_scope" error_description="…"` |
+    /// | keys unavailable | 500 | `{"message":"Internal Server Error"}` | none |
+    /// | no route of an imported definition ([`AuthErrorKind::UnknownOperation`]) | 404 | `{"message":"Not Found"}` | none |
+    /// | a route behind an authorizer the crate cannot check ([`AuthErrorKind::UnenforceableOperation`]) | 403 | `{"message":"Forbidden"}` | none |
+    ///
+    /// `scope="…"` holds the route's scopes, separated by spaces (empty for a
+    /// route without scopes). The `error_description` is a fixed text per
+    /// check: `the token has expired`, `the token does not have a valid
+    /// audience`, `token contains an invalid number of segments` (these three
+    /// as AWS sends them), `the token does not have a valid issuer`, `the
+    /// token is not valid yet` (`nbf` or `iat` in the future), `the token is
+    /// not valid` (anything else), and `the token does not have the required
+    /// scope` for a 403. All with `Content-Type: application/json` and no
+    /// `x-amzn-ErrorType`.
+    pub fn http_api() -> Self {
+        Self(Mode::HttpApi)
     }
 
     /// RFC 6750 bearer-token responses, with `WWW-Authenticate: Bearer realm="…"`:
@@ -130,6 +161,7 @@ impl Responses {
     pub(crate) fn respond(&self, error: &AuthError, scopes: &[String]) -> Response<Bytes> {
         let mut response = match &self.0 {
             Mode::ApiGateway => api_gateway(error),
+            Mode::HttpApi => http_api(error, scopes),
             Mode::Rfc6750 { challenge } => rfc6750(challenge, error, scopes),
             #[cfg(feature = "grpc")]
             Mode::Grpc => grpc(error),
@@ -170,6 +202,63 @@ fn api_gateway(error: &AuthError) -> Response<Bytes> {
         AMZN_ERROR_TYPE.clone(),
         HeaderValue::from_static(error_type),
     );
+    response
+}
+
+fn http_api(error: &AuthError, scopes: &[String]) -> Response<Bytes> {
+    use AuthErrorKind as K;
+    let challenge = |code: &str, description: &str| {
+        format!(
+            "Bearer scope=\"{}\" error=\"{code}\" error_description=\"{description}\"",
+            quote(&scopes.join(" "))
+        )
+    };
+    let (status, body, header) = match error.kind() {
+        K::MissingToken => (
+            StatusCode::UNAUTHORIZED,
+            UNAUTHORIZED,
+            Some("Bearer".to_owned()),
+        ),
+        K::KeySetUnavailable => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            INTERNAL_SERVER_ERROR,
+            None,
+        ),
+        K::UnknownOperation => (StatusCode::NOT_FOUND, NOT_FOUND, None),
+        K::UnenforceableOperation => (StatusCode::FORBIDDEN, FORBIDDEN, None),
+        K::InsufficientScope | K::Forbidden => (
+            StatusCode::FORBIDDEN,
+            FORBIDDEN,
+            Some(challenge(
+                "insufficient_scope",
+                "the token does not have the required scope",
+            )),
+        ),
+        kind => {
+            let description = match kind {
+                K::Expired => "the token has expired",
+                K::WrongClient => "the token does not have a valid audience",
+                K::WrongIssuer => "the token does not have a valid issuer",
+                K::NotYetValid => "the token is not valid yet",
+                K::MalformedToken if error.detail() == NOT_THREE_SEGMENTS => {
+                    "token contains an invalid number of segments"
+                }
+                _ => "the token is not valid",
+            };
+            (
+                StatusCode::UNAUTHORIZED,
+                UNAUTHORIZED,
+                Some(challenge("invalid_token", description)),
+            )
+        }
+    };
+    let mut response = Response::new(Bytes::from_static(body.as_bytes()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(value) = header.and_then(|h| HeaderValue::from_str(&h).ok()) {
+        headers.insert(WWW_AUTHENTICATE, value);
+    }
     response
 }
 
@@ -380,6 +469,111 @@ mod tests {
             r.extensions().get::<AuthError>().unwrap().kind(),
             AuthErrorKind::InsufficientScope
         );
+    }
+
+    fn http_api(kind: AuthErrorKind, scopes: &[&str]) -> (u16, String, Option<String>) {
+        http_api_for(&err(kind), scopes)
+    }
+
+    fn http_api_for(error: &AuthError, scopes: &[&str]) -> (u16, String, Option<String>) {
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        let r = Responses::http_api().respond(error, &scopes);
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+        assert!(r.headers().get("x-amzn-errortype").is_none());
+        assert_eq!(r.extensions().get::<AuthError>(), Some(error));
+        let header = r
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = String::from_utf8(r.body().to_vec()).unwrap();
+        (r.status().as_u16(), body, header)
+    }
+
+    fn invalid(description: &str, scope: &str) -> Option<String> {
+        Some(format!(
+            r#"Bearer scope="{scope}" error="invalid_token" error_description="{description}""#
+        ))
+    }
+
+    const UNAUTHORIZED_BODY: &str = r#"{"message":"Unauthorized"}"#;
+
+    #[test]
+    fn http_api_missing_token_is_a_bare_challenge() {
+        assert_eq!(
+            http_api(AuthErrorKind::MissingToken, &["a"]),
+            (401, UNAUTHORIZED_BODY.to_owned(), Some("Bearer".to_owned()))
+        );
+    }
+
+    #[test]
+    fn http_api_bad_tokens_are_401_with_the_route_scopes() {
+        use AuthErrorKind as K;
+        for (kind, description) in [
+            (K::Expired, "the token has expired"),
+            (K::WrongClient, "the token does not have a valid audience"),
+            (K::WrongIssuer, "the token does not have a valid issuer"),
+            (K::NotYetValid, "the token is not valid yet"),
+            (K::MalformedToken, "the token is not valid"),
+            (K::BadSignature, "the token is not valid"),
+            (K::UnknownKey, "the token is not valid"),
+            (K::DisallowedAlgorithm, "the token is not valid"),
+            (K::WrongTokenUse, "the token is not valid"),
+            (K::InvalidRequest, "the token is not valid"),
+        ] {
+            assert_eq!(
+                http_api(kind, &[]),
+                (401, UNAUTHORIZED_BODY.to_owned(), invalid(description, "")),
+                "{kind:?}"
+            );
+            assert_eq!(
+                http_api(kind, &["pets/read", "pets/admin"]).2,
+                invalid(description, "pets/read pets/admin"),
+                "{kind:?}"
+            );
+        }
+        let segments = AuthError::malformed(NOT_THREE_SEGMENTS);
+        assert_eq!(
+            http_api_for(&segments, &[]).2,
+            invalid("token contains an invalid number of segments", "")
+        );
+    }
+
+    #[test]
+    fn http_api_missing_scope_is_403_forbidden() {
+        for kind in [AuthErrorKind::InsufficientScope, AuthErrorKind::Forbidden] {
+            assert_eq!(
+                http_api(kind, &["pets/read"]),
+                (
+                    403,
+                    r#"{"message":"Forbidden"}"#.to_owned(),
+                    Some(
+                        r#"Bearer scope="pets/read" error="insufficient_scope" error_description="the token does not have the required scope""#
+                            .to_owned()
+                    )
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn http_api_server_and_route_answers() {
+        assert_eq!(
+            http_api(AuthErrorKind::KeySetUnavailable, &[]),
+            (
+                500,
+                r#"{"message":"Internal Server Error"}"#.to_owned(),
+                None
+            )
+        );
+        assert_eq!(
+            http_api(AuthErrorKind::UnknownOperation, &[]),
+            (404, r#"{"message":"Not Found"}"#.to_owned(), None)
+        );
+        assert_eq!(
+            http_api(AuthErrorKind::UnenforceableOperation, &[]),
+            (403, r#"{"message":"Forbidden"}"#.to_owned(), None)
+        );
+        assert_eq!(format!("{:?}", Responses::http_api()), "Responses::HttpApi");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Splitting and decoding a compact JWS, before any key is involved.
 
+use crate::claims::Payload;
 use crate::error::{AuthError, AuthErrorKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,8 +16,12 @@ pub(crate) struct Parsed<'a> {
     /// `header.payload`: the bytes the signature covers.
     pub(crate) signing_input: &'a [u8],
     pub(crate) signature: Vec<u8>,
-    pub(crate) payload: Map<String, Value>,
+    pub(crate) payload: Payload,
 }
+
+/// The detail of the error for a token that is not three segments (HTTP API's
+/// responses name this case).
+pub(crate) const NOT_THREE_SEGMENTS: &str = "token does not have exactly three segments";
 
 /// The header members the check reads. Every other member is skipped unread
 /// (without recursion, however deeply it nests); every name, read or not, must
@@ -83,9 +88,7 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, AuthError> {
         segments.next(),
         segments.next(),
     ) else {
-        return Err(AuthError::malformed(
-            "token does not have exactly three segments",
-        ));
+        return Err(AuthError::malformed(NOT_THREE_SEGMENTS));
     };
     if signature.is_empty() {
         return Err(AuthError::malformed("token has an empty signature"));
@@ -116,9 +119,10 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, AuthError> {
         _ => return Err(AuthError::malformed("token header has no `kid`")),
     };
 
-    let UniqueMap(payload) = serde_json::from_slice(&payload_json).map_err(|_| {
+    let UniqueMap(claims) = serde_json::from_slice(&payload_json).map_err(|_| {
         AuthError::malformed("token payload is not a JSON object with unique names")
     })?;
+    let payload = Payload::new(claims, &payload_json);
 
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
     Ok(Parsed {

@@ -522,6 +522,11 @@ impl Verifier {
         }
     }
 
+    /// The clock skew allowed on dates, in seconds (HTTP API's `iat` rule).
+    pub(crate) fn leeway_secs(&self) -> u64 {
+        self.inner.leeway
+    }
+
     /// The configured pools' ids.
     pub fn pool_ids(&self) -> impl Iterator<Item = &str> {
         self.inner.pools.iter().map(|p| &*p.id)

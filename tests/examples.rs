@@ -26,11 +26,11 @@ struct PetsServer {
 
 impl PetsServer {
     async fn start(pool: &LocalUserPool) -> Self {
-        let app = pets::app(
-            &CognitoAuthLayer::new(pool.verifier()),
-            pets::Store::with_samples(),
-        )
-        .unwrap();
+        Self::start_with(&CognitoAuthLayer::new(pool.verifier())).await
+    }
+
+    async fn start_with(auth: &CognitoAuthLayer) -> Self {
+        let app = pets::app(auth, pets::Store::with_samples()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -90,6 +90,51 @@ fn json_of(text: &str) -> Value {
 }
 
 const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
+
+#[tokio::test]
+async fn pets_behind_the_http_api_profile() {
+    let pool = LocalUserPool::start().await.unwrap();
+    let auth = pets::auth(&pool, pets::Door::HttpApi).unwrap();
+    let server = PetsServer::start_with(&auth).await;
+    let bird = json!({ "type": "bird", "price": 19.99 });
+
+    // Public reads stay public.
+    assert_eq!(
+        server.call(Method::GET, "/pets", None, None).await.0,
+        StatusCode::OK
+    );
+    // Adding: any token issued to the app client, ID or access.
+    for token in [pool.id_token().sign(), pool.access_token().sign()] {
+        let (status, text) = server
+            .call(Method::POST, "/pets", Some(&token), Some(bird.clone()))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{text}");
+    }
+    let other_client = pool.id_token().client_id("someone-else").sign();
+    let (status, text) = server
+        .call(Method::POST, "/pets", Some(&other_client), Some(bird))
+        .await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::UNAUTHORIZED, UNAUTHORIZED)
+    );
+    // Deleting: the scope in any token, else 403 Forbidden.
+    for token in [pool.id_token().sign(), pool.access_token().sign()] {
+        let (status, text) = server
+            .call(Method::DELETE, "/pets/1", Some(&token), None)
+            .await;
+        assert_eq!(
+            (status, text.as_str()),
+            (StatusCode::FORBIDDEN, r#"{"message":"Forbidden"}"#)
+        );
+    }
+    let scp = pool.access_token().scp([pets::DELETE_SCOPE]).sign();
+    let (status, _) = server
+        .call(Method::DELETE, "/pets/1", Some(&scp), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    server.stop().await;
+}
 
 #[tokio::test]
 async fn pets_reads_are_public() {

@@ -101,6 +101,8 @@ impl AlbAuthLayer {
             access: None,
             route: Arc::new(RouteConfig {
                 requirement: Requirement::new(),
+                given: Requirement::new(),
+                profile: crate::profile::Profile::RestApi,
                 sources: vec![TokenSource::header(DATA_HEADER)],
                 optional: false,
                 responses: Responses::default(),
@@ -118,7 +120,9 @@ impl AlbAuthLayer {
     pub fn require(&self, requirement: Requirement) -> Result<Self, ConfigError> {
         check(&requirement, self.access.is_some())?;
         let mut layer = self.clone();
-        Arc::make_mut(&mut layer.route).requirement = requirement;
+        let route = Arc::make_mut(&mut layer.route);
+        route.given = requirement.clone();
+        route.requirement = requirement;
         Ok(layer)
     }
 
@@ -136,7 +140,9 @@ impl AlbAuthLayer {
     ) -> Result<Self, ConfigError> {
         check(&requirement, true)?;
         self.access = Some(verifier);
-        Arc::make_mut(&mut self.route).requirement = requirement;
+        let route = Arc::make_mut(&mut self.route);
+        route.given = requirement.clone();
+        route.requirement = requirement;
         Ok(self)
     }
 

@@ -22,6 +22,7 @@ impl Claims {
             scopes: Some(BTreeSet::new()),
             groups: Some(Vec::new()),
             pool_id,
+            raw: Box::new([]),
         }))
     }
 }

@@ -1,6 +1,7 @@
 use super::service::CognitoAuth;
 use super::source::TokenSource;
 use crate::error::ConfigError;
+use crate::profile::Profile;
 use crate::requirement::Requirement;
 use crate::response::Responses;
 use crate::verifier::Verifier;
@@ -53,7 +54,11 @@ pub struct CognitoAuthLayer {
 
 #[derive(Clone, Debug)]
 pub(crate) struct RouteConfig {
+    /// What is checked: the route's requirement with the profile's rules.
     pub(crate) requirement: Requirement,
+    /// The route's requirement as given, before the profile's rules.
+    pub(crate) given: Requirement,
+    pub(crate) profile: Profile,
     pub(crate) sources: Vec<TokenSource>,
     pub(crate) optional: bool,
     pub(crate) responses: Responses,
@@ -71,6 +76,8 @@ impl CognitoAuthLayer {
             verifier,
             route: Arc::new(RouteConfig {
                 requirement: Requirement::new(),
+                given: Requirement::new(),
+                profile: Profile::RestApi,
                 sources: vec![TokenSource::authorization()],
                 optional: false,
                 responses: Responses::default(),
@@ -80,12 +87,68 @@ impl CognitoAuthLayer {
         }
     }
 
-    /// The same layer with another requirement, for another route. Fails when no
-    /// token could meet the requirement (see [`Requirement::validate`]).
+    /// A layer with API Gateway HTTP API's JWT authorizer rules
+    /// ([`Profile::HttpApi`]) and responses ([`Responses::http_api`]): the
+    /// token's `aud`, or its `client_id` when it has no `aud`, must be one of
+    /// `audiences` (for Cognito, app client ids); ID and access tokens are
+    /// alike; `iat` must not be in the future; a route's scopes
+    /// ([`require`](Self::require)) are read from `scope` or `scp`. Fails on an
+    /// empty list.
+    ///
+    /// Build the verifier without [client ids](crate::VerifierBuilder::client_id)
+    /// to check the app client exactly as HTTP API does (with them, both
+    /// checks apply). Its pools' issuers are the authorizer's `issuer`: a
+    /// [`UserPool::new`](crate::UserPool::new) trusts both of Cognito's issuer
+    /// forms, and [`UserPool::issuer`](crate::UserPool::issuer) pins one, as
+    /// HTTP API's single `issuer` does.
+    ///
+    /// ```
+    /// use tower_cognito::{CognitoAuthLayer, Requirement, UserPool, Verifier};
+    /// # fn demo() -> Result<(), tower_cognito::ConfigError> {
+    /// let verifier = Verifier::new(UserPool::new("us-east-1_AbCdEfGhI"))?;
+    /// let auth = CognitoAuthLayer::http_api(verifier, ["1example23456789"])?;
+    /// // A route with scopes: any token holding one of them in `scope` or `scp`.
+    /// let read = auth.require(Requirement::any_scope(["pets/read"]))?;
+    /// # let _ = read; Ok(()) }
+    /// ```
+    pub fn http_api<I: IntoIterator<Item = S>, S: Into<String>>(
+        verifier: Verifier,
+        audiences: I,
+    ) -> Result<Self, ConfigError> {
+        Self::new(verifier).profile(Profile::http_api(audiences))
+    }
+
+    /// Reproduces this front door's rules (see [`Profile`]) and answers with
+    /// its responses: set [`responses`](Self::responses) after this to answer
+    /// otherwise. The route's requirement, set before or after, gets the
+    /// profile's rules added. Fails on a profile no token could meet (an HTTP
+    /// API profile without audiences).
+    pub fn profile(mut self, profile: Profile) -> Result<Self, ConfigError> {
+        profile.validate()?;
+        let leeway = self.verifier.leeway_secs();
+        let route = Arc::make_mut(&mut self.route);
+        let requirement = profile.apply(route.given.clone(), leeway);
+        requirement.validate()?;
+        route.responses = profile.responses();
+        route.requirement = requirement;
+        route.profile = profile;
+        Ok(self)
+    }
+
+    /// The same layer with another requirement, for another route, with the
+    /// [profile](Self::profile)'s rules added. Fails when no token could meet
+    /// the requirement (see [`Requirement::validate`]).
     pub fn require(&self, requirement: Requirement) -> Result<Self, ConfigError> {
         requirement.validate()?;
+        let effective = self
+            .route
+            .profile
+            .apply(requirement.clone(), self.verifier.leeway_secs());
+        effective.validate()?;
         let mut layer = self.clone();
-        Arc::make_mut(&mut layer.route).requirement = requirement;
+        let route = Arc::make_mut(&mut layer.route);
+        route.given = requirement;
+        route.requirement = effective;
         Ok(layer)
     }
 
@@ -158,9 +221,15 @@ impl CognitoAuthLayer {
         &self.verifier
     }
 
-    /// The route's requirement.
+    /// The route's requirement, with the [profile](Self::profile)'s rules
+    /// added: what a token must meet once the verifier has found it valid.
     pub fn requirement(&self) -> &Requirement {
         &self.route.requirement
+    }
+
+    /// The front door this layer stands in for.
+    pub fn front_door(&self) -> &Profile {
+        &self.route.profile
     }
 }
 

@@ -18,6 +18,8 @@ pub(crate) struct RouteIndex {
     matcher: Matcher,
     by_key: HashMap<String, usize>,
     paths: Vec<Methods<usize>>,
+    /// An HTTP API's `$default` route.
+    default: Option<usize>,
 }
 
 impl RouteIndex {
@@ -25,6 +27,10 @@ impl RouteIndex {
     pub(crate) fn new(routes: &[Route]) -> Self {
         let mut index = Self::default();
         for (i, route) in routes.iter().enumerate() {
+            if route.default {
+                index.default = Some(i);
+                continue;
+            }
             let key = template::key(&route.segments);
             let path = match index.by_key.get(&key) {
                 Some(&path) => path,
@@ -55,16 +61,26 @@ impl RouteIndex {
     /// one: a path that reads as one operation as written and as another once
     /// normalised (`/files/../admin` under `/files/{proxy+}` and `/admin`) could
     /// reach either handler, so it is refused.
+    ///
+    /// An HTTP API's `$default` route takes what no other route does (an
+    /// unknown path, or a method the path does not define), but never a path
+    /// refused as unreadable or ambiguous.
     pub(crate) fn find(&self, method: &Method, path: &str) -> Option<usize> {
         let canonical = template::canonical(path)?;
-        let found = self.matcher.find(&canonical)?;
+        let Some(found) = self.matcher.find(&canonical) else {
+            // To `$default`, unless the path as written reads as a route.
+            if canonical != path && self.matcher.find(path).is_some() {
+                return None;
+            }
+            return self.default;
+        };
         if canonical != path
             && let Some(as_written) = self.matcher.find(path)
             && as_written != found
         {
             return None;
         }
-        self.paths[found].get(method).copied()
+        self.paths[found].get(method).copied().or(self.default)
     }
 }
 
@@ -86,9 +102,11 @@ pub(crate) enum Policy {
 ///
 /// - a request that matches no operation of the definition (an unknown path, or
 ///   a method the path does not define) is answered as API Gateway answers it,
-///   403 `{"message":"Missing Authentication Token"}`, and never reaches the
-///   inner service, unless its path was named public on import
-///   ([`ImportOptions::public_path`](super::ImportOptions::public_path));
+///   403 `{"message":"Missing Authentication Token"}` for a REST API's
+///   definition, 404 `{"message":"Not Found"}` for an HTTP API's, and never
+///   reaches the inner service, unless its path was named public on import
+///   ([`ImportOptions::public_path`](super::ImportOptions::public_path)) or an
+///   HTTP API's `$default` route takes it;
 /// - an operation imported as refused
 ///   ([`ImportOptions::refuse_unenforceable`](super::ImportOptions::refuse_unenforceable))
 ///   is answered 403 `{"message":"Forbidden"}`;

@@ -1,9 +1,10 @@
 //! Import of API Gateway OpenAPI 3.0 and Swagger 2.0 exports (feature `openapi`).
 //!
 //! Teams moving off API Gateway keep their API definition: [`ApiDefinition`]
-//! reads an export (JSON or YAML) and turns each `cognito_user_pools`
-//! authorizer into [`UserPool`]s and each operation into a [`Route`] with the
-//! [`Requirement`] API Gateway would apply. [`ApiDefinition::layer`] makes a
+//! reads an export (JSON or YAML), a REST API's or an HTTP API's, and turns
+//! each Cognito authorizer (REST's `cognito_user_pools`, HTTP API's `jwt` with
+//! a user pool's issuer) into [`UserPool`]s and each operation into a
+//! [`Route`] with the [`Requirement`] and [`Profile`] API Gateway would apply. [`ApiDefinition::layer`] makes a
 //! [`RouteTableLayer`] that looks up each request's operation and then behaves
 //! exactly as [`CognitoAuthLayer`] would on that route.
 //!
@@ -21,6 +22,25 @@
 //!   `method.request.header.NAME`; default `Authorization`), and the optional
 //!   `identityValidationExpression` (the "token validation" expression, matched
 //!   against the whole `aud`: see [`Requirement::aud_matches`]);
+//! - an HTTP API's authorizers (OpenAPI 3.0, as `aws apigatewayv2 export-api`
+//!   writes them): `x-amazon-apigateway-authorizer` of type `jwt` on a scheme of
+//!   type `oauth2` (or `openIdConnect`, whose `openIdConnectUrl` gives the
+//!   issuer), with `jwtConfiguration.issuer` (a Cognito pool's,
+//!   `https://cognito-idp.{region}.amazonaws.com/{poolId}` or the
+//!   `issuer-cognito-idp` form: one [`UserPool`] trusting exactly that issuer;
+//!   another issuer is a protection the crate cannot check; a placeholder needs
+//!   [`ImportOptions::authorizer_pool`]), `jwtConfiguration.audience` (required,
+//!   not empty) and `identitySource` (`$request.header.NAME`, default
+//!   `Authorization`; the query string is not read). Their routes follow
+//!   [`Profile::HttpApi`]: `security: [{"Jwt": ["a", "b"]}]` takes any token of
+//!   an audience holding `a` or `b` in `scope` or `scp`, `[{"Jwt": []}]` any
+//!   token of an audience. The `$default` route (the path `/$default`) takes
+//!   every request no other route matches; without one, such a request gets
+//!   HTTP API's 404 `{"message":"Not Found"}`. A document with `jwt`
+//!   authorizers, or with the HTTP API export's
+//!   `x-amazon-apigateway-importexport-version`, is an HTTP API's: its layer
+//!   answers with [`Responses::http_api`], and a `cognito_user_pools`
+//!   authorizer in it is an error;
 //! - each operation's `security` (or the document's top-level `security` when the
 //!   operation has none): `[{"MyPool": []}]` takes an ID token,
 //!   `[{"MyPool": ["a", "b"]}]` an access token with scope `a` or `b`; `security: []`,
@@ -122,7 +142,9 @@ pub use options::ImportOptions;
 use crate::error::ConfigError;
 use crate::middleware::CognitoAuthLayer;
 use crate::pool::UserPool;
+use crate::profile::Profile;
 use crate::requirement::Requirement;
+use crate::response::Responses;
 use crate::verifier::{Verifier, VerifierBuilder};
 use http::{HeaderName, Method};
 use layer::{Policy, RouteIndex};
@@ -137,6 +159,7 @@ pub struct ApiDefinition {
     pools: Vec<UserPool>,
     routes: Vec<Route>,
     index: RouteIndex,
+    http_api: bool,
 }
 
 /// One operation of an [`ApiDefinition`]: method and path template, and what it
@@ -147,6 +170,8 @@ pub struct Route {
     path: String,
     segments: Vec<Segment>,
     access: Access,
+    /// An HTTP API's `$default` route: every request no other route takes.
+    default: bool,
 }
 
 /// Who may call an operation.
@@ -172,7 +197,10 @@ struct RouteAuth {
     pool_ids: Vec<String>,
     scopes: Vec<String>,
     header: HeaderName,
+    /// A REST authorizer's token validation expression.
     aud: Option<String>,
+    /// An HTTP API JWT authorizer's audiences (`None`: a REST authorizer).
+    audiences: Option<Vec<String>>,
 }
 
 impl Route {
@@ -229,10 +257,31 @@ impl Route {
         self.auth().map_or(&[], |a| &a.scopes)
     }
 
-    /// What the operation requires, as API Gateway applies it: an ID token
-    /// without scopes, an access token with any one of the scopes otherwise, the
-    /// authorizer's token validation expression on `aud`, and a token of one of
-    /// the authorizer's pools. `None` for a public or refused route.
+    /// Whether this is an HTTP API's `$default` route (exported as the path
+    /// `/$default`), which takes every request no other route matches.
+    pub fn is_default(&self) -> bool {
+        self.default
+    }
+
+    /// The front door whose rules the route's authorizer follows: the REST
+    /// API's for a `cognito_user_pools` authorizer, the HTTP API's (with the
+    /// authorizer's audiences) for a `jwt` one. `None` for a public or
+    /// refused route.
+    pub fn profile(&self) -> Option<Profile> {
+        let auth = self.auth()?;
+        Some(match &auth.audiences {
+            None => Profile::RestApi,
+            Some(audiences) => Profile::http_api(audiences.iter().cloned()),
+        })
+    }
+
+    /// What the operation itself requires, as API Gateway applies it: under a
+    /// REST authorizer an ID token without scopes, an access token with any
+    /// one of the scopes otherwise, the authorizer's token validation
+    /// expression on `aud`; under an HTTP API authorizer the scopes (any one),
+    /// to which its [profile](Self::profile) adds the audience, `iat` and
+    /// token-use rules; and a token of one of the authorizer's pools. `None`
+    /// for a public or refused route.
     pub fn requirement(&self) -> Option<Requirement> {
         let auth = self.auth()?;
         let requirement = if auth.scopes.is_empty() {
@@ -291,7 +340,15 @@ impl ApiDefinition {
             pools: parsed.pools,
             routes: parsed.routes,
             index,
+            http_api: parsed.http_api,
         }
+    }
+
+    /// Whether the definition is an HTTP API's: it has `jwt` authorizers, or
+    /// the HTTP API export's `x-amazon-apigateway-importexport-version`. Its
+    /// layer answers with [`Responses::http_api`] then.
+    pub fn is_http_api(&self) -> bool {
+        self.http_api
     }
 
     /// The user pools of the authorizers that operations use, each once, in order
@@ -361,7 +418,8 @@ impl ApiDefinition {
     /// The layer that applies the definition, verifying tokens with `verifier`,
     /// which must trust every pool of the definition (build it with
     /// [`verifier_builder`](Self::verifier_builder)). Rejections get API
-    /// Gateway's responses; see [`RouteTableLayer::responses`].
+    /// Gateway's responses, the REST API's or, for an HTTP API's definition,
+    /// the HTTP API's; see [`RouteTableLayer::responses`].
     pub fn layer(&self, verifier: Verifier) -> Result<RouteTableLayer, ConfigError> {
         let trusted: Vec<&str> = verifier.pool_ids().collect();
         if let Some(pool) = self.pools.iter().find(|p| !trusted.contains(&p.id())) {
@@ -375,22 +433,26 @@ impl ApiDefinition {
         let policies = self
             .routes
             .iter()
-            .map(|route| match (&route.access, route.requirement()) {
-                (Access::Cognito(auth), Some(requirement)) => base
-                    .clone()
-                    .name(route.to_string())
-                    .header(auth.header.clone())
-                    .require(requirement)
-                    .map(Policy::Token)
-                    .map_err(|e| ConfigError::new(format!("{route}: {}", e.message()))),
-                (Access::Refused(_), _) => Ok(Policy::Refused),
-                _ => Ok(Policy::Public),
-            })
+            .map(
+                |route| match (&route.access, route.requirement(), route.profile()) {
+                    (Access::Cognito(auth), Some(requirement), Some(profile)) => base
+                        .clone()
+                        .name(route.to_string())
+                        .header(auth.header.clone())
+                        .profile(profile)
+                        .and_then(|layer| layer.require(requirement))
+                        .map(Policy::Token)
+                        .map_err(|e| ConfigError::new(format!("{route}: {}", e.message()))),
+                    (Access::Refused(_), ..) => Ok(Policy::Refused),
+                    _ => Ok(Policy::Public),
+                },
+            )
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(RouteTableLayer::new(
-            self.index.clone(),
-            &self.routes,
-            policies,
-        ))
+        let table = RouteTableLayer::new(self.index.clone(), &self.routes, policies);
+        Ok(if self.http_api {
+            table.responses(Responses::http_api())
+        } else {
+            table
+        })
     }
 }

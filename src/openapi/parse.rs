@@ -16,6 +16,9 @@ use std::collections::HashMap;
 pub(crate) struct Parsed {
     pub(crate) pools: Vec<UserPool>,
     pub(crate) routes: Vec<Route>,
+    /// Whether the document is an HTTP API's (JWT authorizers, or the HTTP
+    /// API export's `x-amazon-apigateway-importexport-version`).
+    pub(crate) http_api: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,17 +44,29 @@ enum Scheme {
     /// `apiKeyRequired`, which this crate cannot check.
     ApiKey,
     /// Another protection this crate cannot check (IAM, a Lambda authorizer, a
-    /// JWT authorizer, OAuth 2, ...), described for the error.
+    /// JWT authorizer of another issuer than a Cognito pool, OAuth 2, ...),
+    /// described for the error.
     Other(String),
     /// A Cognito authorizer that cannot work.
     Broken(Kind, String),
 }
 
+/// A Cognito authorizer: a REST API's `cognito_user_pools`, or an HTTP API's
+/// `jwt` whose issuer is a Cognito user pool.
 #[derive(Debug)]
 struct CognitoScheme {
     pools: Vec<UserPool>,
     header: HeaderName,
-    aud: Option<String>,
+    front: Front,
+}
+
+/// Which front door an authorizer belongs to, with what it adds to a route.
+#[derive(Clone, Debug)]
+enum Front {
+    /// `cognito_user_pools`, with its optional token validation expression.
+    Rest { aud: Option<String> },
+    /// `jwt`, with its `jwtConfiguration.audience`.
+    HttpApi { audiences: Vec<String> },
 }
 
 fn invalid(message: impl Into<String>) -> ImportError {
@@ -107,11 +122,37 @@ pub(crate) fn import(doc: &Value, options: &ImportOptions) -> Result<Parsed, Imp
                     Kind::UnknownScheme,
                     format!(
                         "ImportOptions::authorizer_pool names `{name}`, which is not a \
-                         cognito_user_pools authorizer of the definition"
+                         cognito_user_pools or Cognito jwt authorizer of the definition"
                     ),
                 ));
             }
         }
+    }
+    let fronts = |rest: bool| {
+        let mut names: Vec<&str> = schemes
+            .iter()
+            .filter(|(_, scheme)| match scheme {
+                Scheme::Cognito(c) => matches!(c.front, Front::Rest { .. }) == rest,
+                _ => false,
+            })
+            .map(|(name, _)| *name)
+            .collect();
+        names.sort_unstable();
+        names
+    };
+    let (rest_schemes, jwt_schemes) = (fronts(true), fronts(false));
+    let http_api = !jwt_schemes.is_empty()
+        || jwt_authorizers_elsewhere(&schemes)
+        || doc.contains_key("x-amazon-apigateway-importexport-version");
+    if http_api && let Some(rest) = rest_schemes.first() {
+        return Err(ImportError::new(
+            Kind::Contradictory,
+            format!(
+                "`{rest}` is a REST API's cognito_user_pools authorizer, but the document is an \
+                 HTTP API's (jwt authorizers or x-amazon-apigateway-importexport-version): \
+                 an API is one or the other"
+            ),
+        ));
     }
     let default_security = doc.get("security");
     let empty = Map::new();
@@ -133,8 +174,13 @@ pub(crate) fn import(doc: &Value, options: &ImportOptions) -> Result<Parsed, Imp
         if path.starts_with("x-") {
             continue; // an extension of the Paths Object
         }
-        let segments = template::parse(path).map_err(|why| invalid(why).at(path))?;
-        if let Some(other) = templates.insert(template::key(&segments), path) {
+        let default = http_api && path == DEFAULT_ROUTE;
+        let segments = if default {
+            Vec::new()
+        } else {
+            template::parse(path).map_err(|why| invalid(why).at(path))?
+        };
+        if !default && let Some(other) = templates.insert(template::key(&segments), path) {
             return Err(ImportError::new(
                 Kind::Contradictory,
                 format!("paths `{other}` and `{path}` match the same requests"),
@@ -162,6 +208,13 @@ pub(crate) fn import(doc: &Value, options: &ImportOptions) -> Result<Parsed, Imp
             if !operation.is_object() {
                 return Err(invalid("the operation is not an object").at(label));
             }
+            if default && method.is_some() {
+                return Err(invalid(
+                    "the $default route catches every method: HTTP API exports it as \
+                     x-amazon-apigateway-any-method",
+                )
+                .at(label));
+            }
             let access = importer
                 .access(operation, default_security)
                 .map_err(|e| e.at(&label))?;
@@ -170,6 +223,7 @@ pub(crate) fn import(doc: &Value, options: &ImportOptions) -> Result<Parsed, Imp
                 path: path.clone(),
                 segments: segments.clone(),
                 access,
+                default,
             };
             if let Some(requirement) = route.requirement() {
                 requirement
@@ -199,13 +253,30 @@ pub(crate) fn import(doc: &Value, options: &ImportOptions) -> Result<Parsed, Imp
             path: path.clone(),
             segments,
             access: Access::Public,
+            default: false,
         });
     }
     Ok(Parsed {
         pools: importer.pools,
         routes,
+        http_api,
     })
 }
+
+/// The path an HTTP API export gives its `$default` route, which takes every
+/// request no other route matches.
+pub(crate) const DEFAULT_ROUTE: &str = "/$default";
+
+/// Whether a scheme the crate cannot check is an HTTP API's JWT authorizer
+/// (of another issuer): the document is an HTTP API's then too.
+fn jwt_authorizers_elsewhere(schemes: &HashMap<&str, Scheme>) -> bool {
+    schemes
+        .values()
+        .any(|s| matches!(s, Scheme::Other(what) if what.starts_with(JWT_OTHER_ISSUER)))
+}
+
+/// How a JWT authorizer of a non-Cognito issuer is described.
+const JWT_OTHER_ISSUER: &str = "a jwt authorizer for the issuer";
 
 /// Routers answer `HEAD` with the `GET` handler (axum does), so an operation
 /// `HEAD` whose access differs from what a `GET` of the same path gets (its own
@@ -386,7 +457,7 @@ impl<'a> Importer<'a> {
             }
             return Ok(Access::Public);
         };
-        if scheme.aud.is_some() && !scopes.is_empty() {
+        if matches!(scheme.front, Front::Rest { aud: Some(_) }) && !scopes.is_empty() {
             return Err(ImportError::new(
                 Kind::Contradictory,
                 format!(
@@ -395,18 +466,40 @@ impl<'a> Importer<'a> {
                 ),
             ));
         }
+        if let Front::HttpApi { .. } = scheme.front
+            && let Some((pool, other)) = scheme.pools.iter().find_map(|pool| {
+                self.pools
+                    .iter()
+                    .find(|p| p.id() == pool.id() && *p != pool)
+                    .map(|other| (pool, other))
+            })
+        {
+            return Err(ImportError::new(
+                Kind::Contradictory,
+                format!(
+                    "authorizer `{name}` trusts the user pool `{}` as {pool:?}, another \
+                     authorizer as {other:?}: one pool, one configuration",
+                    pool.id()
+                ),
+            ));
+        }
         let pools: Vec<usize> = scheme.pools.iter().map(|pool| self.pool(pool)).collect();
         let pool_ids = pools
             .iter()
             .map(|&i| self.pools[i].id().to_owned())
             .collect();
+        let (aud, audiences) = match &scheme.front {
+            Front::Rest { aud } => (aud.clone(), None),
+            Front::HttpApi { audiences } => (None, Some(audiences.clone())),
+        };
         Ok(Access::Cognito(RouteAuth {
             authorizer: (*name).to_owned(),
             pools,
             pool_ids,
             scopes: scopes.clone(),
             header: scheme.header.clone(),
-            aud: scheme.aud.clone(),
+            aud,
+            audiences,
         }))
     }
 
@@ -419,8 +512,9 @@ impl<'a> Importer<'a> {
         Err(ImportError::new(
             Kind::UnsupportedAuthorizer,
             format!(
-                "is protected by {what}; only cognito_user_pools authorizers can be checked \
-                 (ImportOptions::refuse_unenforceable() imports it as refused: 403)"
+                "is protected by {what}; only cognito_user_pools authorizers and jwt authorizers \
+                 of Cognito user pools can be checked (ImportOptions::refuse_unenforceable() \
+                 imports it as refused: 403)"
             ),
         ))
     }
@@ -551,6 +645,10 @@ fn scheme(name: &str, value: &Value, options: &ImportOptions) -> Scheme {
             "x-amazon-apigateway-authorizer has no `type`".to_owned(),
         );
     };
+    if authorizer_type.eq_ignore_ascii_case("jwt") {
+        return jwt(name, scheme, authorizer, kind, auth_type, options)
+            .unwrap_or_else(|(kind, why)| Scheme::Broken(kind, why));
+    }
     if !authorizer_type.eq_ignore_ascii_case("cognito_user_pools") {
         return Scheme::Other(format!("a `{authorizer_type}` authorizer"));
     }
@@ -656,7 +754,246 @@ fn cognito(
             .validate()
             .map_err(|e| (Kind::Invalid, e.message().to_owned()))?;
     }
-    Ok(CognitoScheme { pools, header, aud })
+    Ok(CognitoScheme {
+        pools,
+        header,
+        front: Front::Rest { aud },
+    })
+}
+
+/// Reads an HTTP API's JWT authorizer (the "x-amazon-apigateway-authorizer
+/// object" page: `type: jwt`, `jwtConfiguration` with `issuer` and
+/// `audience`, `identitySource`; the scheme is `type: oauth2`, or
+/// `openIdConnect` whose `openIdConnectUrl` gives the issuer). Its issuer
+/// must be a Cognito user pool's, unless `ImportOptions::authorizer_pool`
+/// names the pool; another issuer is a protection this crate cannot check.
+fn jwt(
+    scheme_name: &str,
+    scheme: &Map<String, Value>,
+    authorizer: &Map<String, Value>,
+    kind: Option<&str>,
+    auth_type: Option<&str>,
+    options: &ImportOptions,
+) -> Result<Scheme, (Kind, String)> {
+    if let Some(t) = auth_type {
+        return Err((
+            Kind::Contradictory,
+            format!(
+                "x-amazon-apigateway-authtype is `{t}` but the authorizer's type is jwt, which \
+                 HTTP API exports declare without it"
+            ),
+        ));
+    }
+    let text = |map: &Map<String, Value>, field: &str| match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err((Kind::Invalid, format!("`{field}` is not a string"))),
+    };
+    let discovered = match kind {
+        Some("oauth2") | None => None,
+        Some("openIdConnect") => {
+            let url = text(scheme, "openIdConnectUrl")?.ok_or_else(|| {
+                (
+                    Kind::Invalid,
+                    "an openIdConnect scheme without openIdConnectUrl".to_owned(),
+                )
+            })?;
+            match url.strip_suffix("/.well-known/openid-configuration") {
+                Some(issuer) => Some(issuer.to_owned()),
+                None => {
+                    return Err((
+                        Kind::Invalid,
+                        format!(
+                            "openIdConnectUrl `{url}` does not end in \
+                             /.well-known/openid-configuration"
+                        ),
+                    ));
+                }
+            }
+        }
+        Some(t) => {
+            return Err((
+                Kind::Invalid,
+                format!(
+                    "type is `{t}`; API Gateway declares a JWT authorizer with type oauth2 \
+                     (or openIdConnect)"
+                ),
+            ));
+        }
+    };
+    let config = match authorizer.get("jwtConfiguration") {
+        None | Some(Value::Null) => &Map::new(),
+        Some(Value::Object(config)) => config,
+        Some(_) => {
+            return Err((
+                Kind::Invalid,
+                "jwtConfiguration is not an object".to_owned(),
+            ));
+        }
+    };
+    let issuer = match (text(config, "issuer")?, discovered) {
+        (Some(issuer), Some(found)) if issuer != found => {
+            return Err((
+                Kind::Contradictory,
+                format!(
+                    "jwtConfiguration.issuer is `{issuer}` but openIdConnectUrl names `{found}`"
+                ),
+            ));
+        }
+        (Some(issuer), _) | (None, Some(issuer)) => issuer,
+        (None, None) => {
+            return Err((Kind::Invalid, "jwtConfiguration has no issuer".to_owned()));
+        }
+    };
+    let audiences: Vec<String> = match config.get("audience") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|a| a.as_str().filter(|a| !a.is_empty()).map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                (
+                    Kind::Invalid,
+                    "jwtConfiguration.audience has an entry that is not a non-empty string"
+                        .to_owned(),
+                )
+            })?,
+        None | Some(Value::Null) => Vec::new(),
+        Some(_) => {
+            return Err((
+                Kind::Invalid,
+                "jwtConfiguration.audience is not a list".to_owned(),
+            ));
+        }
+    };
+    if audiences.is_empty() {
+        return Err((
+            Kind::Invalid,
+            "jwtConfiguration.audience lists no audience: every token would be refused".to_owned(),
+        ));
+    }
+    let header = match text(authorizer, "identitySource")? {
+        None => "Authorization".to_owned(),
+        Some(source) => {
+            let entries: Vec<&str> = source.split(',').map(str::trim).collect();
+            let [entry] = entries[..] else {
+                return Err((
+                    Kind::Invalid,
+                    format!(
+                        "identitySource `{source}` lists several sources; a JWT authorizer \
+                         reads one"
+                    ),
+                ));
+            };
+            match entry.strip_prefix("$request.header.") {
+                Some(header) => header.to_owned(),
+                None => {
+                    return Err((
+                        Kind::Invalid,
+                        format!(
+                            "identitySource `{entry}` is not a request header \
+                             ($request.header.NAME); this crate reads the token from a header"
+                        ),
+                    ));
+                }
+            }
+        }
+    };
+    let header = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+        (
+            Kind::Invalid,
+            format!("`{header}` is not a valid header name"),
+        )
+    })?;
+    let pools = match options.authorizer_pools.get(scheme_name) {
+        Some(pools) => pools.clone(),
+        None => match issuer_pool(&issuer) {
+            Ok(Some(pool)) => vec![pool],
+            Ok(None) => {
+                return Ok(Scheme::Other(format!(
+                    "{JWT_OTHER_ISSUER} `{issuer}`, which is not a Cognito user pool"
+                )));
+            }
+            Err(why) => {
+                return Err((
+                    Kind::Invalid,
+                    format!(
+                        "{why}; if the definition comes from infrastructure code whose issuer is \
+                         filled in at deploy time, name the pool: \
+                         ImportOptions::authorizer_pool(\"{scheme_name}\", UserPool::new(\"...\"))"
+                    ),
+                ));
+            }
+        },
+    };
+    Ok(Scheme::Cognito(CognitoScheme {
+        pools,
+        header,
+        front: Front::HttpApi { audiences },
+    }))
+}
+
+/// The user pool of a JWT authorizer's issuer: `Ok(None)` for an issuer that
+/// is not Cognito's. The pool trusts that issuer only, as HTTP API compares
+/// `iss` with its one `issuer`.
+fn issuer_pool(issuer: &str) -> Result<Option<UserPool>, String> {
+    let bad = |why: &str| format!("issuer `{issuer}` {why}");
+    let url = url::Url::parse(issuer).map_err(|_| bad("is not a URL"))?;
+    let Some(host) = url.host_str() else {
+        return Err(bad("has no host"));
+    };
+    let (form, region, china) = if let Some(rest) = host.strip_prefix("cognito-idp.") {
+        ("cognito-idp", rest, false)
+    } else if let Some(rest) = host.strip_prefix("issuer-cognito-idp.") {
+        ("issuer-cognito-idp", rest, false)
+    } else {
+        return Ok(None);
+    };
+    let (region, china) = match (
+        region.strip_suffix(".amazonaws.com"),
+        region.strip_suffix(".amazonaws.com.cn"),
+    ) {
+        (Some(region), _) => (region, china),
+        (None, Some(region)) => (region, true),
+        (None, None) => return Ok(None),
+    };
+    if url.scheme() != "https"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || url.port().is_some()
+    {
+        return Err(bad(
+            "is not https://{host}/{poolId} without port, query or fragment",
+        ));
+    }
+    let id = url.path().strip_prefix('/').unwrap_or_default();
+    let alphanumeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    match id.split_once('_') {
+        Some((prefix, rest)) if prefix == region && alphanumeric(rest) => {}
+        _ => {
+            return Err(bad(&format!(
+                "does not end in a user pool id of region `{region}` (`{region}_AbCdEfGhI`)"
+            )));
+        }
+    }
+    // HTTP API compares `iss` with the issuer exactly: no trailing slash, no
+    // other spelling of the host.
+    if issuer != format!("https://{host}/{id}") {
+        return Err(bad(&format!("is not spelled https://{host}/{id}")));
+    }
+    let pool = UserPool::new(id.to_owned()).issuer(issuer.to_owned());
+    Ok(Some(if form == "issuer-cognito-idp" {
+        // The keys are published under the cognito-idp host.
+        let domain = if china {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        pool.jwks_url(format!(
+            "https://cognito-idp.{region}.{domain}/{id}/.well-known/jwks.json"
+        ))
+    } else {
+        pool
+    }))
 }
 
 /// The pools of an authorizer's `providerARNs`.
@@ -746,6 +1083,70 @@ fn user_pool(arn: &str) -> Result<UserPool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issuers() {
+        let pool = |issuer: &str| issuer_pool(issuer).unwrap().unwrap();
+        let plain = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI";
+        assert_eq!(
+            pool(plain),
+            UserPool::new("us-east-1_AbCdEfGhI").issuer(plain)
+        );
+        let china = "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_AbC";
+        assert_eq!(pool(china), UserPool::new("cn-north-1_AbC").issuer(china));
+        let new_form = "https://issuer-cognito-idp.eu-west-2.amazonaws.com/eu-west-2_X1";
+        assert_eq!(
+            pool(new_form),
+            UserPool::new("eu-west-2_X1").issuer(new_form).jwks_url(
+                "https://cognito-idp.eu-west-2.amazonaws.com/eu-west-2_X1/.well-known/jwks.json"
+            )
+        );
+        for other in [
+            "https://example.auth0.com/",
+            "https://login.microsoftonline.com/tenant/v2.0",
+            "https://cognito-idp.us-east-1.example.com/us-east-1_A",
+        ] {
+            assert_eq!(issuer_pool(other), Ok(None), "{other}");
+        }
+        for (bad, why) in [
+            ("not a url", "is not a URL"),
+            (
+                "https://cognito-idp.${AWS::Region}.amazonaws.com/${Pool}",
+                "is not a URL",
+            ),
+            (
+                "http://cognito-idp.us-east-1.amazonaws.com/us-east-1_A",
+                "https://",
+            ),
+            (
+                "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_A?x",
+                "query",
+            ),
+            (
+                "https://cognito-idp.us-east-1.amazonaws.com:444/us-east-1_A",
+                "port",
+            ),
+            (
+                "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_A/",
+                "user pool id",
+            ),
+            (
+                "https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_A",
+                "region `us-east-1`",
+            ),
+            (
+                "https://cognito-idp.us-east-1.amazonaws.com/",
+                "user pool id",
+            ),
+            (
+                "https://COGNITO-IDP.us-east-1.amazonaws.com/us-east-1_A",
+                "is not spelled",
+            ),
+        ] {
+            let err = issuer_pool(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn arns() {

@@ -475,6 +475,22 @@ impl TokenBuilder {
         self.claim(name, client_id.into())
     }
 
+    /// `aud`, on any token: an access token with an `aud`, as HTTP API's JWT
+    /// authorizer reads it before `client_id`.
+    pub fn audience(self, aud: impl Into<String>) -> Self {
+        self.claim("aud", aud.into())
+    }
+
+    /// `scp`, an array of scopes (the claim HTTP API's JWT authorizer reads
+    /// beside `scope`; other providers issue it, Cognito does not).
+    pub fn scp<I: IntoIterator<Item = S>, S: Into<String>>(self, scopes: I) -> Self {
+        let scopes: Vec<Value> = scopes
+            .into_iter()
+            .map(|s| Value::String(s.into()))
+            .collect();
+        self.claim("scp", scopes)
+    }
+
     /// `token_use`, for tokens that claim to be of the other kind.
     pub fn token_use(self, token_use: impl Into<String>) -> Self {
         self.claim("token_use", token_use.into())

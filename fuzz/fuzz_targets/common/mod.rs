@@ -123,7 +123,10 @@ impl Env {
             "accepted another client"
         );
         // A few seconds of slack: the check ran a moment before this one.
-        assert!(claims.exp().saturating_add(5) > now(), "accepted an expired token");
+        assert!(
+            claims.exp().saturating_add(5) > now(),
+            "accepted an expired token"
+        );
         assert!(!claims.sub().is_empty(), "accepted a token without sub");
         assert_eq!(claims.pool_id(), POOL_ID);
     }
