@@ -128,6 +128,43 @@ pub const PENDING_HEADER_DUPLICATES: &str =
 pub const PENDING_CLAIM_TYPE: &str =
     "pending: a claim verification does not need has an unexpected type";
 
+/// What tower-cognito accepts on purpose and aws-jwt-verify refuses (README,
+/// "Stricter than aws-jwt-verify", the leniency below its table): a claim that
+/// verification does not read, of another type than Cognito gives it. API
+/// Gateway passes such a token; only a `Requirement` that reads the claim refuses it.
+pub const LAXER_CLAIM_TYPE: &str =
+    "laxer: a claim verification does not read (jti, scope, username, ...) has another type";
+
+/// The claims the crate's verification reads, and so refuses a token for when
+/// their type is wrong.
+fn read_by_verification(name: &str, case: &Case) -> bool {
+    let clients = !VERIFIERS[case.verifier].client_ids.is_empty();
+    let token_use = match parse_json(&case.payload) {
+        Some(Value::Object(p)) => p
+            .get("token_use")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    };
+    match name {
+        "iss" | "token_use" | "sub" | "exp" | "nbf" | "iat" | "auth_time" => true,
+        // The app client is read from `aud` for ID tokens, `client_id` for access tokens.
+        "aud" => clients && token_use.as_deref() != Some("access"),
+        "client_id" => clients && token_use.as_deref() != Some("id"),
+        _ => false,
+    }
+}
+
+/// The claim the reference refused for its type, if that is why it refused.
+fn claim_type_refused(theirs: &Theirs) -> Option<&str> {
+    if theirs.error != "JwtParseError" {
+        return None;
+    }
+    let rest = theirs.message.strip_prefix("JWT payload ")?;
+    let (name, why) = rest.split_once(" claim is not ")?;
+    why.starts_with("a string").then_some(name)
+}
+
 #[derive(Debug, PartialEq)]
 pub enum Verdict {
     Agree(String),
@@ -524,6 +561,10 @@ pub fn classify(case: &Case, ours: &Result<(), AuthError>, theirs: &Theirs) -> V
         (Ok(()), false) => {
             if header_not_object(case) {
                 Verdict::Pending(PENDING_HEADER_OBJECT)
+            } else if claim_type_refused(theirs)
+                .is_some_and(|name| !read_by_verification(name, case))
+            {
+                Verdict::Agree(LAXER_CLAIM_TYPE.to_owned())
             } else {
                 Verdict::Disagree("tower-cognito accepts a token the reference refuses".into())
             }
@@ -544,6 +585,11 @@ pub fn classify(case: &Case, ours: &Result<(), AuthError>, theirs: &Theirs) -> V
             let fr = ref_fault(theirs, case);
             if fc == fr {
                 return Verdict::Agree("agree: both refuse: same reason".into());
+            }
+            if claim_type_refused(theirs).is_some_and(|name| !read_by_verification(name, case)) {
+                return Verdict::Agree(format!(
+                    "agree: both refuse, the reference first on a claim verification does not read ({fc:?} here)"
+                ));
             }
             if fr == Fault::HeaderJson && header_not_object(case) {
                 return Verdict::Pending(PENDING_HEADER_OBJECT);
