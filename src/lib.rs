@@ -79,6 +79,7 @@ mod observe;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod pool;
+mod provider;
 mod requirement;
 mod response;
 mod token;
@@ -99,6 +100,7 @@ pub use middleware::{
     CognitoAuth, CognitoAuthLayer, RequestHead, ResponseBody, ResponseFuture, TokenSource,
 };
 pub use pool::UserPool;
+pub use provider::{JwksFuture, JwksProvider};
 pub use requirement::{Requirement, TokenUseRule};
 pub use response::Responses;
 pub use verifier::{
