@@ -23,7 +23,9 @@ use std::sync::Arc;
 /// Keys come from one place, chosen per pool: the JWKS URL (the default, or
 /// [`jwks_url`](Self::jwks_url)), a [static JWKS](Self::static_jwks) given at
 /// build time (air-gapped deployments, tests), or a
-/// [`JwksProvider`](Self::jwks_provider) of your own (a secrets store).
+/// [`JwksProvider`](Self::jwks_provider) of your own (a secrets store). A
+/// replicated pool can fetch its keys from [AWS's multi-Region
+/// issuer](Self::multi_region_issuer).
 ///
 /// ```
 /// use tower_cognito::UserPool;
@@ -52,6 +54,7 @@ pub struct UserPool {
     jwks_url: Option<String>,
     static_jwks: Option<StaticJwks>,
     provider: Option<Arc<dyn JwksProvider>>,
+    multi_region: bool,
     allow_http: bool,
 }
 
@@ -77,6 +80,7 @@ impl fmt::Debug for UserPool {
             .field("region", &self.region)
             .field("issuer", &self.issuer)
             .field("keys", &keys)
+            .field("multi_region_issuer", &self.multi_region)
             .field("allow_http", &self.allow_http)
             .finish()
     }
@@ -97,6 +101,7 @@ impl PartialEq for UserPool {
             && self.jwks_url == other.jwks_url
             && self.static_jwks == other.static_jwks
             && same_provider
+            && self.multi_region == other.multi_region
             && self.allow_http == other.allow_http
     }
 }
@@ -122,6 +127,7 @@ impl UserPool {
             jwks_url: None,
             static_jwks: None,
             provider: None,
+            multi_region: false,
             allow_http: false,
         }
     }
@@ -185,6 +191,37 @@ impl UserPool {
         self
     }
 
+    /// The pool uses AWS's multi-Region issuer (issuer type `UPDATED`), as a
+    /// pool with multi-Region replication does: fetch its keys from
+    /// `https://issuer-cognito-idp.{region}.amazonaws.com/{id}/.well-known/jwks.json`
+    /// instead of the original issuer's
+    /// `https://cognito-idp.{region}.amazonaws.com/{id}/.well-known/jwks.json`.
+    ///
+    /// What AWS documents, and this follows: on "Multi-Region replication for
+    /// user pools" (Amazon Cognito Developer Guide), Cognito "creates separate
+    /// user pools with a shared user pool ID", and a replicated pool is to use
+    /// the multi-Region OIDC issuer, for consistent token validation across
+    /// Regions; on "IssuerConfigurationType" (Amazon Cognito API Reference), the
+    /// original issuer `https://cognito-idp.[region].amazonaws.com/[userPoolId]`
+    /// "is hosted in the user pool's region", while the updated issuer
+    /// `https://issuer-cognito-idp.[region].amazonaws.com/[userPoolId]`, where
+    /// region is "the primary AWS Region of your user pool", hosts "the same
+    /// JWKS content in multiple regions". So the tokens of every replica name
+    /// the primary Region, and keys fetched from the updated issuer do not
+    /// depend on the primary Region being up.
+    ///
+    /// The issuers trusted do not change: both forms for the pool's own
+    /// (primary) Region, exactly as without this. A token whose `iss` names a
+    /// replica's Region is refused, with this or without: AWS documents no such
+    /// issuer. The region is the pool id's (the primary's); an explicit
+    /// [`issuer`](Self::issuer) is a [`ConfigError`] with this, and an explicit
+    /// [`jwks_url`](Self::jwks_url), static JWKS or provider takes the place of
+    /// the URL this sets.
+    pub fn multi_region_issuer(mut self) -> Self {
+        self.multi_region = true;
+        self
+    }
+
     /// **Insecure**: allow a plain `http://` JWKS URL on a host other than
     /// loopback. Plain HTTP on `127.0.0.0/8`, `::1` and `localhost` is always
     /// allowed (emulators, tests); anywhere else an attacker on the network path
@@ -213,6 +250,13 @@ impl UserPool {
             )));
         }
         let keys_given = key_settings.contains(&true);
+        if self.multi_region && self.issuer.is_some() {
+            return Err(ConfigError::new(format!(
+                "user pool `{}`: multi_region_issuer names AWS's issuer forms; \
+                 it cannot be combined with an explicit issuer",
+                self.id
+            )));
+        }
         let explicit = self.issuer.is_some() && keys_given;
         let (region, id) = self.region_and_id(explicit)?;
 
@@ -243,6 +287,8 @@ impl UserPool {
         } else {
             let jwks = match &self.jwks_url {
                 Some(url) => url.clone(),
+                // The multi-Region (updated) issuer is the second form.
+                None if self.multi_region => format!("{}/.well-known/jwks.json", issuers[1]),
                 None => format!("{}/.well-known/jwks.json", issuers[0]),
             };
             KeyOrigin::Http(check_url(&jwks, "JWKS URL", self.allow_http, &self.id)?)
@@ -578,6 +624,38 @@ mod tests {
             .unwrap();
         assert_eq!(p.issuers.len(), 2);
         assert_eq!(p.jwks_url().port(), Some(5000));
+    }
+
+    #[test]
+    fn multi_region_issuer_moves_the_keys_and_nothing_else() {
+        let plain = UserPool::new("us-east-1_AbCdEfGhI").resolve().unwrap();
+        let replicated = UserPool::new("us-east-1_AbCdEfGhI")
+            .multi_region_issuer()
+            .resolve()
+            .unwrap();
+        // The same issuers, both naming the primary Region: no replica's.
+        assert_eq!(replicated.issuers, plain.issuers);
+        assert_eq!(
+            replicated.jwks_url().as_str(),
+            "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI/.well-known/jwks.json"
+        );
+        assert_eq!(
+            plain.jwks_url().as_str(),
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI/.well-known/jwks.json"
+        );
+        // An explicit JWKS URL still wins (tests, proxies).
+        let local = UserPool::new("us-east-1_AbCdEfGhI")
+            .multi_region_issuer()
+            .jwks_url("http://127.0.0.1:1/jwks.json")
+            .resolve()
+            .unwrap();
+        assert_eq!(local.jwks_url().port(), Some(1));
+        let err = UserPool::new("us-east-1_AbCdEfGhI")
+            .multi_region_issuer()
+            .issuer("https://example.com/pool")
+            .resolve()
+            .unwrap_err();
+        assert!(err.message().contains("explicit issuer"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Where keys come from: a static JWKS given at build time, and a `JwksProvider`
-//! of the user's own.
+//! Where keys come from: a static JWKS given at build time, a `JwksProvider` of
+//! the user's own, and the key location of a multi-Region (replicated) pool.
 //! Each is tested through an axum app behind `CognitoAuthLayer` on a real
 //! socket (accepted and refused), and against the key set rules that the HTTP
 //! source obeys (single flight, cooldown, back-off, refresh, stale-if-error,
@@ -10,6 +10,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -760,4 +761,165 @@ fn provider_reads_are_counted_by_outcome() {
         counts.contains(&(format!("pool={failing},outcome=error"), 1)),
         "{counts:?}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Multi-Region (replicated) pools
+// ---------------------------------------------------------------------------
+
+/// A TCP listener on loopback that counts connections and closes each at once:
+/// it stands in for an AWS host, which a test must never reach.
+struct Refuser {
+    addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Refuser {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&connections);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        Self {
+            addr,
+            connections,
+            task,
+        }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Refuser {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Where a replicated pool's keys are fetched from, seen on real sockets: AWS's
+/// host names are resolved to loopback listeners (the test never reaches AWS).
+/// With `multi_region_issuer` the keys come from the updated issuer's host,
+/// which AWS serves in several Regions ("IssuerConfigurationType"); without it,
+/// from the original issuer's host, as before.
+#[tokio::test]
+async fn multi_region_issuer_fetches_keys_from_the_updated_issuer() {
+    let pool_id = "us-east-1_AbCdEfGhI";
+    for (replicated, host, path) in [
+        (
+            true,
+            "issuer-cognito-idp.us-east-1.amazonaws.com",
+            "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI/.well-known/jwks.json",
+        ),
+        (
+            false,
+            "cognito-idp.us-east-1.amazonaws.com",
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI/.well-known/jwks.json",
+        ),
+    ] {
+        let updated = Refuser::start().await;
+        let original = Refuser::start().await;
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .resolve("issuer-cognito-idp.us-east-1.amazonaws.com", updated.addr)
+            .resolve("cognito-idp.us-east-1.amazonaws.com", original.addr)
+            .build()
+            .unwrap();
+        let mut user_pool = UserPool::new(pool_id);
+        if replicated {
+            user_pool = user_pool.multi_region_issuer();
+        }
+        let verifier = Verifier::builder()
+            .pool(user_pool)
+            .http_client(client)
+            .fetch_timeout(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        let err = verifier.prefetch().await.unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::KeySetUnavailable, "{err}");
+        assert!(err.detail().contains(path), "{host}: {}", err.detail());
+        let (asked, spared) = if replicated {
+            (&updated, &original)
+        } else {
+            (&original, &updated)
+        };
+        assert_eq!(asked.connections(), 1, "{host}");
+        assert_eq!(spared.connections(), 0, "{host}");
+    }
+}
+
+/// What a replicated pool accepts is what an unreplicated one accepts, on a
+/// real socket: both issuer forms of the pool's own (primary) Region. AWS
+/// documents that a replica is a pool with the same id whose tokens carry the
+/// multi-Region issuer of the primary Region ("Multi-Region replication for
+/// user pools", "IssuerConfigurationType"), and no issuer that names a
+/// replica's Region: such a token is refused either way, before any fetch.
+#[tokio::test]
+async fn a_replica_region_issuer_is_refused_with_or_without_multi_region() {
+    let pool = start().await;
+    let id = pool.pool_id().to_owned();
+    let plain = app(Verifier::new(pool.user_pool()).unwrap()).await;
+    let replicated = app(Verifier::new(pool.user_pool().multi_region_issuer()).unwrap()).await;
+    let cases = [
+        (
+            format!("https://cognito-idp.us-east-1.amazonaws.com/{id}"),
+            200,
+        ),
+        (
+            format!("https://issuer-cognito-idp.us-east-1.amazonaws.com/{id}"),
+            200,
+        ),
+        (
+            format!("https://cognito-idp.eu-west-1.amazonaws.com/{id}"),
+            401,
+        ),
+        (
+            format!("https://issuer-cognito-idp.eu-west-1.amazonaws.com/{id}"),
+            401,
+        ),
+        (
+            format!("https://issuer-cognito-idp.us-west-2.amazonaws.com/{id}"),
+            401,
+        ),
+        (
+            format!("https://issuer-cognito-idp.eu-west-1.amazonaws.com/{id}/"),
+            401,
+        ),
+    ];
+    for (issuer, expected) in &cases {
+        let token = pool.id_token().issuer(issuer.clone()).sign();
+        assert_eq!(
+            call(&plain, &token).await.0,
+            *expected,
+            "unreplicated: {issuer}"
+        );
+        assert_eq!(
+            call(&replicated, &token).await.0,
+            *expected,
+            "replicated: {issuer}"
+        );
+    }
+    // One fetch per verifier, for the accepted tokens: the refused issuers were
+    // refused before any key was looked for.
+    assert_eq!(pool.server().requests(), 2);
+    let verifier = Verifier::new(pool.user_pool().multi_region_issuer()).unwrap();
+    let replica = pool
+        .id_token()
+        .issuer(format!(
+            "https://issuer-cognito-idp.eu-west-1.amazonaws.com/{id}"
+        ))
+        .sign();
+    assert_eq!(
+        outcome(&verifier, &replica).await,
+        Some(AuthErrorKind::WrongIssuer)
+    );
+    assert_eq!(pool.server().requests(), 2);
 }
