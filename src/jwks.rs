@@ -48,9 +48,17 @@
 //!   first, the body read chunk by chunk and abandoned at `max_jwks_size`.
 //! - **One bad key does not spoil the set**: unusable keys are skipped (and
 //!   logged); the set fails only when no usable key is left.
+//!
+//! Where a set comes from ([`KeyOrigin`]): an HTTP download (the default), a
+//! user's [`JwksProvider`], which takes the download's place and nothing else
+//! (every point above holds for it), or a static document given at build time.
+//! A static set is configuration: it is read once, by [`parse_static_jwks`], with
+//! the same key rules, but a key that breaks one is an error instead of being
+//! skipped; it is never fetched, never refreshed, and always trusted.
 
 use crate::error::{AuthError, AuthErrorKind};
 use crate::observe;
+use crate::provider::JwksProvider;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use moka::future::Cache;
@@ -270,9 +278,8 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     &bytes[start..]
 }
 
-/// Parses a JWKS document. Keys that break a rule are skipped (the first few
-/// logged one by one, then a count); the set fails only when no usable key is left.
-pub(crate) fn parse_jwks(body: &[u8], url: &Url) -> Result<HashMap<String, RsaJwk>, String> {
+/// The `keys` of a JWKS document.
+fn read_set(body: &[u8]) -> Result<Vec<Value>, String> {
     #[derive(serde::Deserialize)]
     struct Set {
         keys: Vec<Value>,
@@ -286,17 +293,28 @@ pub(crate) fn parse_jwks(body: &[u8], url: &Url) -> Result<HashMap<String, RsaJw
             e.column()
         )
     })?;
+    Ok(set.keys)
+}
+
+/// Parses a fetched JWKS document (`source` names where it came from, for the
+/// logs). Keys that break a rule are skipped (the first few logged one by one,
+/// then a count); the set fails only when no usable key is left.
+pub(crate) fn parse_jwks(
+    body: &[u8],
+    source: &dyn fmt::Display,
+) -> Result<HashMap<String, RsaJwk>, String> {
+    let set = read_set(body)?;
     let mut keys = HashMap::new();
     let mut skipped = 0usize;
-    for (index, jwk) in set.keys.iter().enumerate() {
+    for (index, jwk) in set.iter().enumerate() {
         if keys.len() >= MAX_KEYS {
-            tracing::warn!(%url, "JWKS has more than {MAX_KEYS} usable keys; the rest are ignored");
+            tracing::warn!(%source, "JWKS has more than {MAX_KEYS} usable keys; the rest are ignored");
             break;
         }
         match decode_key(jwk) {
             Ok(key) if keys.contains_key(&key.kid) => {
                 tracing::warn!(
-                    %url,
+                    %source,
                     index,
                     kid = %key.kid,
                     "JWKS repeats a kid; the first key is kept"
@@ -308,14 +326,14 @@ pub(crate) fn parse_jwks(body: &[u8], url: &Url) -> Result<HashMap<String, RsaJw
             Err(reason) => {
                 skipped += 1;
                 if skipped <= MAX_LOGGED_SKIPS {
-                    tracing::warn!(%url, index, reason, "skipping unusable key in JWKS");
+                    tracing::warn!(%source, index, reason, "skipping unusable key in JWKS");
                 }
             }
         }
     }
     if skipped > MAX_LOGGED_SKIPS {
         tracing::warn!(
-            %url,
+            %source,
             skipped,
             "JWKS has many unusable keys; only the first few were logged"
         );
@@ -326,6 +344,41 @@ pub(crate) fn parse_jwks(body: &[u8], url: &Url) -> Result<HashMap<String, RsaJw
         } else {
             "JWKS has no keys".to_owned()
         });
+    }
+    Ok(keys)
+}
+
+/// Parses a static JWKS document, given as configuration: the key rules are
+/// [`decode_key`]'s, exactly as for a fetched set, but nothing is skipped. A key
+/// that breaks one, a repeated `kid`, more than [`MAX_KEYS`] keys or no key at
+/// all is an error, which names the key by its `kid` (or its index when it has
+/// no usable `kid`).
+pub(crate) fn parse_static_jwks(body: &[u8]) -> Result<HashMap<String, RsaJwk>, String> {
+    let set = read_set(body)?;
+    if set.is_empty() {
+        return Err("has no keys".to_owned());
+    }
+    if set.len() > MAX_KEYS {
+        return Err(format!("has {} keys, more than {MAX_KEYS}", set.len()));
+    }
+    let mut keys = HashMap::new();
+    for (index, jwk) in set.iter().enumerate() {
+        let key = decode_key(jwk).map_err(|reason| {
+            let name = match jwk.get("kid") {
+                Some(Value::String(kid)) if !kid.is_empty() => {
+                    format!("key `{}` (index {index})", kid.escape_debug())
+                }
+                _ => format!("the key at index {index}"),
+            };
+            format!("{name} is refused: {reason}")
+        })?;
+        if keys.contains_key(&key.kid) {
+            return Err(format!(
+                "key `{}` (index {index}) repeats a kid",
+                key.kid.escape_debug()
+            ));
+        }
+        keys.insert(key.kid.clone(), key);
     }
     Ok(keys)
 }
@@ -351,11 +404,47 @@ impl Why {
     }
 }
 
-/// The key set of one JWKS URL; see the module docs for its behaviour.
+/// Where a pool's key set comes from, once its configuration is checked.
+pub(crate) enum KeyOrigin {
+    /// Downloaded from this URL (the default).
+    Http(Url),
+    /// Read from the user's provider, in the download's place.
+    Provider(Arc<dyn JwksProvider>),
+    /// Given at build time and checked by [`parse_static_jwks`]: never fetched.
+    Static(HashMap<String, RsaJwk>),
+}
+
+impl fmt::Debug for KeyOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Http(url) => f.debug_tuple("Http").field(&url.as_str()).finish(),
+            Self::Provider(_) => f.write_str("Provider(<JwksProvider>)"),
+            Self::Static(keys) => {
+                let mut kids: Vec<&String> = keys.keys().collect();
+                kids.sort();
+                f.debug_struct("Static").field("kids", &kids).finish()
+            }
+        }
+    }
+}
+
+/// How a [`KeySource`] gets its set.
+enum Origin {
+    Http(Url),
+    Provider(Arc<dyn JwksProvider>),
+    /// The keys of a static set, trusted for ever: there is nothing to fetch.
+    Static(HashMap<String, Arc<Key>>),
+}
+
+/// The key set of one JWKS URL, provider or static document; see the module
+/// docs for its behaviour.
 pub(crate) struct KeySource {
     /// The pool id in metrics labels.
     label: Arc<str>,
-    url: Url,
+    origin: Origin,
+    /// Names the origin in logs and errors: `JWKS https://...`, or which pool's
+    /// provider or static set.
+    location: String,
     settings: Arc<KeySettings>,
     keys: Cache<String, Arc<Key>>,
     trust: Arc<Trust>,
@@ -422,7 +511,7 @@ struct Joined {
 impl fmt::Debug for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeySource")
-            .field("url", &self.url.as_str())
+            .field("source", &self.location)
             .field("ready", &self.is_ready())
             .finish_non_exhaustive()
     }
@@ -444,25 +533,58 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl KeySource {
     /// `label` names the source in metrics: the id of the (first) pool it serves.
-    pub(crate) fn new(url: Url, label: Arc<str>, settings: Arc<KeySettings>) -> Self {
+    /// A static origin is loaded here, and is ready at once.
+    pub(crate) fn new(origin: KeyOrigin, label: Arc<str>, settings: Arc<KeySettings>) -> Self {
         // No capacity bound: the set is bounded by MAX_KEYS already, and a bound
         // would bring in moka's admission policy, which may refuse a new key. No
         // time to live either: staleness is `Trust`'s business, and a key must
         // only ever leave the cache through `apply`, which marks it removed (one
         // that expired silently could come back to life in the token cache).
         let keys = Cache::builder().build();
+        let trust = Arc::new(Trust::new());
+        let mut state = FetchState::default();
+        let (origin, location) = match origin {
+            KeyOrigin::Http(url) => {
+                let location = format!("JWKS {url}");
+                (Origin::Http(url), location)
+            }
+            KeyOrigin::Provider(provider) => (
+                Origin::Provider(provider),
+                format!("the JwksProvider of pool `{label}`"),
+            ),
+            KeyOrigin::Static(jwks) => {
+                // Configuration, not a fetch: trusted for as long as the verifier lives.
+                trust.until_ms.store(u64::MAX, Ordering::Release);
+                state.last_ok_ms = Some(0);
+                state.keys_in_use = jwks.len();
+                let keys = jwks
+                    .into_iter()
+                    .map(|(kid, jwk)| (kid, Arc::new(Key::new(jwk, Arc::clone(&trust)))))
+                    .collect();
+                (
+                    Origin::Static(keys),
+                    format!("the static JWKS of pool `{label}`"),
+                )
+            }
+        };
         Self {
-            url,
+            origin,
+            location,
             label,
             settings,
             keys,
-            trust: Arc::new(Trust::new()),
-            state: Mutex::new(FetchState::default()),
+            trust,
+            state: Mutex::new(state),
             done: watch::Sender::new(0),
             refresh_due_ms: AtomicU64::new(u64::MAX),
             schedule_kept_until_ms: AtomicU64::new(u64::MAX),
             refresher: Mutex::new(None),
         }
+    }
+
+    /// Whether the set is static: nothing to fetch, refresh or time out.
+    fn is_static(&self) -> bool {
+        matches!(self.origin, Origin::Static(_))
     }
 
     /// The longest a fetch may stay under way: the fetch timeout plus
@@ -563,7 +685,11 @@ impl KeySource {
     }
 
     async fn lookup(&self, kid: &str) -> Option<Arc<Key>> {
-        self.keys.get(kid).await.filter(|key| key.is_trusted())
+        let key = match &self.origin {
+            Origin::Static(keys) => keys.get(kid).cloned(),
+            Origin::Http(_) | Origin::Provider(_) => self.keys.get(kid).await,
+        };
+        key.filter(|key| key.is_trusted())
     }
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, FetchState> {
@@ -572,7 +698,7 @@ impl KeySource {
 
     fn miss_error(&self) -> AuthError {
         let state = self.lock_state();
-        let url = &self.url;
+        let location = &self.location;
         if !self.trust.holds() {
             let reason = state
                 .last_error
@@ -580,17 +706,17 @@ impl KeySource {
                 .unwrap_or("no key set fetched yet");
             AuthError::new(
                 AuthErrorKind::KeySetUnavailable,
-                format!("no usable key set from JWKS {url}: {reason}"),
+                format!("no usable key set from {location}: {reason}"),
             )
         } else if let Some(reason) = &state.last_error {
             AuthError::new(
                 AuthErrorKind::KeySetUnavailable,
-                format!("token kid is not in the last good key set and JWKS {url} fails: {reason}"),
+                format!("token kid is not in the last good key set and {location} fails: {reason}"),
             )
         } else {
             AuthError::new(
                 AuthErrorKind::UnknownKey,
-                format!("no key with the token's kid in JWKS {url}"),
+                format!("no key with the token's kid in {location}"),
             )
         }
     }
@@ -604,6 +730,9 @@ impl KeySource {
     /// idle or blocked runtime cannot keep the set "in flight" forever; a flight
     /// whose task was dropped ends itself (see [`FlightGuard`]).
     fn begin_fetch(self: &Arc<Self>, why: Why) -> Option<Joined> {
+        if self.is_static() {
+            return None;
+        }
         let mut state = self.lock_state();
         // Subscribed under the lock that `finish` sends under: no end is missed.
         let done = self.done.subscribe();
@@ -618,7 +747,7 @@ impl KeySource {
             state.flight = None;
             state.next_attempt_ms = flight.prior_next_attempt_ms;
             tracing::warn!(
-                url = %self.url,
+                source = %self.location,
                 why = why.as_str(),
                 "JWKS fetch did not end within the fetch timeout: the Tokio runtime it was \
                  started on is not running it (shut down, idle or blocked); starting another"
@@ -640,7 +769,7 @@ impl KeySource {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             drop(state);
             tracing::warn!(
-                url = %self.url,
+                source = %self.location,
                 why = why.as_str(),
                 "cannot fetch JWKS outside a Tokio runtime"
             );
@@ -716,7 +845,7 @@ impl KeySource {
             .send_modify(|generation| *generation = generation.wrapping_add(1));
         drop(state);
         tracing::debug!(
-            url = %self.url,
+            source = %self.location,
             "JWKS fetch abandoned: its task was dropped (its runtime shut down)"
         );
     }
@@ -757,10 +886,10 @@ impl KeySource {
         replaced.sort();
         removed.sort();
         if old.is_empty() {
-            tracing::info!(url = %self.url, kids = ?added, "loaded JWKS");
+            tracing::info!(source = %self.location, kids = ?added, "loaded JWKS");
         } else if !added.is_empty() || !replaced.is_empty() || !removed.is_empty() {
             tracing::info!(
-                url = %self.url,
+                source = %self.location,
                 ?added,
                 ?removed,
                 ?replaced,
@@ -798,12 +927,12 @@ impl KeySource {
                 self.trust.until_ms.store(until, Ordering::Release);
                 if state.consecutive_failures > 0 {
                     tracing::info!(
-                        url = %self.url,
+                        source = %self.location,
                         failures = state.consecutive_failures,
                         "JWKS fetch succeeded again after failures"
                     );
                 }
-                tracing::debug!(url = %self.url, why = why.as_str(), keys, took_ms, "fetched JWKS");
+                tracing::debug!(source = %self.location, why = why.as_str(), keys, took_ms, "fetched JWKS");
                 state.consecutive_failures = 0;
                 state.last_error = None;
                 let due = now
@@ -825,7 +954,7 @@ impl KeySource {
                     .store(state.next_attempt_ms, Ordering::Release);
                 let serving_stale = self.trust.holds();
                 tracing::warn!(
-                    url = %self.url,
+                    source = %self.location,
                     why = why.as_str(),
                     %reason,
                     failures = state.consecutive_failures,
@@ -858,6 +987,9 @@ impl KeySource {
 
     /// Starts the refresh timer in the current runtime, unless it is running.
     fn ensure_refresher(self: &Arc<Self>) {
+        if self.is_static() {
+            return;
+        }
         let mut slot = lock(&self.refresher);
         if slot.as_ref().is_some_and(|timer| !timer.is_finished()) {
             return;
@@ -869,12 +1001,30 @@ impl KeySource {
         *slot = Some(runtime.spawn(refresh_timer(source)).abort_handle());
     }
 
+    /// One fetch: the document from the origin, then the key rules.
     async fn download(&self) -> Result<HashMap<String, RsaJwk>, FetchError> {
+        let body = match &self.origin {
+            Origin::Http(url) => self.download_http(url).await?,
+            Origin::Provider(provider) => self.call_provider(provider).await?,
+            Origin::Static(_) => {
+                return Err(FetchError {
+                    outcome: observe::Fetch::Error,
+                    reason: "a static JWKS is never fetched".to_owned(),
+                });
+            }
+        };
+        parse_jwks(&body, &self.location).map_err(|reason| FetchError {
+            outcome: observe::Fetch::BadDocument,
+            reason,
+        })
+    }
+
+    async fn download_http(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
         let max = self.settings.max_jwks_size;
         let mut response = self
             .settings
             .client
-            .get(self.url.clone())
+            .get(url.clone())
             .header(http::header::ACCEPT, "application/json")
             .timeout(self.settings.fetch_timeout)
             .send()
@@ -903,10 +1053,50 @@ impl KeySource {
             }
             body.extend_from_slice(&chunk);
         }
-        parse_jwks(&body, &self.url).map_err(|reason| FetchError {
-            outcome: observe::Fetch::BadDocument,
-            reason,
-        })
+        Ok(body)
+    }
+
+    /// Calls the user's provider in a task of its own, so that a panic in it is
+    /// a failed fetch (and not an abandoned flight, which would let the next
+    /// request call it again at once), bounded by the fetch timeout.
+    async fn call_provider(&self, provider: &Arc<dyn JwksProvider>) -> Result<Vec<u8>, FetchError> {
+        let provider = Arc::clone(provider);
+        let task = tokio::spawn(async move { provider.fetch().await });
+        let abort = task.abort_handle();
+        let body = match tokio::time::timeout(self.settings.fetch_timeout, task).await {
+            Err(_) => {
+                abort.abort();
+                return Err(FetchError {
+                    outcome: observe::Fetch::Timeout,
+                    reason: "timed out".to_owned(),
+                });
+            }
+            Ok(Err(join)) => {
+                return Err(FetchError {
+                    outcome: observe::Fetch::Error,
+                    reason: if join.is_panic() {
+                        "the JwksProvider panicked".to_owned()
+                    } else {
+                        "the JwksProvider's task was cancelled".to_owned()
+                    },
+                });
+            }
+            Ok(Ok(Err(err))) => {
+                return Err(FetchError {
+                    outcome: observe::Fetch::Error,
+                    reason: error_chain(&*err),
+                });
+            }
+            Ok(Ok(Ok(body))) => body,
+        };
+        let max = self.settings.max_jwks_size;
+        if body.len() > max {
+            return Err(FetchError::too_large(format!(
+                "document of {} bytes is over the {max}-byte limit",
+                body.len()
+            )));
+        }
+        Ok(body)
     }
 }
 
@@ -924,7 +1114,7 @@ impl FlightGuard {
     async fn run(mut self, why: Why) {
         let source = Arc::clone(&self.source);
         let started = Instant::now();
-        tracing::debug!(url = %source.url, why = why.as_str(), "fetching JWKS");
+        tracing::debug!(source = %source.location, why = why.as_str(), "fetching JWKS");
         let limit = source
             .settings
             .fetch_timeout
@@ -940,7 +1130,7 @@ impl FlightGuard {
         // result must not overwrite what the newer fetch finds.
         if !source.is_current(self.id) {
             self.ended = true;
-            tracing::debug!(url = %source.url, "late JWKS fetch ignored: another replaced it");
+            tracing::debug!(source = %source.location, "late JWKS fetch ignored: another replaced it");
             return;
         }
         let result = match result {
@@ -1023,12 +1213,22 @@ fn describe(err: reqwest::Error) -> FetchError {
 
 fn describe_text(err: reqwest::Error) -> String {
     let err = err.without_url();
-    let mut text = if err.is_timeout() {
-        "timed out".to_owned()
+    if err.is_timeout() {
+        let mut text = "timed out".to_owned();
+        if let Some(source) = std::error::Error::source(&err) {
+            text.push_str(": ");
+            text.push_str(&error_chain(source));
+        }
+        text
     } else {
-        err.to_string()
-    };
-    let mut source = std::error::Error::source(&err);
+        error_chain(&err)
+    }
+}
+
+/// An error and its sources, joined by `: `.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
     while let Some(inner) = source {
         text.push_str(": ");
         text.push_str(&inner.to_string());
@@ -1317,6 +1517,65 @@ mod tests {
             .map(|i| with("kid", json!(format!("k{i}"))))
             .collect();
         assert_eq!(parse_jwks(&set(keys), &url()).unwrap().len(), MAX_KEYS);
+    }
+
+    #[test]
+    fn a_static_set_refuses_what_a_fetched_set_skips_naming_the_key() {
+        let mut weak = with("kid", json!("weak"));
+        weak["n"] = json!(modulus(128));
+        let cases = [
+            (
+                weak,
+                "key `weak` (index 1) is refused: modulus is shorter than 2048 bits",
+            ),
+            (
+                with("use", json!("enc")),
+                "key `abc+/def=` (index 1) is refused: use is not sig",
+            ),
+            (without("kid"), "the key at index 1 is refused: no kid"),
+            (json!("RSA"), "the key at index 1 is refused: no kid"),
+        ];
+        let other = with("kid", json!("other"));
+        for (bad, expected) in cases {
+            let body = set(vec![other.clone(), bad]);
+            // Fetched: the bad key is skipped, the good one kept.
+            assert_eq!(parse_jwks(&body, &url()).unwrap().len(), 1, "{expected}");
+            // Static: the set is refused, and the message names the key.
+            assert_eq!(parse_static_jwks(&body).unwrap_err(), expected);
+        }
+        let repeated = set(vec![good(), with("n", json!(modulus(512)))]);
+        assert_eq!(
+            parse_static_jwks(&repeated).unwrap_err(),
+            "key `abc+/def=` (index 1) repeats a kid"
+        );
+        assert_eq!(parse_static_jwks(&set(vec![])).unwrap_err(), "has no keys");
+        assert!(
+            parse_static_jwks(b"<html>")
+                .unwrap_err()
+                .starts_with("not a JWKS document")
+        );
+        let keys = parse_static_jwks(&set(vec![good(), other])).unwrap();
+        assert_eq!(keys.len(), 2);
+    }
+
+    #[test]
+    fn a_static_set_is_checked_by_the_one_key_validator() {
+        // Every rule of `decode_key` refuses a static set with `decode_key`'s
+        // own reason: the two paths cannot drift apart.
+        for bad in [
+            with("kty", json!("EC")),
+            with("alg", json!("RS512")),
+            with("n", json!("not base64!")),
+            with("e", json!(b64(&[2]))),
+            with("n", json!(modulus(1025))),
+        ] {
+            let reason = decode_key(&bad).unwrap_err();
+            let err = parse_static_jwks(&set(vec![bad])).unwrap_err();
+            assert_eq!(
+                err,
+                format!("key `abc+/def=` (index 0) is refused: {reason}")
+            );
+        }
     }
 
     #[test]

@@ -92,6 +92,7 @@ mod observe;
 pub mod openapi;
 mod pool;
 mod profile;
+mod provider;
 mod requirement;
 mod response;
 mod revocation;
@@ -114,6 +115,7 @@ pub use middleware::{
 };
 pub use pool::UserPool;
 pub use profile::Profile;
+pub use provider::{JwksFuture, JwksProvider};
 pub use requirement::{Requirement, TokenUseRule};
 pub use response::Responses;
 pub use revocation::{Revocation, RevocationError, RevocationList, Revoked};

@@ -1,7 +1,12 @@
 //! [`UserPool`]: which Cognito user pool issues the tokens, and where its keys are.
 
 use crate::error::ConfigError;
+use crate::jwks::{self, KeyOrigin};
+use crate::provider::JwksProvider;
 use reqwest::Url;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A Cognito user pool whose tokens are trusted.
 ///
@@ -14,6 +19,13 @@ use reqwest::Url;
 /// Emulators and tests can set the issuer and the JWKS URL explicitly. Nothing is
 /// checked until the [`Verifier`](crate::Verifier) is built, which reports a bad
 /// pool as a [`ConfigError`].
+///
+/// Keys come from one place, chosen per pool: the JWKS URL (the default, or
+/// [`jwks_url`](Self::jwks_url)), a [static JWKS](Self::static_jwks) given at
+/// build time (air-gapped deployments, tests), or a
+/// [`JwksProvider`](Self::jwks_provider) of your own (a secrets store). A
+/// replicated pool can fetch its keys from [AWS's multi-Region
+/// issuer](Self::multi_region_issuer).
 ///
 /// ```
 /// use tower_cognito::UserPool;
@@ -29,23 +41,79 @@ use reqwest::Url;
 /// let local = UserPool::new("local_3NbqUrDa")
 ///     .issuer("http://127.0.0.1:9229/local_3NbqUrDa")
 ///     .jwks_url("http://127.0.0.1:9229/local_3NbqUrDa/.well-known/jwks.json");
+///
+/// // Air-gapped: the keys as configuration, checked when the verifier is built.
+/// let fixed = UserPool::new("us-east-1_AbCdEfGhI").static_jwks_file("/etc/cognito/jwks.json");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 #[must_use]
 pub struct UserPool {
     id: String,
     region: Option<String>,
     issuer: Option<String>,
     jwks_url: Option<String>,
+    static_jwks: Option<StaticJwks>,
+    provider: Option<Arc<dyn JwksProvider>>,
+    multi_region: bool,
     allow_http: bool,
 }
 
+/// A static JWKS as configured: read and checked by `resolve`.
+#[derive(Clone, PartialEq, Eq)]
+enum StaticJwks {
+    Text(Arc<str>),
+    File(PathBuf),
+}
+
+impl fmt::Debug for UserPool {
+    /// The id, issuer and where the keys come from; never the keys themselves.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = match (&self.jwks_url, &self.static_jwks, &self.provider) {
+            (Some(url), _, _) => format!("jwks_url({url})"),
+            (_, Some(StaticJwks::Text(_)), _) => "static_jwks(<document>)".to_owned(),
+            (_, Some(StaticJwks::File(path)), _) => format!("static_jwks_file({})", path.display()),
+            (_, _, Some(_)) => "jwks_provider(<JwksProvider>)".to_owned(),
+            (None, None, None) => "default".to_owned(),
+        };
+        f.debug_struct("UserPool")
+            .field("id", &self.id)
+            .field("region", &self.region)
+            .field("issuer", &self.issuer)
+            .field("keys", &keys)
+            .field("multi_region_issuer", &self.multi_region)
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
+}
+
+impl PartialEq for UserPool {
+    /// Equal when configured alike; two providers are equal only when they are
+    /// one and the same (clones of one pool).
+    fn eq(&self, other: &Self) -> bool {
+        let same_provider = match (&self.provider, &other.provider) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        self.id == other.id
+            && self.region == other.region
+            && self.issuer == other.issuer
+            && self.jwks_url == other.jwks_url
+            && self.static_jwks == other.static_jwks
+            && same_provider
+            && self.multi_region == other.multi_region
+            && self.allow_http == other.allow_http
+    }
+}
+
+impl Eq for UserPool {}
+
 /// A pool whose configuration has been checked.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct ResolvedPool {
     pub(crate) id: String,
     pub(crate) issuers: Vec<String>,
-    pub(crate) jwks_url: Url,
+    pub(crate) keys: KeyOrigin,
 }
 
 impl UserPool {
@@ -57,6 +125,9 @@ impl UserPool {
             region: None,
             issuer: None,
             jwks_url: None,
+            static_jwks: None,
+            provider: None,
+            multi_region: false,
             allow_http: false,
         }
     }
@@ -82,6 +153,75 @@ impl UserPool {
         self
     }
 
+    /// Use this JWKS document (`{"keys": [...]}`, as Cognito serves it) as the
+    /// pool's keys, and never fetch any: for air-gapped deployments and tests.
+    ///
+    /// The document is configuration. When the verifier is
+    /// [built](crate::VerifierBuilder::build) it is checked with the rules every
+    /// fetched key meets (`kty` RSA, `use` sig or absent, `alg` RS256 or absent,
+    /// base64url `n` and `e`, 2,048 to 8,192 bits, a usable exponent, a
+    /// non-empty `kid`), but where a fetched set skips a bad key with a warning,
+    /// a bad key here, a repeated `kid` or an empty set is a [`ConfigError`]
+    /// naming the key. A token whose `kid` is not in the set is refused at once
+    /// ([`UnknownKey`](crate::AuthErrorKind::UnknownKey)); the set is ready
+    /// from the start, never refreshed and never stale: a rotation takes a new
+    /// configuration. Cannot be combined with [`jwks_url`](Self::jwks_url) or
+    /// [`jwks_provider`](Self::jwks_provider).
+    pub fn static_jwks(mut self, json: impl Into<String>) -> Self {
+        self.static_jwks = Some(StaticJwks::Text(Arc::from(json.into())));
+        self
+    }
+
+    /// Like [`static_jwks`](Self::static_jwks), with the document read from this
+    /// file when the verifier is built (a file that cannot be read is a
+    /// [`ConfigError`] naming it). Read once: a later change to the file is not
+    /// seen.
+    pub fn static_jwks_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.static_jwks = Some(StaticJwks::File(path.into()));
+        self
+    }
+
+    /// Get the pool's JWKS document from `provider` instead of downloading it:
+    /// from a secrets store, say. Single flight, cooldown, back-off, refresh,
+    /// size limit, stale-if-error and the key rules all apply as to a download;
+    /// see [`JwksProvider`] for the contract. Cannot be combined with
+    /// [`jwks_url`](Self::jwks_url) or [`static_jwks`](Self::static_jwks).
+    pub fn jwks_provider(mut self, provider: impl JwksProvider) -> Self {
+        self.provider = Some(Arc::new(provider));
+        self
+    }
+
+    /// The pool uses AWS's multi-Region issuer (issuer type `UPDATED`), as a
+    /// pool with multi-Region replication does: fetch its keys from
+    /// `https://issuer-cognito-idp.{region}.amazonaws.com/{id}/.well-known/jwks.json`
+    /// instead of the original issuer's
+    /// `https://cognito-idp.{region}.amazonaws.com/{id}/.well-known/jwks.json`.
+    ///
+    /// What AWS documents, and this follows: on "Multi-Region replication for
+    /// user pools" (Amazon Cognito Developer Guide), Cognito "creates separate
+    /// user pools with a shared user pool ID", and a replicated pool is to use
+    /// the multi-Region OIDC issuer, for consistent token validation across
+    /// Regions; on "IssuerConfigurationType" (Amazon Cognito API Reference), the
+    /// original issuer `https://cognito-idp.[region].amazonaws.com/[userPoolId]`
+    /// "is hosted in the user pool's region", while the updated issuer
+    /// `https://issuer-cognito-idp.[region].amazonaws.com/[userPoolId]`, where
+    /// region is "the primary AWS Region of your user pool", hosts "the same
+    /// JWKS content in multiple regions". So the tokens of every replica name
+    /// the primary Region, and keys fetched from the updated issuer do not
+    /// depend on the primary Region being up.
+    ///
+    /// The issuers trusted do not change: both forms for the pool's own
+    /// (primary) Region, exactly as without this. A token whose `iss` names a
+    /// replica's Region is refused, with this or without: AWS documents no such
+    /// issuer. The region is the pool id's (the primary's); an explicit
+    /// [`issuer`](Self::issuer) is a [`ConfigError`] with this, and an explicit
+    /// [`jwks_url`](Self::jwks_url), static JWKS or provider takes the place of
+    /// the URL this sets.
+    pub fn multi_region_issuer(mut self) -> Self {
+        self.multi_region = true;
+        self
+    }
+
     /// **Insecure**: allow a plain `http://` JWKS URL on a host other than
     /// loopback. Plain HTTP on `127.0.0.0/8`, `::1` and `localhost` is always
     /// allowed (emulators, tests); anywhere else an attacker on the network path
@@ -97,7 +237,27 @@ impl UserPool {
     }
 
     pub(crate) fn resolve(&self) -> Result<ResolvedPool, ConfigError> {
-        let explicit = self.issuer.is_some() && self.jwks_url.is_some();
+        let key_settings = [
+            self.jwks_url.is_some(),
+            self.static_jwks.is_some(),
+            self.provider.is_some(),
+        ];
+        if key_settings.iter().filter(|&&set| set).count() > 1 {
+            return Err(ConfigError::new(format!(
+                "user pool `{}`: keys come from one place; give only one of jwks_url, \
+                 static_jwks (or static_jwks_file) and jwks_provider",
+                self.id
+            )));
+        }
+        let keys_given = key_settings.contains(&true);
+        if self.multi_region && self.issuer.is_some() {
+            return Err(ConfigError::new(format!(
+                "user pool `{}`: multi_region_issuer names AWS's issuer forms; \
+                 it cannot be combined with an explicit issuer",
+                self.id
+            )));
+        }
+        let explicit = self.issuer.is_some() && keys_given;
         let (region, id) = self.region_and_id(explicit)?;
 
         let issuers = match &self.issuer {
@@ -120,17 +280,44 @@ impl UserPool {
             }
         };
 
-        let jwks = match &self.jwks_url {
-            Some(url) => url.clone(),
-            None => format!("{}/.well-known/jwks.json", issuers[0]),
+        let keys = if let Some(jwks) = &self.static_jwks {
+            KeyOrigin::Static(self.read_static(jwks)?)
+        } else if let Some(provider) = &self.provider {
+            KeyOrigin::Provider(Arc::clone(provider))
+        } else {
+            let jwks = match &self.jwks_url {
+                Some(url) => url.clone(),
+                // The multi-Region (updated) issuer is the second form.
+                None if self.multi_region => format!("{}/.well-known/jwks.json", issuers[1]),
+                None => format!("{}/.well-known/jwks.json", issuers[0]),
+            };
+            KeyOrigin::Http(check_url(&jwks, "JWKS URL", self.allow_http, &self.id)?)
         };
-        let jwks_url = check_url(&jwks, "JWKS URL", self.allow_http, &self.id)?;
 
-        Ok(ResolvedPool {
-            id,
-            issuers,
-            jwks_url,
-        })
+        Ok(ResolvedPool { id, issuers, keys })
+    }
+
+    /// Reads and checks a static JWKS, with the key rules of fetched sets, but
+    /// strictly: any bad key is an error naming it.
+    fn read_static(
+        &self,
+        jwks: &StaticJwks,
+    ) -> Result<std::collections::HashMap<String, jwks::RsaJwk>, ConfigError> {
+        let (body, what) = match jwks {
+            StaticJwks::Text(text) => (text.as_bytes().to_vec(), "static JWKS".to_owned()),
+            StaticJwks::File(path) => {
+                let body = std::fs::read(path).map_err(|e| {
+                    ConfigError::new(format!(
+                        "user pool `{}`: cannot read static JWKS file `{}`: {e}",
+                        self.id,
+                        path.display()
+                    ))
+                })?;
+                (body, format!("static JWKS file `{}`", path.display()))
+            }
+        };
+        jwks::parse_static_jwks(&body)
+            .map_err(|why| ConfigError::new(format!("user pool `{}`: {what}: {why}", self.id)))
     }
 
     /// The region (when known) and the full pool id. `new` and `in_region` share
@@ -278,6 +465,16 @@ fn is_loopback(url: &Url) -> bool {
 mod tests {
     use super::*;
 
+    impl ResolvedPool {
+        /// The JWKS URL of a pool whose keys are downloaded.
+        fn jwks_url(&self) -> &Url {
+            match &self.keys {
+                KeyOrigin::Http(url) => url,
+                other => panic!("keys are not downloaded: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn aws_pool_gets_both_issuer_forms_and_default_jwks() {
         let p = UserPool::new("us-east-1_AbCdEfGhI").resolve().unwrap();
@@ -289,7 +486,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            p.jwks_url.as_str(),
+            p.jwks_url().as_str(),
             "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI/.well-known/jwks.json"
         );
     }
@@ -404,7 +601,7 @@ mod tests {
             .resolve()
             .unwrap();
         assert_eq!(
-            p.jwks_url.as_str(),
+            p.jwks_url().as_str(),
             "http://127.0.0.1:9229/us-east-1_AbC/.well-known/jwks.json"
         );
     }
@@ -426,7 +623,81 @@ mod tests {
             .resolve()
             .unwrap();
         assert_eq!(p.issuers.len(), 2);
-        assert_eq!(p.jwks_url.port(), Some(5000));
+        assert_eq!(p.jwks_url().port(), Some(5000));
+    }
+
+    #[test]
+    fn multi_region_issuer_moves_the_keys_and_nothing_else() {
+        let plain = UserPool::new("us-east-1_AbCdEfGhI").resolve().unwrap();
+        let replicated = UserPool::new("us-east-1_AbCdEfGhI")
+            .multi_region_issuer()
+            .resolve()
+            .unwrap();
+        // The same issuers, both naming the primary Region: no replica's.
+        assert_eq!(replicated.issuers, plain.issuers);
+        assert_eq!(
+            replicated.jwks_url().as_str(),
+            "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI/.well-known/jwks.json"
+        );
+        assert_eq!(
+            plain.jwks_url().as_str(),
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI/.well-known/jwks.json"
+        );
+        // An explicit JWKS URL still wins (tests, proxies).
+        let local = UserPool::new("us-east-1_AbCdEfGhI")
+            .multi_region_issuer()
+            .jwks_url("http://127.0.0.1:1/jwks.json")
+            .resolve()
+            .unwrap();
+        assert_eq!(local.jwks_url().port(), Some(1));
+        let err = UserPool::new("us-east-1_AbCdEfGhI")
+            .multi_region_issuer()
+            .issuer("https://example.com/pool")
+            .resolve()
+            .unwrap_err();
+        assert!(err.message().contains("explicit issuer"), "{err}");
+    }
+
+    #[test]
+    fn keys_come_from_one_place() {
+        struct Nothing;
+        impl JwksProvider for Nothing {
+            fn fetch(&self) -> crate::JwksFuture<'_> {
+                Box::pin(async { Ok(Vec::new()) })
+            }
+        }
+        let base = UserPool::new("us-east-1_AbC");
+        for pool in [
+            base.clone()
+                .jwks_url("https://x.example/j")
+                .static_jwks("{}"),
+            base.clone()
+                .jwks_url("https://x.example/j")
+                .jwks_provider(Nothing),
+            base.clone().static_jwks_file("/j").jwks_provider(Nothing),
+        ] {
+            let err = pool.resolve().unwrap_err();
+            assert!(err.message().contains("only one of"), "{err}");
+        }
+        let provided = base.clone().jwks_provider(Nothing).resolve().unwrap();
+        assert!(matches!(provided.keys, KeyOrigin::Provider(_)));
+        // With an explicit issuer, an emulator's pool id needs no region.
+        let local = UserPool::new("local_3NbqUrDa")
+            .issuer("http://127.0.0.1:9229/local_3NbqUrDa")
+            .jwks_provider(Nothing)
+            .resolve()
+            .unwrap();
+        assert_eq!(local.issuers, ["http://127.0.0.1:9229/local_3NbqUrDa"]);
+    }
+
+    #[test]
+    fn debug_shows_where_keys_come_from_not_the_keys() {
+        let pool =
+            UserPool::new("us-east-1_AbC").static_jwks(r#"{"keys":[{"n":"SECRETLOOKING"}]}"#);
+        let debug = format!("{pool:?}");
+        assert!(debug.contains("static_jwks(<document>)"), "{debug}");
+        assert!(!debug.contains("SECRETLOOKING"), "{debug}");
+        assert_eq!(pool.clone(), pool);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::claims::Claims;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::jwks::{Key, KeySettings, KeySource};
+use crate::jwks::{Key, KeyOrigin, KeySettings, KeySource};
 use crate::observe;
 use crate::pool::UserPool;
 use crate::revocation::{Revocation, RevocationError, Revoked};
@@ -826,17 +826,22 @@ impl VerifierBuilder {
         let mut by_url: HashMap<String, Arc<KeySource>> = HashMap::new();
         for pool in &self.pools {
             let resolved = pool.resolve()?;
-            // Pools served from one JWKS URL share one key source.
-            let keys = by_url
-                .entry(resolved.jwks_url.to_string())
-                .or_insert_with(|| {
-                    Arc::new(KeySource::new(
-                        resolved.jwks_url.clone(),
-                        Arc::from(pool.id()),
-                        Arc::clone(&settings),
-                    ))
-                })
-                .clone();
+            let label: Arc<str> = Arc::from(pool.id());
+            let keys = match resolved.keys {
+                // Pools served from one JWKS URL share one key source.
+                KeyOrigin::Http(url) => by_url
+                    .entry(url.to_string())
+                    .or_insert_with(|| {
+                        Arc::new(KeySource::new(
+                            KeyOrigin::Http(url),
+                            label,
+                            Arc::clone(&settings),
+                        ))
+                    })
+                    .clone(),
+                // A provider or a static set is the pool's own.
+                origin => Arc::new(KeySource::new(origin, label, Arc::clone(&settings))),
+            };
             for issuer in &resolved.issuers {
                 if by_issuer.insert(issuer.clone(), pools.len()).is_some() {
                     return Err(ConfigError::new(format!(

@@ -251,6 +251,14 @@ impl LocalUserPool {
             .url(&format!("{}/.well-known/jwks.json", self.inner.pool_id))
     }
 
+    /// The JWKS document of the keys published now, as its endpoint serves it:
+    /// for [`UserPool::static_jwks`], or a [`JwksProvider`](crate::JwksProvider)
+    /// of a test's own.
+    pub fn jwks_json(&self) -> String {
+        let keys = self.lock_keys();
+        String::from_utf8(jwks_document(&keys.published)).expect("JSON is UTF-8")
+    }
+
     /// The JWKS endpoint, to count requests or make it fail.
     pub fn server(&self) -> &JwksServer {
         &self.inner.server
