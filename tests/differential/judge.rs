@@ -586,10 +586,19 @@ pub fn classify(case: &Case, ours: &Result<(), AuthError>, theirs: &Theirs) -> V
             if fc == fr {
                 return Verdict::Agree("agree: both refuse: same reason".into());
             }
-            if claim_type_refused(theirs).is_some_and(|name| !read_by_verification(name, case)) {
-                return Verdict::Agree(format!(
-                    "agree: both refuse, the reference first on a claim verification does not read ({fc:?} here)"
-                ));
+            if let Some(name) = claim_type_refused(theirs) {
+                if !read_by_verification(name, case) {
+                    return Verdict::Agree(format!(
+                        "agree: both refuse, the reference first on a claim verification does not read ({fc:?} here)"
+                    ));
+                }
+                // The app client claim is read (and refused for its type) by the
+                // client check, which here comes after the dates.
+                if matches!(name, "aud" | "client_id")
+                    && matches!(fc, Fault::Expired | Fault::NotYet)
+                {
+                    return order(fc, Fault::Client);
+                }
             }
             if fr == Fault::HeaderJson && header_not_object(case) {
                 return Verdict::Pending(PENDING_HEADER_OBJECT);
