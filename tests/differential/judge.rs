@@ -123,7 +123,6 @@ pub const STRICT_CRIT: &str = "crit present";
 pub const STRICT_WEAK_KEY: &str = "RSA key under 2048 bits";
 pub const STRICT_SUB: &str = "sub missing or empty";
 pub const STRICT_NO_EXP: &str = "no exp";
-
 pub const STRICT_AUTH_TIME: &str = "auth_time present but not a number";
 
 /// The one leniency of tower-cognito that the README lists, with its reason there.
