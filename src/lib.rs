@@ -105,6 +105,22 @@ mod extract;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 
+/// Entry points for the fuzz targets under `fuzz/`, where going through the public
+/// API would take a JWKS fetch per input. Not part of the API: hidden, behind
+/// `test-util`, and free to change in any release.
+#[cfg(feature = "test-util")]
+#[doc(hidden)]
+pub mod __fuzz {
+    /// Reads a JWKS body as a key-set fetch reads it: the sorted `kid`s of the keys
+    /// kept, or why the whole document is refused.
+    pub fn jwks_kids(body: &[u8]) -> Result<Vec<String>, String> {
+        let url = url::Url::parse("https://fuzz.invalid/.well-known/jwks.json").expect("a URL");
+        let mut kids: Vec<String> = crate::jwks::parse_jwks(body, &url)?.into_keys().collect();
+        kids.sort_unstable();
+        Ok(kids)
+    }
+}
+
 pub use apigw::{ApiGatewayClaims, HttpApiClaims};
 pub use claims::{Claims, ClaimsError, TokenUse};
 pub use error::{AuthError, AuthErrorKind, ConfigError};

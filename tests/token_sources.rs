@@ -130,6 +130,33 @@ async fn an_ambiguous_request_is_an_invalid_request() {
     assert_eq!(kind, Some(AuthErrorKind::InvalidRequest));
 }
 
+/// Found by the `token_sources` fuzz target: `%+F` in the token parameter was read as
+/// the byte 0x0F (`u8::from_str_radix` takes a sign), so a parameter that is not valid
+/// percent-encoding went on to the verifier instead of being refused as an invalid
+/// request.
+#[tokio::test]
+async fn a_query_token_with_a_sign_in_a_percent_escape_is_an_invalid_request() {
+    use tower::{Layer, ServiceExt};
+    let pool = LocalUserPool::start().await.unwrap();
+    let auth = CognitoAuthLayer::new(pool.verifier())
+        .token_sources([TokenSource::query("access_token")])
+        .unwrap();
+    let service = auth.layer(tower::service_fn(|_: http::Request<()>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    }));
+    for query in ["ab%+Fc", "ab%-1c", "%+0", "ab%2"] {
+        let request = http::Request::get(format!("/ws?access_token={query}"))
+            .body(())
+            .unwrap();
+        let response = service.clone().oneshot(request).await.unwrap();
+        let kind = response
+            .extensions()
+            .get::<tower_cognito::AuthError>()
+            .map(tower_cognito::AuthError::kind);
+        assert_eq!(kind, Some(AuthErrorKind::InvalidRequest), "{query}");
+    }
+}
+
 #[tokio::test]
 async fn a_websocket_upgrade_takes_its_token_from_the_subprotocol_or_the_query() {
     let pool = LocalUserPool::start().await.unwrap();

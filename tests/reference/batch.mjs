@@ -8,6 +8,8 @@
 // a self-contained line {"jwks", "userPoolId" | "issuer", "clientId", "tokenUse", "token"}.
 // Output: one JSON line per case, in input order: {"ok": true} or
 // {"ok": false, "error": "<error class name>", "message": "<first 300 characters>"}.
+// A refusal for the type of a claim that tower-cognito does not read (`scope`, `jti`,
+// `aud`: see `UNREAD`) carries `"rest"` too: the verdict on the rest of the token.
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 
@@ -18,6 +20,18 @@ if (!modules) {
 }
 const require = createRequire(modules + "/");
 const { CognitoJwtVerifier } = require("aws-jwt-verify");
+const { decomposeUnverifiedJwt } = require("aws-jwt-verify/jwt");
+
+// The claims aws-jwt-verify types while parsing that tower-cognito's verification does
+// not read (so it takes them of any type; README, "Stricter than aws-jwt-verify"), each
+// with the reference's own rule. `aud` is read only as the app client claim of an ID
+// token, and then typed by both.
+const UNREAD = {
+  scope: (v) => typeof v === "string",
+  jti: (v) => typeof v === "string",
+  aud: (v) => typeof v === "string" || (Array.isArray(v) && v.every((a) => typeof a === "string")),
+};
+const UNREAD_REFUSAL = /^JWT payload (scope|jti|aud) claim is not/;
 
 function makeVerifier(userPoolId, jwks, config) {
   const verifier = CognitoJwtVerifier.create({
@@ -30,14 +44,51 @@ function makeVerifier(userPoolId, jwks, config) {
   return verifier;
 }
 
-function judge(verifier, token) {
+function verdict(run) {
   try {
-    verifier.verifySync(token);
+    run();
     return { ok: true };
   } catch (err) {
     const name = err?.constructor?.name ?? typeof err;
     return { ok: false, error: name, message: String(err?.message ?? err).slice(0, 300) };
   }
+}
+
+function judge(verifier, token) {
+  const result = verdict(() => verifier.verifySync(token));
+  if (!result.ok && result.error === "JwtParseError" && UNREAD_REFUSAL.test(result.message)) {
+    result.rest = judgeRest(verifier, token);
+  }
+  return result;
+}
+
+// The reference's verdict on everything but the unread claims of the wrong type: those
+// are taken out of the parsed payload, which is parsed and checked again as the reference
+// parses a token, while the signature is still checked over the bytes as sent.
+function judgeRest(verifier, token) {
+  return verdict(() => {
+    const [headerB64, payloadB64, signatureB64] = token.split(".");
+    const payload = JSON.parse(Buffer.from(payloadB64, "base64url").toString("utf8"));
+    for (const [name, ok] of Object.entries(UNREAD)) {
+      if (Object.hasOwn(payload, name) && !ok(payload[name])) delete payload[name];
+    }
+    const rest = Buffer.from(JSON.stringify(payload)).toString("base64url");
+    const decomposed = decomposeUnverifiedJwt(`${headerB64}.${rest}.${signatureB64}`);
+    decomposed.payloadB64 = payloadB64;
+    verifier.getVerifyParameters = function (_jwt, properties) {
+      const issuerConfig = this.getIssuerConfig(decomposed.payload.iss);
+      return {
+        decomposedJwt: decomposed,
+        jwksUri: issuerConfig.jwksUri,
+        verifyProperties: { ...issuerConfig, ...properties },
+      };
+    };
+    try {
+      verifier.verifySync(token);
+    } finally {
+      delete verifier.getVerifyParameters;
+    }
+  });
 }
 
 let verifiers = null;
