@@ -43,8 +43,13 @@
 //!
 //! A 5xx for a token whose key the verifier knows is a token that needed no fetch
 //! answered 5xx: counted, and wrong. The report gives requests, wrong answers,
-//! 5xx with and without a fetch needed, and latency percentiles; the exit status
-//! is 1 on any wrong answer, any 5xx without a fetch needed, or a run that did not
+//! 5xx with and without a fetch needed, latency percentiles, JWKS fetches (in all,
+//! a minute on average, and in the busiest 60 s) and the process's resident memory
+//! (server and driver together) at the start, the end and the peak. The exit status
+//! is 1 on any wrong answer, any 5xx without a fetch needed, more fetches in a
+//! minute than the refresh interval and the cooldown allow (60/cooldown +
+//! 60/refresh, +2 for the window's edges), memory grown by more than the token
+//! cache's capacity at 8 KiB an entry plus 64 MiB, or a run that did not
 //! exercise what it is for (a rotation, a retired key refused, each kind of JWKS
 //! outage with known-key traffic through it, a short-lived token expiring).
 
@@ -826,6 +831,21 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         })
     };
+    // One sample a second of the JWKS requests so far, for the busiest minute.
+    let rss_start = resident_bytes();
+    let sampler = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut samples = vec![pool.server().requests()];
+            let mut rss_peak = resident_bytes();
+            while Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                samples.push(pool.server().requests());
+                rss_peak = rss_peak.max(resident_bytes());
+            }
+            (samples, rss_peak)
+        })
+    };
     let workers: Vec<_> = (0..shared.args.workers)
         .map(|i| {
             tokio::spawn(worker(
@@ -844,6 +864,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let outages = phase.await?;
     mint.await?;
     progress.abort();
+    let (samples, rss_peak) = sampler.await?;
+    let rss_end = resident_bytes();
     let elapsed = started.elapsed().as_secs_f64();
 
     let c = &shared.counters;
@@ -897,6 +919,39 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         percentiles(known)
     );
 
+    // Fetches: each refresh interval, plus at most one per cooldown for an unknown
+    // kid (back-off only spaces failed ones further), plus one at each window edge.
+    let busiest = samples
+        .windows(61.min(samples.len()))
+        .map(|w| w[w.len() - 1] - w[0])
+        .max()
+        .unwrap_or(0);
+    let args = &shared.args;
+    let fetch_bound = (60.0 / args.cooldown + 60.0 / args.refresh).floor() as usize + 2;
+    println!(
+        "JWKS fetches: {} in all, {:.1} a minute on average, at most {busiest} in any 60 s \
+         (bound: 60/cooldown + 60/refresh + 2 = {fetch_bound})",
+        pool.server().requests(),
+        pool.server().requests() as f64 * 60.0 / elapsed
+    );
+    // Memory: what the server may hold grows with the token cache (at most its
+    // capacity, each entry a few KiB) and the key sets, not with the request count.
+    let mib = |b: Option<u64>| {
+        b.map_or("unknown".to_owned(), |b| {
+            format!("{:.1} MiB", b as f64 / 1048576.0)
+        })
+    };
+    let rss_bound = tower_cognito::DEFAULT_TOKEN_CACHE_CAPACITY * 8 * 1024 + 64 * 1024 * 1024;
+    println!(
+        "resident memory: {} at the start, {} at the end, {} at the peak \
+         (growth bound: {} token cache entries at 8 KiB + 64 MiB = {})",
+        mib(rss_start),
+        mib(rss_end),
+        mib(rss_peak),
+        tower_cognito::DEFAULT_TOKEN_CACHE_CAPACITY,
+        mib(Some(rss_bound))
+    );
+
     let mut failures = Vec::new();
     if wrong > 0 {
         failures.push(format!("{wrong} wrong answers"));
@@ -916,6 +971,19 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if c.known_during_outage.iter().any(|n| load(n) == 0) {
         failures.push("some kind of JWKS outage saw no known-key traffic".into());
     }
+    if busiest > fetch_bound {
+        failures.push(format!(
+            "{busiest} JWKS fetches in one minute, over the bound of {fetch_bound}"
+        ));
+    }
+    if let (Some(start), Some(end)) = (rss_start, rss_end) {
+        if end.saturating_sub(start) > rss_bound {
+            failures.push(format!(
+                "resident memory grew by {} over the bound",
+                mib(Some(end - start))
+            ));
+        }
+    }
     if failures.is_empty() {
         println!("soak passed");
         Ok(())
@@ -923,4 +991,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("soak FAILED: {}", failures.join("; "));
         std::process::exit(1);
     }
+}
+
+/// This process's resident memory (Linux's `/proc/self/status`), if it can be read.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
