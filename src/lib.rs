@@ -7,48 +7,115 @@
 //! rejections get API Gateway's exact responses (or RFC 6750's, see
 //! [`Responses`]), and the handler receives the caller's [`Claims`].
 //!
-//! The rules are the REST API's `COGNITO_USER_POOLS` authorizer's by default;
-//! [`CognitoAuthLayer::http_api`] takes the HTTP API JWT authorizer's instead
-//! (see [`Profile`]).
+//! # Quickstart (axum)
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use tower_cognito::{Claims, CognitoAuthLayer, Requirement, UserPool, Verifier};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let verifier = Verifier::builder()
+//!         .pool(UserPool::new("us-east-1_AbCdEfGhI"))
+//!         .client_id("1example23456789")
+//!         .build()?;
+//!     verifier.prefetch().await?; // fail fast on a wrong pool id or an unreachable JWKS
+//!     let auth = CognitoAuthLayer::new(verifier);
+//!
+//!     let app = Router::new()
+//!         // A method without scopes: an ID token.
+//!         .route("/me", get(|claims: Claims| async move { claims.sub().to_owned() }))
+//!         .route_layer(auth.clone())
+//!         // A method with scopes: an access token holding any one of them.
+//!         .merge(
+//!             Router::new()
+//!                 .route("/notes", get(|c: Claims| async move { format!("notes of {}", c.sub()) }))
+//!                 .route_layer(auth.require(Requirement::any_scope(["notes/read"]))?),
+//!         )
+//!         // No layer: public.
+//!         .route("/health", get(|| async { "ok" }));
+//!
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Put the layer on routes with `route_layer` (not `layer`), so that unknown paths
+//! stay 404 instead of 401, and take [`Claims`] (or `Option<Claims>` behind an
+//! [`optional`](CognitoAuthLayer::optional) layer) as an extractor. Identify users
+//! by [`Claims::sub`], never by the username: usernames can be reassigned. Any
+//! Tower service works too: the layer puts the [`Claims`] in the request's
+//! extensions.
+//!
+//! # Testing your handlers
+//!
+//! Build the router in a function that takes the layer, so that tests hand it a
+//! layer on a [`test_util::LocalUserPool`] (real RSA keys and a JWKS endpoint on
+//! 127.0.0.1, tokens shaped like Cognito's) and production hands it one on the real
+//! pool. A refusal carries its [`AuthError`] in the response's extensions, so a test
+//! can tell an expired token from a missing scope without parsing the body.
+//!
+//! ```toml
+//! [dev-dependencies]
+//! tower-cognito = { version = "0.1", features = ["test-util"] }
+//! tower = { version = "0.5", features = ["util"] } # ServiceExt::oneshot
+//! http = "1"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+//! ```
 //!
 //! ```
-//! use http::{Request, Response, StatusCode};
-//! use std::convert::Infallible;
-//! use tower::{Layer, ServiceExt, service_fn};
-//! use tower_cognito::{Claims, CognitoAuthLayer, Requirement};
+//! use axum::{Router, body::Body, routing::get};
+//! use http::{Request, StatusCode};
+//! use tower::ServiceExt as _;
 //! use tower_cognito::test_util::LocalUserPool;
+//! use tower_cognito::{AuthError, AuthErrorKind, Claims, CognitoAuthLayer, ConfigError, Requirement};
+//!
+//! fn app(auth: &CognitoAuthLayer) -> Result<Router, ConfigError> {
+//!     Ok(Router::new()
+//!         .route("/notes", get(|c: Claims| async move { format!("notes of {}", c.sub()) }))
+//!         .route_layer(auth.clone().require(Requirement::any_scope(["notes/read"]))?))
+//! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // A user pool that lives in this process (feature `test-util`). In production:
-//! // Verifier::builder().pool(UserPool::new("us-east-1_AbCdEfGhI")).client_id("...").build()?
+//! // In a test file: #[tokio::test] async fn notes_need_the_read_scope() { ... }
 //! let pool = LocalUserPool::start().await?;
-//! let auth = CognitoAuthLayer::new(pool.verifier());
+//! let app = app(&CognitoAuthLayer::new(pool.verifier()))?;
+//! let get = |token: String| {
+//!     Request::get("/notes")
+//!         .header("authorization", format!("Bearer {token}"))
+//!         .body(Body::empty())
+//! };
 //!
-//! // A route with OAuth scopes takes an access token holding any one of them.
-//! let service = auth
-//!     .require(Requirement::any_scope(["notes/read"]))?
-//!     .layer(service_fn(|request: Request<String>| async move {
-//!         let claims = request.extensions().get::<Claims>().expect("set by the layer");
-//!         Ok::<_, Infallible>(Response::new(format!("notes of {}", claims.sub())))
-//!     }));
-//!
+//! // The scope: the handler runs.
 //! let token = pool.access_token().sub("user-1").scopes(["notes/read"]).sign();
-//! let request = Request::get("/notes")
-//!     .header("authorization", format!("Bearer {token}"))
-//!     .body(String::new())?;
-//! let response = service.clone().oneshot(request).await?;
+//! let response = app.clone().oneshot(get(token)?).await?;
 //! assert_eq!(response.status(), StatusCode::OK);
+//! let body = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+//! assert_eq!(body, "notes of user-1");
 //!
-//! // No token: API Gateway's 401 `{"message":"Unauthorized"}`; the handler never runs.
-//! let response = service.oneshot(Request::get("/notes").body(String::new())?).await?;
+//! // Another scope: API Gateway's 401 (a REST API answers a missing scope as it
+//! // answers a bad token), and the reason in the extensions.
+//! let token = pool.access_token().scopes(["notes/write"]).sign();
+//! let response = app.clone().oneshot(get(token)?).await?;
 //! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! let error = response.extensions().get::<AuthError>().expect("a refusal");
+//! assert_eq!(error.kind(), AuthErrorKind::InsufficientScope);
+//!
+//! // An expired token: 401 with API Gateway's body.
+//! let token = pool.access_token().scopes(["notes/read"]).expired().sign();
+//! let response = app.oneshot(get(token)?).await?;
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(response.extensions().get::<AuthError>().map(AuthError::kind), Some(AuthErrorKind::Expired));
+//! let body = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+//! assert_eq!(body, r#"{"message":"The incoming token has expired"}"#);
 //! # Ok(()) }
 //! ```
 //!
-//! With axum, put the layer on routes with `route_layer` and take [`Claims`] (or
-//! `Option<Claims>` behind an [`optional`](CognitoAuthLayer::optional) layer) as
-//! an extractor; see [`CognitoAuthLayer`].
+//! The rules are the REST API's `COGNITO_USER_POOLS` authorizer's by default;
+//! [`CognitoAuthLayer::http_api`] takes the HTTP API JWT authorizer's instead
+//! (see [`Profile`]).
 //!
 //! # Features
 //!
