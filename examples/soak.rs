@@ -976,13 +976,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "{busiest} JWKS fetches in one minute, over the bound of {fetch_bound}"
         ));
     }
-    if let (Some(start), Some(end)) = (rss_start, rss_end) {
-        if end.saturating_sub(start) > rss_bound {
-            failures.push(format!(
-                "resident memory grew by {} over the bound",
-                mib(Some(end - start))
-            ));
-        }
+    if let (Some(start), Some(end)) = (rss_start, rss_end)
+        && end.saturating_sub(start) > rss_bound
+    {
+        failures.push(format!(
+            "resident memory grew by {} over the bound",
+            mib(Some(end - start))
+        ));
     }
     if failures.is_empty() {
         println!("soak passed");
