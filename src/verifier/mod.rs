@@ -1,12 +1,26 @@
 //! [`Verifier`]: turns a token string into verified [`Claims`].
+//!
+//! Everything that decides whether a token is good lives below this module and
+//! knows nothing of HTTP services, requirements or responses (those are
+//! `crate::auth`'s, on top): the token's splitting and decoding (`token`), its
+//! claims (`claims`), the user pools (`pool`), the signature backend (`crypto`),
+//! the key sets (`keys`) and revocation (`revocation`).
 
-use crate::claims::Claims;
+pub(crate) mod claims;
+pub(crate) mod crypto;
+pub(crate) mod keys;
+pub(crate) mod pool;
+pub(crate) mod revocation;
+pub(crate) mod token;
+
+pub use claims::{ApiGatewayClaims, Claims, ClaimsError, HttpApiClaims, TokenUse};
+pub use keys::{JwksFuture, JwksProvider};
+pub use pool::UserPool;
+pub use revocation::{Revocation, RevocationError, RevocationList, Revoked};
+
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::jwks::{Key, KeyOrigin, KeySettings, KeySource};
 use crate::observe;
-use crate::pool::UserPool;
-use crate::revocation::{Revocation, RevocationError, Revoked};
-use crate::token;
+use keys::{Key, KeyOrigin, KeySettings, KeySource};
 use moka::Expiry;
 use moka::sync::Cache;
 use serde_json::Value;
@@ -861,7 +875,7 @@ impl VerifierBuilder {
                 .build_with_hasher(TokenHasher::default())
         });
         tracing::debug!(
-            backend = crate::crypto::BACKEND,
+            backend = crypto::BACKEND,
             pools = pools.len(),
             "built Cognito verifier"
         );

@@ -56,9 +56,9 @@
 //! the same key rules, but a key that breaks one is an error instead of being
 //! skipped; it is never fetched, never refreshed, and always trusted.
 
+use super::provider::JwksProvider;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::observe;
-use crate::provider::JwksProvider;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use moka::future::Cache;
@@ -176,14 +176,14 @@ impl fmt::Debug for RsaJwk {
 /// One RSA public key from a JWKS.
 pub(crate) struct Key {
     jwk: RsaJwk,
-    public: crate::crypto::RsaPublicKey,
+    public: crate::verifier::crypto::RsaPublicKey,
     removed: AtomicBool,
     trust: Arc<Trust>,
 }
 
 impl Key {
     fn new(jwk: RsaJwk, trust: Arc<Trust>) -> Self {
-        let public = crate::crypto::RsaPublicKey::new(&jwk.n, &jwk.e);
+        let public = crate::verifier::crypto::RsaPublicKey::new(&jwk.n, &jwk.e);
         Self {
             jwk,
             public,
