@@ -4,8 +4,11 @@
 //! knows nothing of HTTP services, requirements or responses (those are
 //! `crate::auth`'s, on top): the token's splitting and decoding (`token`), its
 //! claims (`claims`), the user pools (`pool`), the signature backend (`crypto`),
-//! the key sets (`keys`) and revocation (`revocation`).
+//! the key sets (`keys`) and revocation (`revocation`). Here: the verifier, its
+//! builder (`builder`, with the defaults) and its verified-token cache (`cache`).
 
+mod builder;
+mod cache;
 pub(crate) mod claims;
 pub(crate) mod crypto;
 pub(crate) mod keys;
@@ -13,6 +16,9 @@ pub(crate) mod pool;
 pub(crate) mod revocation;
 pub(crate) mod token;
 
+pub use builder::{
+    DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY, VerifierBuilder,
+};
 pub use claims::{ApiGatewayClaims, Claims, ClaimsError, HttpApiClaims, TokenUse};
 pub use keys::{JwksFuture, JwksProvider};
 pub use pool::UserPool;
@@ -20,26 +26,15 @@ pub use revocation::{Revocation, RevocationError, RevocationList, Revoked};
 
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::observe;
-use keys::{Key, KeyOrigin, KeySettings, KeySource};
-use moka::Expiry;
-use moka::sync::Cache;
+use cache::{TokenCache, Verified};
+use keys::{Key, KeySource};
 use serde_json::Value;
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, DefaultHasher, Hasher, RandomState};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Default largest token accepted, in bytes.
-pub const DEFAULT_MAX_TOKEN_SIZE: usize = 16 * 1024;
-/// Default largest JWKS response accepted, in bytes.
-pub const DEFAULT_MAX_JWKS_SIZE: usize = 1024 * 1024;
-/// Default number of verified tokens kept.
-pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Verifies Cognito tokens against one or more user pools.
 ///
@@ -90,14 +85,12 @@ pub struct Verifier {
 }
 
 struct Inner {
-    /// Tells this verifier's entries apart in the per-thread caches.
-    id: u64,
     pools: Vec<Pool>,
     by_issuer: HashMap<String, usize>,
     client_ids: Vec<String>,
     leeway: u64,
     max_token_size: usize,
-    tokens: Option<Cache<String, Verified, TokenHasher>>,
+    tokens: Option<TokenCache>,
     revocation: Option<Hook>,
 }
 
@@ -127,118 +120,6 @@ pub(crate) enum Screened {
 struct Pool {
     id: Arc<str>,
     keys: Arc<KeySource>,
-}
-
-#[derive(Clone)]
-struct Verified {
-    claims: Claims,
-    key: Arc<Key>,
-    pool: usize,
-}
-
-/// Hashes a cached token by its length and its last 64 bytes (the end of its RSA
-/// signature) with SipHash under a per-process random key. Entries are still
-/// found by comparing the whole token: this only spares hashing all of a 1 to
-/// 4 KiB token on every request, which was half the cost of a cache hit. Only
-/// verified tokens are stored and no one can choose their signatures, so the
-/// tails spread as well as whole tokens would.
-#[derive(Clone, Default)]
-struct TokenHasher(RandomState);
-
-impl BuildHasher for TokenHasher {
-    type Hasher = TailHasher;
-
-    fn build_hasher(&self) -> TailHasher {
-        TailHasher(self.0.build_hasher())
-    }
-}
-
-struct TailHasher(DefaultHasher);
-
-impl Hasher for TailHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.write_usize(bytes.len());
-        self.0.write(&bytes[bytes.len().saturating_sub(64)..]);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0.finish()
-    }
-}
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-
-/// Slots of the per-thread token cache (a power of two: see `local_slot`).
-const LOCAL_SLOTS: usize = 16;
-const _: () = assert!(LOCAL_SLOTS.is_power_of_two() && LOCAL_SLOTS > 1);
-
-/// A token this thread verified or found in the shared cache lately. A hit here
-/// takes no lock and writes nothing the other threads use but the claims'
-/// reference count, where a hit in moka records the read in its shared log and
-/// clones two `Arc`s: on a busy multi-threaded server that traffic between cores
-/// cost more than the lookup itself.
-struct LocalEntry {
-    verifier: u64,
-    token: Box<str>,
-    claims: Claims,
-    key: Arc<Key>,
-    pool: usize,
-}
-
-thread_local! {
-    static LOCAL: RefCell<[Option<LocalEntry>; LOCAL_SLOTS]> =
-        const { RefCell::new([const { None }; LOCAL_SLOTS]) };
-}
-
-/// The slot of a token, from the end of its signature, which no one can choose.
-///
-/// Not from the last character: a 2048-bit signature is 256 bytes, 342 base64url
-/// characters, and the last one carries only the signature's last 2 bits (it is
-/// one of `A`, `Q`, `g`, `w`), so slots picked from it fill 4 of 16. The 8
-/// characters before it carry 6 random bits each; read as one word and mixed by
-/// a multiply (Fibonacci hashing), the word's top bits pick the slot. One load,
-/// one multiply, one shift: this runs on every cache hit. Tokens shorter than 9
-/// bytes (never verified ones) are padded with zeros.
-fn local_slot(token: &str) -> usize {
-    let bytes = token.as_bytes();
-    let end = bytes.len().saturating_sub(1);
-    let start = end.saturating_sub(8);
-    let mut word = [0u8; 8];
-    word[..end - start].copy_from_slice(&bytes[start..end]);
-    let mixed = u64::from_le_bytes(word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> (64 - LOCAL_SLOTS.trailing_zeros())) as usize
-}
-
-/// Puts a verified token in this thread's slot for it.
-fn remember(verifier: u64, token: &str, verified: &Verified) {
-    LOCAL.with_borrow_mut(|slots| {
-        slots[local_slot(token)] = Some(LocalEntry {
-            verifier,
-            token: token.into(),
-            claims: verified.claims.clone(),
-            key: Arc::clone(&verified.key),
-            pool: verified.pool,
-        });
-    });
-}
-
-struct UntilExp;
-
-/// Longest a verified token is remembered: Cognito's longest token lifetime.
-const MAX_CACHED_SECS: u64 = 24 * 60 * 60;
-
-impl Expiry<String, Verified> for UntilExp {
-    fn expire_after_create(
-        &self,
-        _: &String,
-        value: &Verified,
-        _: std::time::Instant,
-    ) -> Option<Duration> {
-        // At the token's exp, and within a day (Cognito's longest lifetime) so that
-        // an absurd exp cannot overflow the cache's clock.
-        let left = value.claims.exp().saturating_sub(now_secs());
-        Some(Duration::from_secs(left.min(MAX_CACHED_SECS)))
-    }
 }
 
 impl fmt::Debug for Verifier {
@@ -359,8 +240,7 @@ impl Verifier {
                 key,
                 pool,
             };
-            remember(self.inner.id, token, &verified);
-            cache.insert(token.to_owned(), verified);
+            cache.insert(token, verified);
         }
         match self.screen(claims) {
             Screened::Done(result) => result,
@@ -380,7 +260,7 @@ impl Verifier {
         claims
     }
 
-    fn lookup(&self, cache: &Cache<String, Verified, TokenHasher>, token: &str) -> Option<Claims> {
+    fn lookup(&self, cache: &TokenCache, token: &str) -> Option<Claims> {
         let inner = &*self.inner;
         // A verdict stands while its key is trusted (see `Key::is_trusted`) and
         // the token has not expired; and only while the pool's key set is kept
@@ -389,27 +269,7 @@ impl Verifier {
         let valid = |key: &Key, claims: &Claims| {
             key.is_trusted() && now_secs() < claims.exp().saturating_add(inner.leeway)
         };
-        // This thread's slots first: no lock, nothing shared written but one count.
-        let local = LOCAL.with_borrow(|slots| {
-            let entry = slots[local_slot(token)].as_ref()?;
-            (entry.verifier == inner.id
-                && *entry.token == *token
-                && valid(&entry.key, &entry.claims))
-            .then(|| (entry.pool, entry.claims.clone()))
-        });
-        if let Some((pool, claims)) = local {
-            return inner.pools[pool].keys.tick().then_some(claims);
-        }
-        let hit = cache.get(token)?;
-        if !valid(&hit.key, &hit.claims) {
-            cache.invalidate(token);
-            return None;
-        }
-        if !inner.pools[hit.pool].keys.tick() {
-            return None;
-        }
-        remember(inner.id, token, &hit);
-        Some(hit.claims)
+        cache.get(token, valid, |pool| inner.pools[pool].keys.tick())
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<(Claims, Arc<Key>, usize), AuthError> {
@@ -582,353 +442,4 @@ pub struct PoolReadiness {
     pub key_set_age_secs: Option<u64>,
     /// Fetches failed in a row since the last good one.
     pub failed_fetches: u32,
-}
-
-/// Builds a [`Verifier`]; see its setters for the defaults.
-#[derive(Clone, Debug)]
-#[must_use]
-pub struct VerifierBuilder {
-    pools: Vec<UserPool>,
-    client_ids: Vec<String>,
-    leeway: Duration,
-    max_token_size: usize,
-    client: Option<reqwest::Client>,
-    fetch_timeout: Duration,
-    connect_timeout: Duration,
-    max_jwks_size: usize,
-    refresh_interval: Duration,
-    unknown_kid_cooldown: Duration,
-    max_backoff: Duration,
-    max_stale: Duration,
-    token_cache_capacity: u64,
-    /// Set by an API definition without Cognito authorizers: a verifier with no
-    /// pool, which refuses every token, is what such a definition needs.
-    no_pools_ok: bool,
-    revocation: Option<Hook>,
-    revocation_fail_open: bool,
-}
-
-impl Default for VerifierBuilder {
-    fn default() -> Self {
-        Self {
-            pools: Vec::new(),
-            client_ids: Vec::new(),
-            leeway: Duration::ZERO,
-            max_token_size: DEFAULT_MAX_TOKEN_SIZE,
-            client: None,
-            fetch_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
-            max_jwks_size: DEFAULT_MAX_JWKS_SIZE,
-            refresh_interval: Duration::from_secs(15 * 60),
-            unknown_kid_cooldown: Duration::from_secs(5),
-            max_backoff: Duration::from_secs(60),
-            max_stale: Duration::from_secs(24 * 60 * 60),
-            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
-            no_pools_ok: false,
-            revocation: None,
-            revocation_fail_open: false,
-        }
-    }
-}
-
-impl VerifierBuilder {
-    /// Lets [`build`](Self::build) succeed without a pool (the verifier then
-    /// refuses every token as from the wrong issuer), for API definitions
-    /// that have no Cognito authorizer.
-    #[cfg(feature = "openapi")]
-    pub(crate) fn no_pools_ok(mut self) -> Self {
-        self.no_pools_ok = true;
-        self
-    }
-
-    /// Trusts tokens of this user pool. Call once per pool (up to 1,000, as API
-    /// Gateway allows); the pool is chosen by the token's `iss`.
-    pub fn pool(mut self, pool: UserPool) -> Self {
-        self.pools.push(pool);
-        self
-    }
-
-    /// Trusts tokens of each of these pools.
-    pub fn pools(mut self, pools: impl IntoIterator<Item = UserPool>) -> Self {
-        self.pools.extend(pools);
-        self
-    }
-
-    /// Accepts only tokens issued to this app client (`aud` of ID tokens,
-    /// `client_id` of access tokens). Call again to allow several. Default: any
-    /// client of the pool, as API Gateway does; set this in production.
-    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.client_ids.push(client_id.into());
-        self
-    }
-
-    /// Accepts only tokens issued to one of these app clients.
-    pub fn client_ids<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
-        self.client_ids.extend(ids.into_iter().map(Into::into));
-        self
-    }
-
-    /// Clock skew allowed on `exp` and `nbf`. Default: none. At most 5 minutes.
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
-        self
-    }
-
-    /// Largest token accepted, in bytes, checked before anything is decoded.
-    /// Default: 16 KiB (Cognito tokens are 1 to 4 KiB).
-    pub fn max_token_size(mut self, bytes: usize) -> Self {
-        self.max_token_size = bytes;
-        self
-    }
-
-    /// The HTTP client for JWKS fetches. Default: a rustls client with a 2 s
-    /// connect timeout that follows no redirects. The [`fetch_timeout`](Self::fetch_timeout) applies to
-    /// every fetch either way.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Longest a JWKS fetch may take, from connecting to the last byte. A request
-    /// that waits for keys waits no longer than this (plus 250 ms), even when the
-    /// fetch it waits for was started on a Tokio runtime that has since shut down
-    /// or stopped running it: the next request then starts a fetch of its own.
-    /// Default: 5 s.
-    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.fetch_timeout = timeout;
-        self
-    }
-
-    /// Longest the default client waits to connect. Default: 2 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Largest JWKS response read, in bytes; a larger one is a failed fetch, cut
-    /// off at the limit. Default: 1 MiB.
-    pub fn max_jwks_size(mut self, bytes: usize) -> Self {
-        self.max_jwks_size = bytes;
-        self
-    }
-
-    /// How often the key sets are re-read in the background (on a timer, so no
-    /// traffic is needed, and never more often than the
-    /// [`unknown_kid_cooldown`](Self::unknown_kid_cooldown)), so that a key Cognito
-    /// removed stops being trusted within this interval (plus the cooldown and
-    /// one fetch). This holds whatever runtime the verifier was first used on:
-    /// the timer runs on a Tokio runtime and dies with it, so cache hits start a
-    /// due refresh themselves, and once a refresh is overdue by more than a fetch
-    /// and a cooldown, a token is accepted only after the refresh. Default: 15
-    /// minutes.
-    pub fn refresh_interval(mut self, interval: Duration) -> Self {
-        self.refresh_interval = interval;
-        self
-    }
-
-    /// Least time between two fetches caused by tokens with unknown `kid`s, counted
-    /// from the start of any fetch: a flood of random `kid`s causes at most one
-    /// fetch per cooldown, and a real rotation is seen within one. Also the first
-    /// step of the back-off after a failed fetch (doubling up to
-    /// [`max_backoff`](Self::max_backoff)). Must not be zero. Default: 5 s.
-    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
-        self.unknown_kid_cooldown = cooldown;
-        self
-    }
-
-    /// Longest wait between fetch attempts while the JWKS endpoint fails. Default: 60 s.
-    pub fn max_backoff(mut self, backoff: Duration) -> Self {
-        self.max_backoff = backoff;
-        self
-    }
-
-    /// How long the last good key set keeps serving while every refresh fails.
-    /// After that, requests are answered as "key set unavailable" (5xx).
-    /// Default: 24 hours.
-    pub fn max_stale(mut self, max_stale: Duration) -> Self {
-        self.max_stale = max_stale;
-        self
-    }
-
-    /// Most verified tokens remembered, so a repeated token skips the signature
-    /// check (each is forgotten at its `exp`, or when its key leaves the key set).
-    /// `0` turns the cache off. Default: 10,000.
-    pub fn token_cache_capacity(mut self, entries: u64) -> Self {
-        self.token_cache_capacity = entries;
-        self
-    }
-
-    /// Consults `revocation` for every token after it verifies and before it is
-    /// accepted, on every request, tokens from the cache included (see
-    /// [`Revocation`], and [`RevocationList`](crate::RevocationList) for one in
-    /// memory). A revoked token gets API Gateway's `Unauthorized`. A check that
-    /// fails refuses the request (5xx, [`AuthErrorKind::RevocationUnavailable`])
-    /// unless [`revocation_fail_open`](Self::revocation_fail_open) is set.
-    /// Default: none, as API Gateway (revoked tokens pass until `exp`).
-    pub fn revocation(mut self, revocation: impl Revocation) -> Self {
-        self.revocation = Some(Hook {
-            revocation: Arc::new(revocation),
-            fail_open: false,
-        });
-        self
-    }
-
-    /// **Lets tokens through when the revocation check fails** (its store is
-    /// down), logging a warning, instead of refusing them: availability over
-    /// revocation. Only with [`revocation`](Self::revocation).
-    pub fn revocation_fail_open(mut self) -> Self {
-        self.revocation_fail_open = true;
-        self
-    }
-
-    /// Checks the configuration and builds the verifier.
-    pub fn build(self) -> Result<Verifier, ConfigError> {
-        if self.pools.is_empty() && !self.no_pools_ok {
-            return Err(ConfigError::new("no user pool configured"));
-        }
-        if self.pools.len() > 1000 {
-            return Err(ConfigError::new("more than 1,000 user pools configured"));
-        }
-        if self.leeway > Duration::from_secs(300) {
-            return Err(ConfigError::new("leeway is longer than 5 minutes"));
-        }
-        if self.max_token_size < 64 {
-            return Err(ConfigError::new("max_token_size is below 64 bytes"));
-        }
-        if self.max_jwks_size < 256 {
-            return Err(ConfigError::new("max_jwks_size is below 256 bytes"));
-        }
-        for (what, d) in [
-            ("fetch_timeout", self.fetch_timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("refresh_interval", self.refresh_interval),
-            ("max_stale", self.max_stale),
-            ("unknown_kid_cooldown", self.unknown_kid_cooldown),
-        ] {
-            if d.is_zero() {
-                return Err(ConfigError::new(format!("{what} is zero")));
-            }
-        }
-        if self.client_ids.iter().any(String::is_empty) {
-            return Err(ConfigError::new("an empty client id is configured"));
-        }
-        let client = match self.client {
-            Some(client) => client,
-            // No redirects: the JWKS comes from the configured URL or not at all.
-            // No idle connections: fetches are minutes apart, and a pooled
-            // connection can outlive the runtime that opened it.
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .timeout(self.fetch_timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .pool_max_idle_per_host(0)
-                .build()
-                .map_err(|e| ConfigError::new(format!("cannot build the HTTP client: {e}")))?,
-        };
-        let settings = Arc::new(KeySettings {
-            client,
-            fetch_timeout: self.fetch_timeout,
-            max_jwks_size: self.max_jwks_size,
-            refresh_interval: self.refresh_interval,
-            unknown_kid_cooldown: self.unknown_kid_cooldown,
-            max_backoff: self.max_backoff.max(self.unknown_kid_cooldown),
-            max_stale: self.max_stale,
-        });
-
-        let mut pools = Vec::with_capacity(self.pools.len());
-        let mut by_issuer = HashMap::new();
-        let mut by_url: HashMap<String, Arc<KeySource>> = HashMap::new();
-        for pool in &self.pools {
-            let resolved = pool.resolve()?;
-            let label: Arc<str> = Arc::from(pool.id());
-            let keys = match resolved.keys {
-                // Pools served from one JWKS URL share one key source.
-                KeyOrigin::Http(url) => by_url
-                    .entry(url.to_string())
-                    .or_insert_with(|| {
-                        Arc::new(KeySource::new(
-                            KeyOrigin::Http(url),
-                            label,
-                            Arc::clone(&settings),
-                        ))
-                    })
-                    .clone(),
-                // A provider or a static set is the pool's own.
-                origin => Arc::new(KeySource::new(origin, label, Arc::clone(&settings))),
-            };
-            for issuer in &resolved.issuers {
-                if by_issuer.insert(issuer.clone(), pools.len()).is_some() {
-                    return Err(ConfigError::new(format!(
-                        "issuer `{issuer}` is configured twice"
-                    )));
-                }
-            }
-            pools.push(Pool {
-                id: Arc::from(resolved.id),
-                keys,
-            });
-        }
-        let tokens = (self.token_cache_capacity > 0).then(|| {
-            Cache::builder()
-                .max_capacity(self.token_cache_capacity)
-                .expire_after(UntilExp)
-                .build_with_hasher(TokenHasher::default())
-        });
-        tracing::debug!(
-            backend = crypto::BACKEND,
-            pools = pools.len(),
-            "built Cognito verifier"
-        );
-        Ok(Verifier {
-            inner: Arc::new(Inner {
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                pools,
-                by_issuer,
-                client_ids: self.client_ids,
-                leeway: self.leeway.as_secs(),
-                max_token_size: self.max_token_size,
-                tokens,
-                revocation: self.revocation.map(|hook| Hook {
-                    fail_open: self.revocation_fail_open,
-                    ..hook
-                }),
-            }),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::test_util::LocalUserPool;
-
-    /// 2,000 real tokens of one pool (2048-bit signatures) fill every slot, none
-    /// with more than twice or less than half its fair share (125): the slot
-    /// comes from bits that are random, not from the last character's 2 bits.
-    #[tokio::test]
-    async fn tokens_spread_over_every_local_slot() {
-        const TOKENS: usize = 2_000;
-        let pool = LocalUserPool::start().await.unwrap();
-        let mut counts = [0usize; LOCAL_SLOTS];
-        for i in 0..TOKENS {
-            let token = if i % 2 == 0 {
-                pool.id_token().sign()
-            } else {
-                pool.access_token().sign()
-            };
-            counts[local_slot(&token)] += 1;
-        }
-        let fair = TOKENS / LOCAL_SLOTS;
-        assert!(
-            counts.iter().all(|&n| n >= fair / 2 && n <= fair * 2),
-            "slot counts {counts:?}, fair share {fair}"
-        );
-    }
-
-    #[test]
-    fn any_token_has_a_slot() {
-        for token in ["", "a", "abcdefgh", "abcdefghi", "a.b.c", &"x".repeat(5000)] {
-            assert!(local_slot(token) < LOCAL_SLOTS, "{token:?}");
-        }
-    }
 }
