@@ -64,10 +64,10 @@
 //! For one requirement on every method, `CognitoAuthLayer::new(verifier)
 //! .responses(Responses::grpc())` works in front of a tonic server too.
 
+use crate::auth::requirement::Requirement;
+use crate::auth::response::Responses;
+use crate::auth::{self, CognitoAuthLayer, ResponseBody, ResponseFuture};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::middleware::{self, CognitoAuthLayer, ResponseBody, ResponseFuture};
-use crate::requirement::Requirement;
-use crate::response::Responses;
 use crate::verifier::Verifier;
 use http::{Request, Response};
 use std::collections::HashMap;
@@ -285,7 +285,7 @@ where
         let table = &*self.table;
         match table.find(request.uri().path()) {
             Some(Policy::Token(auth)) => {
-                middleware::admit(&mut self.inner, auth.verifier(), &auth.route, request)
+                auth::admit(&mut self.inner, auth.verifier(), &auth.route, request)
             }
             Some(Policy::Public) => ResponseFuture::pass(&mut self.inner, request),
             None => {

@@ -142,32 +142,24 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The walls: `verifier` (tokens, keys, claims; no HTTP service) is below,
+// `auth` (the Tower layer, requirements, responses) stands on it, and the
+// integrations (`axum`, `openapi`, `alb`, `grpc`, `lambda`, `test_util`) are on
+// top, behind their features. `error` and `observe` are shared by all of them.
 #[cfg(feature = "alb")]
 pub mod alb;
-mod apigw;
-mod claims;
-mod crypto;
+mod auth;
+#[cfg(feature = "axum")]
+mod axum;
 mod error;
 #[cfg(feature = "grpc")]
 pub mod grpc;
-mod jwks;
 #[cfg(feature = "lambda")]
 pub mod lambda;
-mod middleware;
 mod observe;
 #[cfg(feature = "openapi")]
 pub mod openapi;
-mod pool;
-mod profile;
-mod provider;
-mod requirement;
-mod response;
-mod revocation;
-mod token;
 mod verifier;
-
-#[cfg(feature = "axum")]
-mod extract;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
@@ -182,29 +174,26 @@ pub mod __fuzz {
     /// kept, or why the whole document is refused.
     pub fn jwks_kids(body: &[u8]) -> Result<Vec<String>, String> {
         let url = url::Url::parse("https://fuzz.invalid/.well-known/jwks.json").expect("a URL");
-        let mut kids: Vec<String> = crate::jwks::parse_jwks(body, &url)?.into_keys().collect();
+        let mut kids: Vec<String> = crate::verifier::keys::parse_jwks(body, &url)?
+            .into_keys()
+            .collect();
         kids.sort_unstable();
         Ok(kids)
     }
 }
 
-pub use apigw::{ApiGatewayClaims, HttpApiClaims};
-pub use claims::{Claims, ClaimsError, TokenUse};
-pub use error::{AuthError, AuthErrorKind, ConfigError};
 #[cfg(feature = "axum")]
-pub use extract::MissingClaims;
-pub use middleware::{
-    CognitoAuth, CognitoAuthLayer, RequestHead, ResponseBody, ResponseFuture, TokenSource,
+pub use self::axum::MissingClaims;
+pub use auth::{
+    CognitoAuth, CognitoAuthLayer, Profile, RequestHead, Requirement, ResponseBody, ResponseFuture,
+    Responses, TokenSource, TokenUseRule,
 };
-pub use pool::UserPool;
-pub use profile::Profile;
-pub use provider::{JwksFuture, JwksProvider};
-pub use requirement::{Requirement, TokenUseRule};
-pub use response::Responses;
-pub use revocation::{Revocation, RevocationError, RevocationList, Revoked};
+pub use error::{AuthError, AuthErrorKind, ConfigError};
 pub use verifier::{
-    DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY, PoolReadiness,
-    Readiness, Verifier, VerifierBuilder,
+    ApiGatewayClaims, Claims, ClaimsError, DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE,
+    DEFAULT_TOKEN_CACHE_CAPACITY, HttpApiClaims, JwksFuture, JwksProvider, PoolReadiness,
+    Readiness, Revocation, RevocationError, RevocationList, Revoked, TokenUse, UserPool, Verifier,
+    VerifierBuilder,
 };
 
 // What a multi-threaded server needs: the shared parts are `Send + Sync`, the

@@ -1,6 +1,6 @@
 //! The load balancer's public keys: one PEM document per `kid`, fetched from the
 //! regional key endpoint and kept, with the same discipline as the JWKS key
-//! source (`crate::jwks`):
+//! source (`crate::verifier::keys`):
 //!
 //! - **Known `kid`** (the hot path): one lookup in a moka cache. No lock, no await.
 //! - **Single flight per `kid`**: the first request for an unknown `kid` starts
@@ -68,7 +68,8 @@ impl EcPublicKey {
             use jsonwebtoken::{Algorithm, DecodingKey};
             let decoding = DecodingKey::from_ec_der(point);
             // The RustCrypto verifier checks the point when it is made.
-            (crate::crypto::provider().verifier_factory)(&Algorithm::ES256, &decoding).ok()?;
+            (crate::verifier::crypto::provider().verifier_factory)(&Algorithm::ES256, &decoding)
+                .ok()?;
             Some(Self { decoding })
         }
     }
@@ -82,7 +83,10 @@ impl EcPublicKey {
         #[cfg(not(feature = "aws-lc-rs"))]
         {
             use jsonwebtoken::Algorithm;
-            match (crate::crypto::provider().verifier_factory)(&Algorithm::ES256, &self.decoding) {
+            match (crate::verifier::crypto::provider().verifier_factory)(
+                &Algorithm::ES256,
+                &self.decoding,
+            ) {
                 Ok(verifier) => verifier.verify(message, &signature.to_vec()).is_ok(),
                 Err(_) => false,
             }

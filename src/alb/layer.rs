@@ -1,12 +1,12 @@
 //! [`AlbAuthLayer`] and its [`AlbAuth`] service.
 
 use super::verifier::{AlbVerifier, Verified};
-use crate::claims::Claims;
+use crate::auth::requirement::{Requirement, TokenUseRule};
+use crate::auth::response::Responses;
+use crate::auth::{ResponseBody, ResponseFuture, RouteConfig, TokenSource};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::middleware::{ResponseBody, ResponseFuture, RouteConfig, TokenSource};
-use crate::requirement::{Requirement, TokenUseRule};
-use crate::response::Responses;
 use crate::verifier::Verifier;
+use crate::verifier::claims::Claims;
 use http::{Extensions, HeaderMap, HeaderName, Request, Response};
 use std::fmt;
 use std::ops::Deref;
@@ -102,7 +102,7 @@ impl AlbAuthLayer {
             route: Arc::new(RouteConfig {
                 requirement: Requirement::new(),
                 given: Requirement::new(),
-                profile: crate::profile::Profile::RestApi,
+                profile: crate::auth::profile::Profile::RestApi,
                 sources: vec![TokenSource::header(DATA_HEADER)],
                 optional: false,
                 responses: Responses::default(),
@@ -463,7 +463,7 @@ impl Deref for AlbUserClaims {
 #[cfg(feature = "axum")]
 mod extract {
     use super::AlbUserClaims;
-    use crate::extract::MissingClaims;
+    use crate::axum::MissingClaims;
     use axum::extract::{FromRequestParts, OptionalFromRequestParts};
     use http::request::Parts;
     use std::convert::Infallible;

@@ -1,7 +1,7 @@
 //! Splitting and decoding `x-amzn-oidc-data`, before any key is involved.
 
 use crate::error::{AuthError, AuthErrorKind};
-use crate::token::UniqueMap;
+use crate::verifier::token::UniqueMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};

@@ -2,8 +2,8 @@
 
 use super::keys::{KeySettings, KeySource};
 use super::token;
-use crate::claims::Claims;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::verifier::claims::Claims;
 use moka::Expiry;
 use moka::sync::Cache;
 use reqwest::Url;
@@ -726,7 +726,7 @@ impl AlbVerifierBuilder {
         arns.sort();
         arns.dedup();
         tracing::debug!(
-            backend = crate::crypto::BACKEND,
+            backend = crate::verifier::crypto::BACKEND,
             region = %first.region,
             %endpoint,
             load_balancers = arns.len(),

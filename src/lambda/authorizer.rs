@@ -2,12 +2,12 @@
 
 use super::error::AuthorizerError;
 use super::event::AuthorizerEvent;
-use crate::apigw::ApiGatewayClaims;
-use crate::claims::Claims;
+use crate::auth::requirement::Requirement;
+use crate::auth::{self, TokenSource};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::middleware::{self, TokenSource};
-use crate::requirement::Requirement;
 use crate::verifier::Verifier;
+use crate::verifier::claims::ApiGatewayClaims;
+use crate::verifier::claims::Claims;
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
     ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
@@ -248,7 +248,7 @@ impl Authorizer {
         let mut request = Request::new(());
         *request.headers_mut() = headers;
         let source = [TokenSource::header(name.clone())];
-        let claims = match middleware::token(&source, &request) {
+        let claims = match auth::token(&source, &request) {
             Ok(token) => self.verifier.verify(&token).await,
             Err(error) => Err(error),
         }

@@ -2,9 +2,9 @@
 
 use super::template::{self, Matcher, Methods};
 use super::{Route, parse};
+use crate::auth::response::Responses;
+use crate::auth::{self, CognitoAuthLayer, ResponseBody, ResponseFuture};
 use crate::error::{AuthError, AuthErrorKind};
-use crate::middleware::{self, CognitoAuthLayer, ResponseBody, ResponseFuture};
-use crate::response::Responses;
 use http::{Method, Request, Response};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -240,7 +240,7 @@ where
         match &table.policies[i] {
             Policy::Token(auth) => {
                 tracing::trace!(operation = %table.labels[i], "operation takes a token");
-                middleware::admit(&mut self.inner, auth.verifier(), &auth.route, request)
+                auth::admit(&mut self.inner, auth.verifier(), &auth.route, request)
             }
             Policy::Public => {
                 tracing::trace!(operation = %table.labels[i], "public operation");

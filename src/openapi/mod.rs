@@ -139,12 +139,12 @@ pub use error::{ImportError, ImportErrorKind};
 pub use layer::{RouteTable, RouteTableLayer};
 pub use options::ImportOptions;
 
+use crate::auth::CognitoAuthLayer;
+use crate::auth::profile::Profile;
+use crate::auth::requirement::Requirement;
+use crate::auth::response::Responses;
 use crate::error::ConfigError;
-use crate::middleware::CognitoAuthLayer;
-use crate::pool::UserPool;
-use crate::profile::Profile;
-use crate::requirement::Requirement;
-use crate::response::Responses;
+use crate::verifier::pool::UserPool;
 use crate::verifier::{Verifier, VerifierBuilder};
 use http::{HeaderName, Method};
 use layer::{Policy, RouteIndex};

@@ -2,7 +2,7 @@
 
 use super::error::{ImportError, ImportErrorKind};
 use super::{ApiDefinition, parse};
-use crate::pool::UserPool;
+use crate::verifier::pool::UserPool;
 use std::collections::HashMap;
 use std::path::Path;
 

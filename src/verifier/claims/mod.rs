@@ -11,6 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[cfg(feature = "alb")]
 mod alb;
+mod apigw;
+
+pub use apigw::{ApiGatewayClaims, HttpApiClaims};
 
 /// 9999-12-31T23:59:59Z, in seconds since the Unix epoch.
 const MAX_DATE: u64 = 253_402_300_799;

@@ -1,6 +1,6 @@
 //! axum extractors for [`Claims`] (feature `axum`).
 
-use crate::claims::Claims;
+use crate::verifier::claims::Claims;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;

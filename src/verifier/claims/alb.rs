@@ -1,5 +1,5 @@
 //! [`Claims`] of an Application Load Balancer's `x-amzn-oidc-data` (module
-//! `crate::alb`). Here, beside `Claims`, so that `claims.rs` needs one line for it.
+//! `crate::alb`). Here, beside `Claims`, so that `claims/mod.rs` needs one line for it.
 
 use super::{Claims, Inner, TokenUse};
 use serde_json::{Map, Value};

@@ -1,7 +1,7 @@
 //! [`Responses`]: what a rejected request gets back.
 
 use crate::error::{AuthError, AuthErrorKind};
-use crate::token::NOT_THREE_SEGMENTS;
+use crate::verifier::token::NOT_THREE_SEGMENTS;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, Response, StatusCode};

@@ -2,7 +2,7 @@
 //! (`$context.authorizer.claims`) and the HTTP API's
 //! (`$context.authorizer.jwt.claims`).
 
-use crate::claims::{Claims, Round, numeric_secs};
+use super::{Claims, Round, numeric_secs};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -260,7 +260,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::Payload;
+    use crate::verifier::claims::Payload;
     use serde_json::json;
     use std::sync::Arc;
 

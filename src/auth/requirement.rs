@@ -1,7 +1,7 @@
 //! [`Requirement`]: what one route asks of a verified token.
 
-use crate::claims::{Claims, TokenUse};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::verifier::claims::{Claims, TokenUse};
 use regex_lite::Regex;
 use serde_json::Value;
 use std::fmt;

@@ -1,10 +1,10 @@
 use super::body::ResponseBody;
 use super::layer::RouteConfig;
-use super::source;
-use crate::claims::Claims;
+use super::token_source;
+use crate::auth::response::Responses;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::observe::{self, Outcome};
-use crate::response::Responses;
+use crate::verifier::claims::Claims;
 use crate::verifier::{Screened, Verifier};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -117,7 +117,7 @@ pub(crate) fn admit<S, ReqBody>(
 where
     S: Service<Request<ReqBody>> + Clone,
 {
-    let token = match source::token(&route.sources, &request)
+    let token = match token_source::token(&route.sources, &request)
         .and_then(|token| verifier.check_size(&token).map(|()| token))
     {
         Ok(token) => token,

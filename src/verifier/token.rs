@@ -1,7 +1,7 @@
 //! Splitting and decoding a compact JWS, before any key is involved.
 
-use crate::claims::Payload;
 use crate::error::{AuthError, AuthErrorKind};
+use crate::verifier::claims::Payload;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;

@@ -14,7 +14,7 @@
 //! covers have expired. For several instances of a service, implement
 //! [`Revocation`] over a shared store (see its contract).
 
-use crate::claims::Claims;
+use crate::verifier::claims::Claims;
 use moka::Expiry;
 use moka::sync::Cache;
 use std::error::Error;

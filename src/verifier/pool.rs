@@ -1,8 +1,7 @@
 //! [`UserPool`]: which Cognito user pool issues the tokens, and where its keys are.
 
 use crate::error::ConfigError;
-use crate::jwks::{self, KeyOrigin};
-use crate::provider::JwksProvider;
+use crate::verifier::keys::{self, JwksProvider, KeyOrigin};
 use reqwest::Url;
 use std::fmt;
 use std::path::PathBuf;
@@ -302,7 +301,7 @@ impl UserPool {
     fn read_static(
         &self,
         jwks: &StaticJwks,
-    ) -> Result<std::collections::HashMap<String, jwks::RsaJwk>, ConfigError> {
+    ) -> Result<std::collections::HashMap<String, keys::RsaJwk>, ConfigError> {
         let (body, what) = match jwks {
             StaticJwks::Text(text) => (text.as_bytes().to_vec(), "static JWKS".to_owned()),
             StaticJwks::File(path) => {
@@ -316,7 +315,7 @@ impl UserPool {
                 (body, format!("static JWKS file `{}`", path.display()))
             }
         };
-        jwks::parse_static_jwks(&body)
+        keys::parse_static_jwks(&body)
             .map_err(|why| ConfigError::new(format!("user pool `{}`: {what}: {why}", self.id)))
     }
 

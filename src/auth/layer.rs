@@ -1,9 +1,9 @@
 use super::service::CognitoAuth;
-use super::source::TokenSource;
+use super::token_source::TokenSource;
+use crate::auth::profile::Profile;
+use crate::auth::requirement::Requirement;
+use crate::auth::response::Responses;
 use crate::error::ConfigError;
-use crate::profile::Profile;
-use crate::requirement::Requirement;
-use crate::response::Responses;
 use crate::verifier::Verifier;
 use http::HeaderName;
 use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! [`Profile`]: which AWS front door a layer stands in for.
 
+use crate::auth::requirement::Requirement;
+use crate::auth::response::Responses;
 use crate::error::ConfigError;
-use crate::requirement::Requirement;
-use crate::response::Responses;
 use std::sync::Arc;
 
 /// The AWS front door whose rules a [`CognitoAuthLayer`](crate::CognitoAuthLayer)

@@ -1,0 +1,327 @@
+//! [`VerifierBuilder`]: the verifier's configuration, its defaults, and its checks.
+
+use super::cache::TokenCache;
+use super::keys::{KeyOrigin, KeySettings, KeySource};
+use super::pool::UserPool;
+use super::revocation::Revocation;
+use super::{Hook, Inner, Pool, Verifier, crypto};
+use crate::error::ConfigError;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Default largest token accepted, in bytes.
+pub const DEFAULT_MAX_TOKEN_SIZE: usize = 16 * 1024;
+/// Default largest JWKS response accepted, in bytes.
+pub const DEFAULT_MAX_JWKS_SIZE: usize = 1024 * 1024;
+/// Default number of verified tokens kept.
+pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
+
+/// Builds a [`Verifier`]; see its setters for the defaults.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct VerifierBuilder {
+    pools: Vec<UserPool>,
+    client_ids: Vec<String>,
+    leeway: Duration,
+    max_token_size: usize,
+    client: Option<reqwest::Client>,
+    fetch_timeout: Duration,
+    connect_timeout: Duration,
+    max_jwks_size: usize,
+    refresh_interval: Duration,
+    unknown_kid_cooldown: Duration,
+    max_backoff: Duration,
+    max_stale: Duration,
+    token_cache_capacity: u64,
+    /// Set by an API definition without Cognito authorizers: a verifier with no
+    /// pool, which refuses every token, is what such a definition needs.
+    no_pools_ok: bool,
+    revocation: Option<Hook>,
+    revocation_fail_open: bool,
+}
+
+impl Default for VerifierBuilder {
+    fn default() -> Self {
+        Self {
+            pools: Vec::new(),
+            client_ids: Vec::new(),
+            leeway: Duration::ZERO,
+            max_token_size: DEFAULT_MAX_TOKEN_SIZE,
+            client: None,
+            fetch_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            max_jwks_size: DEFAULT_MAX_JWKS_SIZE,
+            refresh_interval: Duration::from_secs(15 * 60),
+            unknown_kid_cooldown: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(60),
+            max_stale: Duration::from_secs(24 * 60 * 60),
+            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
+            no_pools_ok: false,
+            revocation: None,
+            revocation_fail_open: false,
+        }
+    }
+}
+
+impl VerifierBuilder {
+    /// Lets [`build`](Self::build) succeed without a pool (the verifier then
+    /// refuses every token as from the wrong issuer), for API definitions
+    /// that have no Cognito authorizer.
+    #[cfg(feature = "openapi")]
+    pub(crate) fn no_pools_ok(mut self) -> Self {
+        self.no_pools_ok = true;
+        self
+    }
+
+    /// Trusts tokens of this user pool. Call once per pool (up to 1,000, as API
+    /// Gateway allows); the pool is chosen by the token's `iss`.
+    pub fn pool(mut self, pool: UserPool) -> Self {
+        self.pools.push(pool);
+        self
+    }
+
+    /// Trusts tokens of each of these pools.
+    pub fn pools(mut self, pools: impl IntoIterator<Item = UserPool>) -> Self {
+        self.pools.extend(pools);
+        self
+    }
+
+    /// Accepts only tokens issued to this app client (`aud` of ID tokens,
+    /// `client_id` of access tokens). Call again to allow several. Default: any
+    /// client of the pool, as API Gateway does; set this in production.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_ids.push(client_id.into());
+        self
+    }
+
+    /// Accepts only tokens issued to one of these app clients.
+    pub fn client_ids<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.client_ids.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Clock skew allowed on `exp` and `nbf`. Default: none. At most 5 minutes.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Largest token accepted, in bytes, checked before anything is decoded.
+    /// Default: 16 KiB (Cognito tokens are 1 to 4 KiB).
+    pub fn max_token_size(mut self, bytes: usize) -> Self {
+        self.max_token_size = bytes;
+        self
+    }
+
+    /// The HTTP client for JWKS fetches. Default: a rustls client with a 2 s
+    /// connect timeout that follows no redirects. The [`fetch_timeout`](Self::fetch_timeout) applies to
+    /// every fetch either way.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Longest a JWKS fetch may take, from connecting to the last byte. A request
+    /// that waits for keys waits no longer than this (plus 250 ms), even when the
+    /// fetch it waits for was started on a Tokio runtime that has since shut down
+    /// or stopped running it: the next request then starts a fetch of its own.
+    /// Default: 5 s.
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// Longest the default client waits to connect. Default: 2 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Largest JWKS response read, in bytes; a larger one is a failed fetch, cut
+    /// off at the limit. Default: 1 MiB.
+    pub fn max_jwks_size(mut self, bytes: usize) -> Self {
+        self.max_jwks_size = bytes;
+        self
+    }
+
+    /// How often the key sets are re-read in the background (on a timer, so no
+    /// traffic is needed, and never more often than the
+    /// [`unknown_kid_cooldown`](Self::unknown_kid_cooldown)), so that a key Cognito
+    /// removed stops being trusted within this interval (plus the cooldown and
+    /// one fetch). This holds whatever runtime the verifier was first used on:
+    /// the timer runs on a Tokio runtime and dies with it, so cache hits start a
+    /// due refresh themselves, and once a refresh is overdue by more than a fetch
+    /// and a cooldown, a token is accepted only after the refresh. Default: 15
+    /// minutes.
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    /// Least time between two fetches caused by tokens with unknown `kid`s, counted
+    /// from the start of any fetch: a flood of random `kid`s causes at most one
+    /// fetch per cooldown, and a real rotation is seen within one. Also the first
+    /// step of the back-off after a failed fetch (doubling up to
+    /// [`max_backoff`](Self::max_backoff)). Must not be zero. Default: 5 s.
+    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
+        self.unknown_kid_cooldown = cooldown;
+        self
+    }
+
+    /// Longest wait between fetch attempts while the JWKS endpoint fails. Default: 60 s.
+    pub fn max_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
+    }
+
+    /// How long the last good key set keeps serving while every refresh fails.
+    /// After that, requests are answered as "key set unavailable" (5xx).
+    /// Default: 24 hours.
+    pub fn max_stale(mut self, max_stale: Duration) -> Self {
+        self.max_stale = max_stale;
+        self
+    }
+
+    /// Most verified tokens remembered, so a repeated token skips the signature
+    /// check (each is forgotten at its `exp`, or when its key leaves the key set).
+    /// `0` turns the cache off. Default: 10,000.
+    pub fn token_cache_capacity(mut self, entries: u64) -> Self {
+        self.token_cache_capacity = entries;
+        self
+    }
+
+    /// Consults `revocation` for every token after it verifies and before it is
+    /// accepted, on every request, tokens from the cache included (see
+    /// [`Revocation`], and [`RevocationList`](crate::RevocationList) for one in
+    /// memory). A revoked token gets API Gateway's `Unauthorized`. A check that
+    /// fails refuses the request (5xx,
+    /// [`AuthErrorKind::RevocationUnavailable`](crate::AuthErrorKind::RevocationUnavailable))
+    /// unless [`revocation_fail_open`](Self::revocation_fail_open) is set.
+    /// Default: none, as API Gateway (revoked tokens pass until `exp`).
+    pub fn revocation(mut self, revocation: impl Revocation) -> Self {
+        self.revocation = Some(Hook {
+            revocation: Arc::new(revocation),
+            fail_open: false,
+        });
+        self
+    }
+
+    /// **Lets tokens through when the revocation check fails** (its store is
+    /// down), logging a warning, instead of refusing them: availability over
+    /// revocation. Only with [`revocation`](Self::revocation).
+    pub fn revocation_fail_open(mut self) -> Self {
+        self.revocation_fail_open = true;
+        self
+    }
+
+    /// Checks the configuration and builds the verifier.
+    pub fn build(self) -> Result<Verifier, ConfigError> {
+        if self.pools.is_empty() && !self.no_pools_ok {
+            return Err(ConfigError::new("no user pool configured"));
+        }
+        if self.pools.len() > 1000 {
+            return Err(ConfigError::new("more than 1,000 user pools configured"));
+        }
+        if self.leeway > Duration::from_secs(300) {
+            return Err(ConfigError::new("leeway is longer than 5 minutes"));
+        }
+        if self.max_token_size < 64 {
+            return Err(ConfigError::new("max_token_size is below 64 bytes"));
+        }
+        if self.max_jwks_size < 256 {
+            return Err(ConfigError::new("max_jwks_size is below 256 bytes"));
+        }
+        for (what, d) in [
+            ("fetch_timeout", self.fetch_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("refresh_interval", self.refresh_interval),
+            ("max_stale", self.max_stale),
+            ("unknown_kid_cooldown", self.unknown_kid_cooldown),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::new(format!("{what} is zero")));
+            }
+        }
+        if self.client_ids.iter().any(String::is_empty) {
+            return Err(ConfigError::new("an empty client id is configured"));
+        }
+        let client = match self.client {
+            Some(client) => client,
+            // No redirects: the JWKS comes from the configured URL or not at all.
+            // No idle connections: fetches are minutes apart, and a pooled
+            // connection can outlive the runtime that opened it.
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.fetch_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(0)
+                .build()
+                .map_err(|e| ConfigError::new(format!("cannot build the HTTP client: {e}")))?,
+        };
+        let settings = Arc::new(KeySettings {
+            client,
+            fetch_timeout: self.fetch_timeout,
+            max_jwks_size: self.max_jwks_size,
+            refresh_interval: self.refresh_interval,
+            unknown_kid_cooldown: self.unknown_kid_cooldown,
+            max_backoff: self.max_backoff.max(self.unknown_kid_cooldown),
+            max_stale: self.max_stale,
+        });
+
+        let mut pools = Vec::with_capacity(self.pools.len());
+        let mut by_issuer = HashMap::new();
+        let mut by_url: HashMap<String, Arc<KeySource>> = HashMap::new();
+        for pool in &self.pools {
+            let resolved = pool.resolve()?;
+            let label: Arc<str> = Arc::from(pool.id());
+            let keys = match resolved.keys {
+                // Pools served from one JWKS URL share one key source.
+                KeyOrigin::Http(url) => by_url
+                    .entry(url.to_string())
+                    .or_insert_with(|| {
+                        Arc::new(KeySource::new(
+                            KeyOrigin::Http(url),
+                            label,
+                            Arc::clone(&settings),
+                        ))
+                    })
+                    .clone(),
+                // A provider or a static set is the pool's own.
+                origin => Arc::new(KeySource::new(origin, label, Arc::clone(&settings))),
+            };
+            for issuer in &resolved.issuers {
+                if by_issuer.insert(issuer.clone(), pools.len()).is_some() {
+                    return Err(ConfigError::new(format!(
+                        "issuer `{issuer}` is configured twice"
+                    )));
+                }
+            }
+            pools.push(Pool {
+                id: Arc::from(resolved.id),
+                keys,
+            });
+        }
+        let tokens =
+            (self.token_cache_capacity > 0).then(|| TokenCache::new(self.token_cache_capacity));
+        tracing::debug!(
+            backend = crypto::BACKEND,
+            pools = pools.len(),
+            "built Cognito verifier"
+        );
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                pools,
+                by_issuer,
+                client_ids: self.client_ids,
+                leeway: self.leeway.as_secs(),
+                max_token_size: self.max_token_size,
+                tokens,
+                revocation: self.revocation.map(|hook| Hook {
+                    fail_open: self.revocation_fail_open,
+                    ..hook
+                }),
+            }),
+        })
+    }
+}
