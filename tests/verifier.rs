@@ -529,21 +529,48 @@ async fn repeated_tokens_come_from_the_cache_and_still_expire() {
         same_claims(&first, &second),
         "the second came from the cache"
     );
-    // From another thread (no per-thread slot there): moka's shared cache.
-    let shared = {
+    // From another thread (no per-thread slot there): the shared cache, which
+    // holds the verdict and reads the claims again from the token. The cache's
+    // own counter, on that thread's recorder, tells a hit from a verification.
+    let (shared, hits, misses) = {
         let (verifier, token) = (verifier.clone(), token.clone());
         tokio::task::spawn_blocking(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(verifier.verify(&token))
+            let recorder = metrics_util::debugging::DebuggingRecorder::new();
+            let snapshotter = recorder.snapshotter();
+            let claims = metrics::with_local_recorder(&recorder, || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(verifier.verify(&token))
+            });
+            let count = |result: &str| {
+                snapshotter
+                    .snapshot()
+                    .into_vec()
+                    .into_iter()
+                    .filter(|(key, ..)| {
+                        key.key().name() == "tower_cognito_token_cache_total"
+                            && key.key().labels().any(|l| l.value() == result)
+                    })
+                    .map(|(.., value)| match value {
+                        metrics_util::debugging::DebugValue::Counter(n) => n,
+                        _ => 0,
+                    })
+                    .sum::<u64>()
+            };
+            (claims, count("hit"), count("miss"))
         })
         .await
         .unwrap()
-        .unwrap()
     };
-    assert!(same_claims(&first, &shared), "from the shared cache");
+    let shared = shared.unwrap();
+    assert_eq!((hits, misses), (1, 0), "from the shared cache");
+    assert_eq!(shared.as_map(), first.as_map(), "the same claims");
+    assert!(
+        !same_claims(&first, &shared),
+        "read again from the token: the shared cache holds no claims"
+    );
 
     let uncached = pool
         .verifier_builder()

@@ -266,10 +266,15 @@ impl Verifier {
         // the token has not expired; and only while the pool's key set is kept
         // on schedule: when a refresh is overdue (`KeySource::tick` is false) the
         // token goes the miss path, which waits for that refresh.
-        let valid = |key: &Key, claims: &Claims| {
-            key.is_trusted() && now_secs() < claims.exp().saturating_add(inner.leeway)
+        let valid =
+            |key: &Key, exp: u64| key.is_trusted() && now_secs() < exp.saturating_add(inner.leeway);
+        // A shared entry holds no claims: they are read again from the token in
+        // hand, whose digest is the entry's key, so it is the token verified.
+        let claims = |pool: usize| {
+            let payload = token::verified_payload(token)?;
+            Claims::from_payload(payload, Arc::clone(&inner.pools[pool].id)).ok()
         };
-        cache.get(token, valid, |pool| inner.pools[pool].keys.tick())
+        cache.get(token, valid, |pool| inner.pools[pool].keys.tick(), claims)
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<(Claims, Arc<Key>, usize), AuthError> {

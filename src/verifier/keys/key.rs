@@ -76,6 +76,20 @@ impl Key {
     pub(super) fn retire(&self) {
         self.removed.store(true, Ordering::Release);
     }
+
+    /// A key whose set was fetched just now and that verifies nothing, for tests
+    /// of what holds keys (the token cache).
+    #[cfg(test)]
+    pub(crate) fn trusted_for_tests() -> Arc<Self> {
+        let trust = Arc::new(Trust::new());
+        trust.until_ms.store(u64::MAX, Ordering::Release);
+        let jwk = RsaJwk {
+            kid: "test".into(),
+            n: vec![1],
+            e: vec![1],
+        };
+        Arc::new(Self::new(jwk, trust))
+    }
 }
 
 impl fmt::Debug for Key {
