@@ -1,64 +1,100 @@
-//! The server of the HTTP load comparison (`scripts/load.sh`, see `BENCHMARKS.md`).
-//!
-//! Serves one trivial handler on two routes of an axum server on 127.0.0.1:
-//! `/bare` as it is, and `/auth` behind [`CognitoAuthLayer`] requiring an access
-//! token with the scope `bench/read`. The keys come from a [`LocalUserPool`] on
-//! 127.0.0.1, fetched before the server starts listening.
+//! The server of the HTTP load comparison (`scripts/load.sh`, see `BENCHMARKS.md`),
+//! and the two helpers the script needs around it. Three modes:
 //!
 //! ```text
-//! cargo run --release --example load_server -- --dir /tmp/load [--port 0] [--tokens 60000] [--cache 10000]
+//! load_server mint  --dir DIR [--tokens 20000]
+//! load_server serve --dir DIR --port-file FILE [--port 0] [--cache 10000] [--spin-ns 0]
+//! load_server floor --dir DIR [--checks 20000]
 //! ```
 //!
-//! Writes to `--dir`: `token` (one access token, for the repeated-token run),
-//! `tokens` (`--tokens` distinct access tokens, one a line) and, last, `port`
-//! (the port it listens on). Runs until killed.
+//! `mint` starts a [`LocalUserPool`], signs `--tokens` distinct access tokens with
+//! the scope `bench/read` (on every core) and writes to `DIR`: `tokens` (one a
+//! line), `token` (the first, for the repeated-token runs), `forged` (a token
+//! with the same `kid` signed by another key), `expired`, `jwks.json` (the pool's
+//! keys) and `pool.json` (`userPoolId`, `clientId`, `issuer`, `jwks`). Every
+//! server of the comparison reads its keys from these files, so all of them
+//! check the same tokens against the same keys.
 //!
-//! With `--spin-ns N`, a third route `/spin` answers like `/bare` after a busy
-//! wait of N nanoseconds, without the layer: a calibration of what any N ns of
-//! work per request costs in requests per second on the same machine.
+//! `serve` serves one trivial handler on two routes of an axum server on
+//! 127.0.0.1: `/bare` as it is, and `/auth` behind [`CognitoAuthLayer`] requiring
+//! the scope `bench/read`. The keys are fetched, as in production, from a JWKS
+//! endpoint on 127.0.0.1 that serves `DIR/jwks.json`, before the server listens;
+//! then it writes its port to `--port-file` and runs until killed. With
+//! `--spin-ns N`, a third route `/spin` answers like `/bare` after a busy wait of
+//! N nanoseconds, without the layer: what any N ns of work per request costs in
+//! requests per second on the same machine.
+//!
+//! `floor` times `--checks` RS256 signature checks of the minted tokens (cycled)
+//! with the key parsed once (`aws_lc_rs::signature::ParsedPublicKey`, as
+//! `floor/parsed_key` of `benches/verify.rs`), signatures decoded beforehand, and
+//! prints `floor_us_per_check N`: the parsed-key floor of one new token.
 
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use axum::Router;
 use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use std::hint::black_box;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
-use tower_cognito::test_util::LocalUserPool;
-use tower_cognito::{CognitoAuthLayer, Requirement};
+use tower_cognito::test_util::{JwksServer, LocalUserPool, SigningKey};
+use tower_cognito::{CognitoAuthLayer, Requirement, TokenUse, UserPool, Verifier};
 
 /// The scope `/auth` requires; every minted token holds it.
 const SCOPE: &str = "bench/read";
 
+const USAGE: &str = "usage: load_server mint --dir DIR [--tokens 20000]\n       \
+                     load_server serve --dir DIR --port-file FILE [--port 0] [--cache 10000] [--spin-ns 0]\n       \
+                     load_server floor --dir DIR [--checks 20000]";
+
 struct Args {
+    mode: String,
     dir: PathBuf,
+    port_file: Option<PathBuf>,
     port: u16,
     tokens: usize,
     cache: u64,
     spin_ns: u64,
+    checks: usize,
 }
 
 fn args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let mode = it.next().ok_or("no mode given")?;
+    if !matches!(mode.as_str(), "mint" | "serve" | "floor") {
+        return Err(format!("unknown mode {mode}"));
+    }
     let mut args = Args {
+        mode,
         dir: PathBuf::new(),
+        port_file: None,
         port: 0,
-        tokens: 60_000,
+        tokens: 20_000,
         cache: tower_cognito::DEFAULT_TOKEN_CACHE_CAPACITY,
         spin_ns: 0,
+        checks: 20_000,
     };
-    let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |_| format!("bad value for {flag}: {value}");
         match flag.as_str() {
             "--dir" => args.dir = PathBuf::from(&value),
+            "--port-file" => args.port_file = Some(PathBuf::from(&value)),
             "--port" => args.port = value.parse().map_err(bad)?,
             "--tokens" => args.tokens = value.parse().map_err(bad)?,
             "--cache" => args.cache = value.parse().map_err(bad)?,
             "--spin-ns" => args.spin_ns = value.parse().map_err(bad)?,
+            "--checks" => args.checks = value.parse().map_err(bad)?,
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
     if args.dir.as_os_str().is_empty() {
         return Err("--dir is required".to_owned());
+    }
+    if args.mode == "serve" && args.port_file.is_none() {
+        return Err("serve needs --port-file".to_owned());
     }
     Ok(args)
 }
@@ -79,7 +115,7 @@ fn spinning(ns: u64) -> impl Fn() -> std::future::Ready<&'static str> + Clone {
 }
 
 /// `count` distinct access tokens, signed on every core.
-fn mint(pool: &LocalUserPool, count: usize) -> Vec<String> {
+fn mint_tokens(pool: &LocalUserPool, count: usize) -> Vec<String> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -99,37 +135,67 @@ fn mint(pool: &LocalUserPool, count: usize) -> Vec<String> {
     })
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = args().map_err(|e| {
-        format!(
-            "{e}\nusage: load_server --dir DIR [--port 0] [--tokens 60000] [--cache 10000] \
-             [--spin-ns 0]"
-        )
-    })?;
-    std::fs::create_dir_all(&args.dir)?;
-
+async fn mint(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = &args.dir;
     let pool = LocalUserPool::start().await?;
-    let verifier = pool
-        .verifier_builder()
-        .token_cache_capacity(args.cache)
-        .build()?;
-    verifier.prefetch().await?;
-
     let started = Instant::now();
-    let tokens = tokio::task::block_in_place(|| mint(&pool, args.tokens.max(1)));
+    let tokens = tokio::task::block_in_place(|| mint_tokens(&pool, args.tokens.max(1)));
     eprintln!(
         "minted {} tokens in {:.1?}",
         tokens.len(),
         started.elapsed()
     );
-    std::fs::write(args.dir.join("token"), &tokens[0])?;
-    let mut out = std::io::BufWriter::new(std::fs::File::create(args.dir.join("tokens"))?);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("tokens"))?);
     for token in &tokens {
         writeln!(out, "{token}")?;
     }
     out.flush()?;
-    drop(tokens);
+    std::fs::write(dir.join("token"), &tokens[0])?;
+    // The same kid as the pool's access key, so that every server finds a key
+    // and must refuse the signature.
+    let other = SigningKey::generate(pool.signing_key(TokenUse::Access).kid());
+    let forged = pool.access_token().scopes([SCOPE]).signed_by(&other).sign();
+    std::fs::write(dir.join("forged"), forged)?;
+    let expired = pool.access_token().scopes([SCOPE]).expired().sign();
+    std::fs::write(dir.join("expired"), expired)?;
+    let jwks: Value = serde_json::from_str(&pool.jwks_json())?;
+    std::fs::write(dir.join("jwks.json"), jwks.to_string())?;
+    let description = json!({
+        "userPoolId": pool.pool_id(),
+        "clientId": pool.client_id(),
+        "issuer": pool.issuer(),
+        "scope": SCOPE,
+        "jwks": jwks,
+    });
+    std::fs::write(dir.join("pool.json"), description.to_string())?;
+    Ok(())
+}
+
+fn read_pool(args: &Args) -> Result<Value, Box<dyn std::error::Error>> {
+    Ok(serde_json::from_str(&std::fs::read_to_string(
+        args.dir.join("pool.json"),
+    )?)?)
+}
+
+fn field<'a>(value: &'a Value, name: &str) -> Result<&'a str, String> {
+    value[name]
+        .as_str()
+        .ok_or_else(|| format!("pool.json has no string {name}"))
+}
+
+async fn serve(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let description = read_pool(args)?;
+    let pool_id = field(&description, "userPoolId")?;
+    let jwks_server = JwksServer::start(std::fs::read(args.dir.join("jwks.json"))?).await?;
+    let verifier = Verifier::builder()
+        .pool(
+            UserPool::new(pool_id)
+                .jwks_url(jwks_server.url(&format!("{pool_id}/.well-known/jwks.json"))),
+        )
+        .client_id(field(&description, "clientId")?)
+        .token_cache_capacity(args.cache)
+        .build()?;
+    verifier.prefetch().await?;
 
     let auth = CognitoAuthLayer::new(verifier).require(Requirement::any_scope([SCOPE]))?;
     let mut app = Router::new()
@@ -142,12 +208,76 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
     let port = listener.local_addr()?.port();
-    // Written last: the script waits for this file.
-    std::fs::write(args.dir.join("port"), port.to_string())?;
+    let port_file = args.port_file.as_ref().expect("checked in args");
+    std::fs::write(port_file, port.to_string())?;
     eprintln!(
-        "listening on 127.0.0.1:{port} (token cache: {} entries)",
-        args.cache
+        "load_server: 127.0.0.1:{port}, token cache {} entries, {} worker threads",
+        args.cache,
+        tokio::runtime::Handle::current().metrics().num_workers()
     );
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+fn floor(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let description = read_pool(args)?;
+    let tokens = std::fs::read_to_string(args.dir.join("tokens"))?;
+    let mut checks = Vec::new();
+    let mut key = None;
+    for token in tokens.lines().take(args.checks.max(1)) {
+        let (input, signature) = token.rsplit_once('.').ok_or("a token without dots")?;
+        if key.is_none() {
+            let header: Value = serde_json::from_slice(
+                &URL_SAFE_NO_PAD.decode(input.split('.').next().unwrap_or_default())?,
+            )?;
+            let jwk = description["jwks"]["keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|k| k["kid"] == header["kid"])
+                .ok_or("no key for the tokens' kid")?;
+            let n = URL_SAFE_NO_PAD.decode(field(jwk, "n")?)?;
+            let e = URL_SAFE_NO_PAD.decode(field(jwk, "e")?)?;
+            key = Some(
+                RsaPublicKeyComponents { n, e }
+                    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+                    .map_err(|_| "unusable RSA key")?,
+            );
+        }
+        checks.push((input.to_owned(), URL_SAFE_NO_PAD.decode(signature)?));
+    }
+    let key = key.ok_or("no tokens")?;
+    let check = |i: usize| {
+        let (input, signature) = &checks[i % checks.len()];
+        key.verify_sig(black_box(input.as_bytes()), black_box(signature))
+            .expect("a minted token verifies");
+    };
+    (0..args.checks.min(1_000)).for_each(check);
+    let started = Instant::now();
+    (0..args.checks).for_each(check);
+    let per_check = started.elapsed().as_secs_f64() / args.checks.max(1) as f64;
+    println!("floor_us_per_check {:.3}", per_check * 1e6);
+    eprintln!(
+        "floor: {:.2} us per RS256 check, key parsed once ({} checks over {} distinct tokens)",
+        per_check * 1e6,
+        args.checks,
+        checks.len()
+    );
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = args().map_err(|e| format!("{e}\n{USAGE}"))?;
+    if args.mode == "floor" {
+        return floor(&args);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if args.mode == "mint" {
+        std::fs::create_dir_all(&args.dir)?;
+        runtime.block_on(mint(&args))
+    } else {
+        runtime.block_on(serve(&args))
+    }
 }
