@@ -17,14 +17,9 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
-use tower_cognito::test_util::{LocalUserPool, SigningKey};
+use tower_cognito::test_util::{JwksServer, LocalUserPool, SigningKey};
 use tower_cognito::{
     AuthError, AuthErrorKind, Claims, CognitoAuthLayer, Requirement, Responses, TokenUse,
     TokenUseRule, UserPool, Verifier, VerifierBuilder,
@@ -32,81 +27,12 @@ use tower_cognito::{
 
 use AuthErrorKind as K;
 
+mod support;
+use support::Server;
+
 // ---------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------
-
-/// Aborts a spawned server when the test ends, even when it fails.
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// A JWKS endpoint on 127.0.0.1 that records the request line of every request,
-/// so a test can tell exactly which URLs the verifier fetched.
-struct RecordingJwks {
-    addr: SocketAddr,
-    lines: Arc<Mutex<Vec<String>>>,
-    _task: AbortOnDrop,
-}
-
-impl RecordingJwks {
-    async fn start(body: Vec<u8>) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&lines);
-        let body = Arc::new(body);
-        let task = tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let seen = Arc::clone(&seen);
-                let body = Arc::clone(&body);
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                        if head.len() > 64 * 1024 {
-                            return;
-                        }
-                    }
-                    let line = String::from_utf8_lossy(&head)
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    seen.lock().unwrap().push(line);
-                    let reply = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = stream.write_all(reply.as_bytes()).await;
-                    let _ = stream.write_all(&body).await;
-                    let _ = stream.shutdown().await;
-                });
-            }
-        });
-        Self {
-            addr,
-            lines,
-            _task: AbortOnDrop(task),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn request_lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-}
 
 /// The `kid` of an RSA key the harness holds itself, so it can sign any bytes with
 /// any RSA algorithm.
@@ -118,16 +44,17 @@ const OCT_SECRET: &[u8] = b"a shared secret an attacker knows";
 /// The `kid` of a P-256 key the JWKS also lists (it must never be used).
 const EC_KID: &str = "ec-key";
 
-/// A local pool, a JWKS endpoint that serves its keys plus three more (an RSA key
-/// the test can sign anything with, a symmetric key and an EC key) and records every
-/// request, and a verifier for it with the token cache off and a long unknown-`kid`
+/// A local pool, a JWKS endpoint (the test kit's, which records every request, so
+/// a test can tell exactly which URLs the verifier fetched) that serves its keys
+/// plus three more (an RSA key the test can sign anything with, a symmetric key and
+/// an EC key), and a verifier for it with the token cache off and a long unknown-`kid`
 /// cooldown, its keys already fetched.
 struct Harness {
     pool: LocalUserPool,
     id_key: SigningKey,
     extra: RsaKeyPair,
     ec: EcdsaKeyPair,
-    jwks: RecordingJwks,
+    jwks: JwksServer,
     path: String,
     verifier: Verifier,
 }
@@ -148,7 +75,7 @@ fn rsa_jwk(pair: &RsaKeyPair, kid: &str) -> Value {
     })
 }
 
-fn base_builder(pool: &LocalUserPool, jwks: &RecordingJwks, path: &str) -> VerifierBuilder {
+fn base_builder(pool: &LocalUserPool, jwks: &JwksServer, path: &str) -> VerifierBuilder {
     Verifier::builder()
         .pool(UserPool::new(pool.pool_id()).jwks_url(jwks.url(path)))
         .client_id(pool.client_id())
@@ -173,8 +100,9 @@ impl Harness {
             "kty": "EC", "kid": EC_KID, "alg": "ES256", "use": "sig", "crv": "P-256",
             "x": b64(&point[1..33]), "y": b64(&point[33..65]),
         }));
-        let jwks =
-            RecordingJwks::start(serde_json::to_vec(&json!({ "keys": keys })).unwrap()).await;
+        let jwks = JwksServer::start(serde_json::to_vec(&json!({ "keys": keys })).unwrap())
+            .await
+            .unwrap();
         let path = format!("/{}/.well-known/jwks.json", pool.pool_id());
         let builder = base_builder(&pool, &jwks, &path);
         let verifier = configure(builder).build().unwrap();
@@ -233,7 +161,12 @@ impl Harness {
     /// Asserts that no request went anywhere but the configured JWKS path, and at
     /// most `max` went at all.
     fn assert_fetches(&self, max: usize) {
-        let lines = self.jwks.request_lines();
+        let lines: Vec<String> = self
+            .jwks
+            .recorded()
+            .iter()
+            .map(|r| format!("{} {} {}", r.method, r.path, r.version))
+            .collect();
         let expected = format!("GET {} HTTP/1.1", self.path);
         assert!(
             lines.iter().all(|l| *l == expected),
@@ -658,7 +591,7 @@ async fn kids_with_url_characters_never_change_the_fetched_url() {
     check(&h.verifier, &cases).await;
     // The prefetch and nothing else: the cooldown holds every unknown kid back.
     h.assert_fetches(1);
-    assert_eq!(h.jwks.request_lines().len(), 1);
+    assert_eq!(h.jwks.recorded().len(), 1);
 }
 
 #[tokio::test]
@@ -688,7 +621,7 @@ async fn a_flood_of_unknown_kids_fetches_at_most_once_per_cooldown() {
     // The prefetch, plus at most one fetch per cooldown window.
     h.assert_fetches(1 + windows);
     assert!(
-        h.jwks.request_lines().len() >= 2,
+        h.jwks.recorded().len() >= 2,
         "an unknown kid after the cooldown fetches again"
     );
 }
@@ -1852,12 +1785,7 @@ async fn route_requirements_see_the_same_claims_the_signature_covered() {
 
 /// An axum app on 127.0.0.1 behind the layer; rejections carry their kind in an
 /// `x-auth-error` header so the test can tell them apart over the wire.
-struct App {
-    addr: SocketAddr,
-    _server: AbortOnDrop,
-}
-
-async fn serve(verifier: Verifier) -> App {
+async fn serve(verifier: Verifier) -> Server {
     use axum::{Router, routing::get};
     let responses = Responses::custom(|error: &AuthError| {
         let mut response = Response::new(Bytes::from_static(br#"{"message":"Unauthorized"}"#));
@@ -1867,7 +1795,7 @@ async fn serve(verifier: Verifier) -> App {
             StatusCode::UNAUTHORIZED
         };
         response.headers_mut().insert(
-            "x-auth-error",
+            support::AUTH_ERROR,
             HeaderValue::from_static(error.kind().as_str()),
         );
         response
@@ -1886,39 +1814,21 @@ async fn serve(verifier: Verifier) -> App {
                 )
                 .layer(CognitoAuthLayer::new(verifier)),
         );
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    App {
-        addr,
-        _server: AbortOnDrop(server),
-    }
+    support::serve(app).await
 }
 
-/// Status and `x-auth-error` of a GET with these `Authorization` values.
-async fn get(
-    client: &reqwest::Client,
-    url: &str,
-    values: &[Vec<u8>],
-) -> (u16, Option<String>, String) {
-    let mut request = client.get(url);
+/// Status, `x-auth-error` and body of a GET with these `Authorization` values
+/// (status 0 and the error when no answer came).
+async fn get(server: &Server, path: &str, values: &[Vec<u8>]) -> (u16, Option<String>, String) {
+    let mut request = server.request(http::Method::GET, path);
     for v in values {
         request = request.header(
             http::header::AUTHORIZATION,
             HeaderValue::from_bytes(v).unwrap(),
         );
     }
-    match request.send().await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let kind = response
-                .headers()
-                .get("x-auth-error")
-                .map(|v| v.to_str().unwrap().to_owned());
-            (status, kind, response.text().await.unwrap_or_default())
-        }
+    match support::try_send(request).await {
+        Ok(answer) => (answer.status, answer.auth_error(), answer.body),
         Err(e) => (0, None, e.to_string()),
     }
 }
@@ -1926,26 +1836,20 @@ async fn get(
 #[tokio::test]
 async fn over_http_hostile_requests_get_the_right_rejection() {
     let h = Harness::start().await;
-    let app = serve(h.verifier.clone()).await;
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let url = format!("http://{}/", app.addr);
+    let server = serve(h.verifier.clone()).await;
     let valid = h.valid();
     let sub = accepts(&h.verifier, &valid).await.sub().to_owned();
     let bearer = |t: &str| format!("Bearer {t}").into_bytes();
 
     assert_eq!(
-        get(&client, &url, &[bearer(&valid)]).await,
+        get(&server, "/", &[bearer(&valid)]).await,
         (200, None, sub.clone())
     );
     // HTTP strips whitespace around a field value, so the layer never sees it.
     assert_eq!(
-        get(
-            &client,
-            &url,
-            &[format!("  Bearer {valid}\t ").into_bytes()]
-        )
-        .await
-        .0,
+        get(&server, "/", &[format!("  Bearer {valid}\t ").into_bytes()])
+            .await
+            .0,
         200
     );
 
@@ -2043,7 +1947,7 @@ async fn over_http_hostile_requests_get_the_right_rejection() {
     ];
     let mut wrong = Vec::new();
     for (label, values, expected) in &cases {
-        let (status, kind, _) = get(&client, &url, values).await;
+        let (status, kind, _) = get(&server, "/", values).await;
         if status != 401 || kind.as_deref() != Some(*expected) {
             wrong.push(format!(
                 "{label}: {status} {kind:?}, expected 401 {expected:?}"
@@ -2053,20 +1957,19 @@ async fn over_http_hostile_requests_get_the_right_rejection() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 
     // API Gateway's constant body, whatever the token.
-    let apigw = format!("http://{}/apigw", app.addr);
     for values in [
         vec![bearer(&none)],
         vec![bearer(&"A".repeat(64 * 1024))],
         vec![bearer(&valid), bearer(&valid)],
     ] {
-        let (status, kind, body) = get(&client, &apigw, &values).await;
+        let (status, kind, body) = get(&server, "/apigw", &values).await;
         assert_eq!(
             (status, kind, body.as_str()),
             (401, None, r#"{"message":"Unauthorized"}"#)
         );
     }
     // A header larger than the HTTP server takes never reaches the layer.
-    let (status, kind, _) = get(&client, &url, &[bearer(&"A".repeat(1024 * 1024))]).await;
+    let (status, kind, _) = get(&server, "/", &[bearer(&"A".repeat(1024 * 1024))]).await;
     // hyper answers 431; the client may see the connection closed first, while
     // it is still writing the header (status 0 here). Either way, no 2xx.
     assert!(status == 431 || status == 0, "1 MiB header: {status}");

@@ -6,11 +6,10 @@
 mod support;
 
 use axum::Router;
-use axum::response::Response;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,7 +18,7 @@ use tower::util::MapResponseLayer;
 use tower_cognito::alb::{AlbAuthLayer, AlbUserClaims, AlbVerifierBuilder};
 use tower_cognito::test_util::LocalUserPool;
 use tower_cognito::test_util::alb::{AlbKeyBehavior, AlbSigningKey, LocalAlb};
-use tower_cognito::{AuthError, Claims, Requirement, Responses};
+use tower_cognito::{Claims, Requirement, Responses};
 
 const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
 const EXPIRED: &str = r#"{"message":"The incoming token has expired"}"#;
@@ -38,21 +37,6 @@ struct Answer {
     kind: Option<String>,
     headers: HeaderMap,
     body: String,
-}
-
-/// Copies the rejection's `AuthError` (in the response extensions) into a
-/// header, so that the kind can be asserted over the socket.
-fn expose_kind(mut response: Response) -> Response {
-    let kind = response
-        .extensions()
-        .get::<AuthError>()
-        .map(|e| format!("{:?}", e.kind()));
-    if let Some(kind) = kind {
-        response
-            .headers_mut()
-            .insert("x-test-kind", HeaderValue::from_str(&kind).unwrap());
-    }
-    response
 }
 
 async fn start(configure: impl FnOnce(AlbVerifierBuilder) -> AlbVerifierBuilder) -> App {
@@ -140,7 +124,7 @@ async fn start(configure: impl FnOnce(AlbVerifierBuilder) -> AlbVerifierBuilder)
                 )
                 .route_layer(notes.responses(Responses::rfc6750("api"))),
         )
-        .layer(MapResponseLayer::new(expose_kind));
+        .layer(MapResponseLayer::new(support::expose_auth_error));
     App {
         alb,
         server: support::serve(app).await,
@@ -150,22 +134,12 @@ async fn start(configure: impl FnOnce(AlbVerifierBuilder) -> AlbVerifierBuilder)
 
 impl App {
     async fn get(&self, path: &str, headers: HeaderMap) -> Answer {
-        let response = self
-            .server
-            .client
-            .get(format!("{}{path}", self.server.base))
-            .headers(headers)
-            .send()
-            .await
-            .unwrap();
-        let headers = response.headers().clone();
+        let answer = support::send(self.server.request(Method::GET, path).headers(headers)).await;
         Answer {
-            status: response.status().as_u16(),
-            kind: headers
-                .get("x-test-kind")
-                .map(|v| v.to_str().unwrap().to_owned()),
-            body: response.text().await.unwrap(),
-            headers,
+            status: answer.status,
+            kind: answer.auth_error(),
+            body: answer.body,
+            headers: answer.headers,
         }
     }
 
@@ -827,16 +801,12 @@ async fn the_example_serves_its_routes() {
     let alb = LocalAlb::for_pool(&pool).await.unwrap();
     let server = support::serve(example::app(alb.verifier(), pool.verifier()).unwrap()).await;
     let get = |path: &str, headers: HeaderMap| {
-        server
-            .client
-            .get(format!("{}{path}", server.base))
-            .headers(headers)
-            .send()
+        support::send(server.request(Method::GET, path).headers(headers))
     };
     let user = alb.data().sub("u-1").email("alice@example.com");
-    let answer = get("/me", user.headers()).await.unwrap();
-    assert_eq!(answer.status(), 200);
-    let body: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    let answer = get("/me", user.headers()).await;
+    assert_eq!(answer.status, 200);
+    let body: Value = answer.json();
     assert_eq!(
         (body["sub"].as_str(), body["email"].as_str()),
         (Some("u-1"), Some("alice@example.com"))
@@ -852,16 +822,13 @@ async fn the_example_serves_its_routes() {
         "x-amzn-oidc-accesstoken",
         HeaderValue::from_str(&access).unwrap(),
     );
-    let answer = get("/notes", headers).await.unwrap();
-    assert_eq!(answer.status(), 200);
-    let body: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    let answer = get("/notes", headers).await;
+    assert_eq!(answer.status, 200);
+    let body: Value = answer.json();
     assert_eq!(body["email"], "alice@example.com");
     assert_eq!(body["scopes"], json!([example::READ_SCOPE]));
     // The default access token (scope openid) cannot read notes.
-    assert_eq!(get("/notes", user.headers()).await.unwrap().status(), 401);
-    assert_eq!(get("/me", HeaderMap::new()).await.unwrap().status(), 401);
-    assert_eq!(
-        get("/health", HeaderMap::new()).await.unwrap().status(),
-        200
-    );
+    assert_eq!(get("/notes", user.headers()).await.status, 401);
+    assert_eq!(get("/me", HeaderMap::new()).await.status, 401);
+    assert_eq!(get("/health", HeaderMap::new()).await.status, 200);
 }

@@ -16,20 +16,19 @@
 //! share one emulator and run in parallel.
 
 use axum::Router;
-use axum::middleware::map_response;
-use axum::response::Response;
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::HeaderValue;
+use http::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tower_cognito::{
-    AuthError, AuthErrorKind, Claims, CognitoAuthLayer, Requirement, UserPool, Verifier,
-};
+use tower::util::MapResponseLayer;
+use tower_cognito::{AuthErrorKind, Claims, CognitoAuthLayer, Requirement, UserPool, Verifier};
+
+mod support;
+use support::Server;
 
 /// The scope both emulators put in every access token.
 const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
@@ -42,10 +41,6 @@ const GROUPS: [&str; 2] = ["admins", "readers"];
 
 const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
 const EXPIRED: &str = r#"{"message":"The incoming token has expired"}"#;
-
-/// The app copies the kind of the rejection's [`AuthError`] (a response
-/// extension) into this header, so tests see why a request was refused.
-const AUTH_ERROR_HEADER: &str = "x-e2e-auth-error";
 
 // ------------------------------------------------------------------ emulators
 
@@ -86,8 +81,7 @@ impl Emulator {
     }
 
     fn new(kind: Kind, endpoint: String) -> Self {
-        let http = reqwest::Client::builder()
-            .no_proxy()
+        let http = support::client_builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
@@ -128,14 +122,9 @@ impl Emulator {
     }
 
     async fn get_text(&self, path: &str) -> String {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.endpoint))
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "GET {path}: {response:?}");
-        response.text().await.unwrap()
+        let answer = support::send(self.http.get(format!("{}{path}", self.endpoint))).await;
+        assert!(answer.code().is_success(), "GET {path}: {answer:?}");
+        answer.body
     }
 
     fn jwks_url(&self, pool_id: &str) -> String {
@@ -361,15 +350,7 @@ fn segment(token: &str, index: usize) -> Value {
 /// `/admin` an access token with `aws.cognito.signin.user.admin`. Both answer
 /// with what the handler saw in the claims.
 struct App {
-    addr: SocketAddr,
-    http: reqwest::Client,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: Server,
 }
 
 async fn what_the_handler_sees(claims: Claims) -> axum::Json<Value> {
@@ -385,14 +366,6 @@ async fn what_the_handler_sees(claims: Claims) -> axum::Json<Value> {
         "groups": claims.groups(),
         "scopes": claims.scopes(),
     }))
-}
-
-async fn expose_auth_error(mut response: Response) -> Response {
-    if let Some(error) = response.extensions().get::<AuthError>() {
-        let kind = HeaderValue::from_str(&format!("{:?}", error.kind())).unwrap();
-        response.headers_mut().insert(AUTH_ERROR_HEADER, kind);
-    }
-    response
 }
 
 #[derive(Debug)]
@@ -446,38 +419,19 @@ impl App {
                     .route("/admin", get(what_the_handler_sees))
                     .route_layer(scoped),
             )
-            .layer(map_response(expose_auth_error));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+            .layer(MapResponseLayer::new(support::expose_auth_error));
         Self {
-            addr,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
-            server,
+            server: support::serve(app).await,
         }
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> Answer {
-        let mut request = self.http.get(format!("http://{}{path}", self.addr));
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let response = request.send().await.unwrap();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        let auth_error = header(AUTH_ERROR_HEADER);
-        let error_type = header("x-amzn-errortype");
+        let answer = self.server.call(Method::GET, path, token, None).await;
         Answer {
-            status: response.status().as_u16(),
-            auth_error,
-            error_type,
-            body: response.text().await.unwrap(),
+            status: answer.status,
+            auth_error: answer.auth_error(),
+            error_type: answer.header("x-amzn-errortype"),
+            body: answer.body,
         }
     }
 

@@ -9,20 +9,18 @@ mod pets;
 #[path = "../examples/verify.rs"]
 mod verify;
 
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 use tower_cognito::test_util::{JwksBehavior, LocalUserPool};
 use tower_cognito::{AuthErrorKind, CognitoAuthLayer, Requirement};
 
+mod support;
+use support::Server;
+
 // ---------------------------------------------------------------- pets
 
-struct PetsServer {
-    base: String,
-    client: Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
+/// The pets router on 127.0.0.1.
+struct PetsServer(Server);
 
 impl PetsServer {
     async fn start(pool: &LocalUserPool) -> Self {
@@ -30,24 +28,7 @@ impl PetsServer {
     }
 
     async fn start_with(auth: &CognitoAuthLayer) -> Self {
-        let app = pets::app(auth, pets::Store::with_samples()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        Self {
-            base,
-            client: Client::builder().no_proxy().build().unwrap(),
-            stop: Some(stop),
-            task,
-        }
+        Self(support::serve(pets::app(auth, pets::Store::with_samples()).unwrap()).await)
     }
 
     async fn call(
@@ -57,31 +38,15 @@ impl PetsServer {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, String) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.text().await.unwrap())
+        let answer = self
+            .0
+            .call(method, path, token, body.map(|b| b.to_string()))
+            .await;
+        (answer.code(), answer.body)
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task).await.unwrap();
-    }
-}
-
-impl Drop for PetsServer {
-    fn drop(&mut self) {
-        self.task.abort();
+    async fn stop(self) {
+        self.0.stop().await;
     }
 }
 

@@ -14,15 +14,13 @@ use example::{
 };
 use http_body_util::BodyExt;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use tokio::sync::oneshot;
 use tonic::body::Body;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{Channel, Server};
 use tonic::{Code, Status};
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
@@ -30,6 +28,8 @@ use tower::{Layer, Service, ServiceExt};
 use tower_cognito::grpc::GrpcAuthLayer;
 use tower_cognito::test_util::{JwksBehavior, LocalUserPool, SigningKey};
 use tower_cognito::{CognitoAuthLayer, Requirement, ResponseBody, Responses};
+
+mod support;
 
 const MISSING: &str = "missing bearer token";
 const INVALID: &str = "the token is not valid";
@@ -64,9 +64,8 @@ impl Service<http::Request<Body>> for Counting {
 
 /// A tonic server on 127.0.0.1, stopped when dropped.
 struct TestServer {
-    addr: SocketAddr,
+    server: support::Server,
     calls: Arc<AtomicUsize>,
-    _stop: oneshot::Sender<()>,
 }
 
 impl TestServer {
@@ -88,30 +87,18 @@ impl TestServer {
             inner: example::routes(example::Notes::default()).await.prepare(),
             calls: Arc::clone(&calls),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
+        let server = support::spawn(|listener, shutdown| async move {
             Server::builder()
-                .serve_with_incoming_shutdown(service, TcpIncoming::from(listener), async {
-                    let _ = stopped.await;
-                })
+                .serve_with_incoming_shutdown(service, TcpIncoming::from(listener), shutdown)
                 .await
                 .unwrap();
-        });
-        Self {
-            addr,
-            calls,
-            _stop: stop,
-        }
+        })
+        .await;
+        Self { server, calls }
     }
 
     async fn channel(&self) -> Channel {
-        Endpoint::from_shared(format!("http://{}", self.addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
+        support::grpc_channel(self.server.addr).await
     }
 
     async fn client(&self) -> NotesClient<Channel> {
@@ -405,7 +392,7 @@ async fn methods_the_table_does_not_name_are_unimplemented() {
 async fn raw_call(server: &TestServer, path: &str, token: Option<&str>) -> http::Response<Body> {
     // One empty, uncompressed message: flag 0, length 0.
     let frame = http_body_util::Full::new(Bytes::from_static(&[0, 0, 0, 0, 0]));
-    let mut request = http::Request::post(format!("http://{}{path}", server.addr))
+    let mut request = http::Request::post(server.server.url(path))
         .header("content-type", "application/grpc")
         .header("te", "trailers");
     if let Some(token) = token {
@@ -510,17 +497,14 @@ async fn one_requirement_for_every_method_with_cognito_auth_layer() {
 #[tokio::test]
 async fn the_example_serves_behind_its_table_with_tonics_server_layer() {
     let pool = LocalUserPool::start().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(example::serve(
-        listener,
-        example::auth(pool.verifier()).unwrap(),
-        example::Notes::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let auth = example::auth(pool.verifier()).unwrap();
+    let server = support::spawn(|listener, shutdown| async move {
+        example::serve(listener, auth, example::Notes::default(), shutdown)
+            .await
+            .unwrap();
+    })
+    .await;
+    let addr = server.addr;
     let mut client = NotesClient::connect(addr).await.unwrap();
     let token = pool
         .access_token()
@@ -543,19 +527,13 @@ async fn the_example_serves_behind_its_table_with_tonics_server_layer() {
         MISSING,
         "",
     );
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let checked = HealthClient::new(channel)
+    let checked = HealthClient::new(support::grpc_channel(addr).await)
         .check(HealthCheckRequest::default())
         .await
         .unwrap();
     assert_eq!(checked.into_inner().status(), ServingStatus::Serving);
     drop(client);
-    stop.send(()).unwrap();
-    served.await.unwrap().unwrap();
+    server.stop().await;
 }
 
 /// The table names each call in metrics by the method path it matched (all

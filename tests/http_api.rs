@@ -18,7 +18,7 @@ use tower_cognito::{
 };
 
 mod support;
-use support::{Server, serve};
+use support::{Server, send, serve};
 
 #[allow(dead_code)]
 #[path = "../examples/openapi.rs"]
@@ -77,23 +77,17 @@ fn no_token() -> Answer {
 }
 
 async fn ask(server: &Server, path: &str, headers: &[(&str, String)]) -> Answer {
-    let mut request = server.client.get(format!("{}{path}", server.base));
+    let mut request = server.request(http::Method::GET, path);
     for (name, value) in headers {
         request = request.header(*name, value);
     }
-    let response = request.send().await.unwrap();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-    };
+    let answer = send(request).await;
     (
-        response.status().as_u16(),
-        header("content-type"),
-        header("www-authenticate"),
-        header("x-amzn-errortype"),
-        response.text().await.unwrap(),
+        answer.status,
+        answer.header("content-type"),
+        answer.header("www-authenticate"),
+        answer.header("x-amzn-errortype"),
+        answer.body,
     )
 }
 
@@ -829,29 +823,12 @@ async fn the_openapi_example_serves_the_export() {
     let (api, pools) = example::with_local_pools(api).await.unwrap();
     let server = serve(example::app(&api).unwrap()).await;
     let text = example::commands(&api, &pools, &server.base);
-    let mut variables = std::collections::HashMap::new();
-    let mut statuses = Vec::new();
-    for line in text.lines() {
-        if let Some((name, value)) = line.split_once("='") {
-            variables.insert(format!("${name}"), value.trim_end_matches('\'').to_owned());
-        } else if let Some(command) = line.strip_prefix("curl -i -w '\\n' -X ") {
-            let (method, rest) = command.split_once(' ').unwrap();
-            let (url, header) = match rest.split_once(" -H \"") {
-                Some((url, header)) => (url, Some(header.trim_end_matches('"'))),
-                None => (rest, None),
-            };
-            let mut request = server
-                .client
-                .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
-            if let Some(header) = header {
-                let (name, value) = header.split_once(": ").unwrap();
-                let (scheme, variable) = value.split_once(' ').unwrap();
-                request = request.header(name, format!("{scheme} {}", variables[variable]));
-            }
-            let status = request.send().await.unwrap().status().as_u16();
-            statuses.push((line.to_owned(), status));
-        }
-    }
+    let statuses: Vec<(String, u16)> = server
+        .replay_curl(&text)
+        .await
+        .into_iter()
+        .map(|(line, answer)| (line, answer.status))
+        .collect();
     let (last, others) = statuses.split_last().unwrap();
     assert_eq!(others.len(), 7, "one command per route\n{text}");
     for (line, status) in others {

@@ -19,6 +19,9 @@ use tower::ServiceExt as _;
 use tower_cognito::test_util::{JwksBehavior, LocalUserPool, uuid};
 use tower_cognito::{AuthErrorKind, CognitoAuthLayer, Responses, TokenUse, Verifier};
 
+mod support;
+use support::RawServer;
+
 // ---------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------
@@ -602,37 +605,30 @@ async fn huge_response_with_content_length_is_not_read_whole() {
 
 /// A JWKS endpoint on 127.0.0.1 that answers 200 with `Content-Length:
 /// {length}`, sends `body`, then sends nothing more and never closes the
-/// connection. Returns its URL and a count of the requests it received.
-async fn announcing_server(length: u64, body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+/// connection. Returns the server and a count of the requests it received.
+async fn announcing_server(length: u64, body: Vec<u8>) -> (RawServer, Arc<AtomicUsize>) {
     let requests = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&requests);
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let body = body.clone();
-            let count = Arc::clone(&count);
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                count.fetch_add(1, Ordering::SeqCst);
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-                let _ = stream.write_all(&body).await;
-                // The rest never comes; wait until the client hangs up.
-                while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
-            });
+    let server = RawServer::start(move |mut stream| {
+        let body = body.clone();
+        let count = Arc::clone(&count);
+        async move {
+            if support::read_head(&mut stream).await.is_none() {
+                return;
+            }
+            count.fetch_add(1, Ordering::SeqCst);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.write_all(&body).await;
+            // The rest never comes; wait until the client hangs up.
+            let mut buf = [0u8; 1024];
+            while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
         }
-    });
-    (format!("http://{addr}/jwks.json"), requests)
+    })
+    .await;
+    (server, requests)
 }
 
 /// A `Content-Length` over the limit fails the fetch as soon as the headers
@@ -644,9 +640,9 @@ async fn announced_content_length_over_the_limit_is_refused_before_the_body_is_r
     const ANNOUNCED: u64 = 50 * 1024 * 1024;
     let pool = start().await;
     let keys = jwks(pool.published_keys().iter().map(|k| k.jwk()).collect());
-    let (url, requests) = announcing_server(ANNOUNCED, keys).await;
+    let (server, requests) = announcing_server(ANNOUNCED, keys).await;
     let verifier = Verifier::builder()
-        .pool(pool.user_pool().jwks_url(url))
+        .pool(pool.user_pool().jwks_url(server.url("/jwks.json")))
         .fetch_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
@@ -787,10 +783,7 @@ async fn prefetch_fails_fast_on_a_bad_config_and_readiness_follows_a_good_fetch(
     assert_eq!(pool.server().requests(), 2);
 
     // Nothing listening on the JWKS port.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    let closed = support::closed_addr();
     let verifier = Verifier::builder()
         .pool(
             pool.user_pool()

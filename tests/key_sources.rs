@@ -10,7 +10,6 @@ use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,7 +19,7 @@ use tower_cognito::{
 };
 
 mod support;
-use support::{Server, serve};
+use support::{RawServer, Server, serve};
 
 // ---------------------------------------------------------------------------
 // Harness
@@ -44,14 +43,7 @@ async fn app(verifier: Verifier) -> Server {
 
 /// GET `/me` with this bearer token: the status and the body.
 async fn call(server: &Server, token: &str) -> (u16, String) {
-    let response = server
-        .client
-        .get(format!("{}/me", server.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    server.bearer("/me", token).await.status_and_body()
 }
 
 /// The kind of the error a verification ends in, or `None` when it passes.
@@ -116,7 +108,7 @@ fn weak_jwk(kid: &str) -> Value {
 /// A client whose every request goes to the pool's JWKS server as a proxy: a
 /// verifier built with it cannot fetch anything without the server counting it.
 fn snitch_client(pool: &LocalUserPool) -> reqwest::Client {
-    reqwest::Client::builder()
+    support::client_builder()
         .proxy(reqwest::Proxy::all(pool.server().url("")).unwrap())
         .build()
         .unwrap()
@@ -769,40 +761,8 @@ fn provider_reads_are_counted_by_outcome() {
 
 /// A TCP listener on loopback that counts connections and closes each at once:
 /// it stands in for an AWS host, which a test must never reach.
-struct Refuser {
-    addr: SocketAddr,
-    connections: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Refuser {
-    async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&connections);
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                counted.fetch_add(1, Ordering::SeqCst);
-                drop(stream);
-            }
-        });
-        Self {
-            addr,
-            connections,
-            task,
-        }
-    }
-
-    fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Refuser {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+async fn refuser() -> RawServer {
+    RawServer::start(|stream| async move { drop(stream) }).await
 }
 
 /// Where a replicated pool's keys are fetched from, seen on real sockets: AWS's
@@ -825,10 +785,9 @@ async fn multi_region_issuer_fetches_keys_from_the_updated_issuer() {
             "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI/.well-known/jwks.json",
         ),
     ] {
-        let updated = Refuser::start().await;
-        let original = Refuser::start().await;
-        let client = reqwest::Client::builder()
-            .no_proxy()
+        let updated = refuser().await;
+        let original = refuser().await;
+        let client = support::client_builder()
             .resolve("issuer-cognito-idp.us-east-1.amazonaws.com", updated.addr)
             .resolve("cognito-idp.us-east-1.amazonaws.com", original.addr)
             .build()

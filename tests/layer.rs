@@ -4,27 +4,21 @@
 use axum::Router;
 use axum::routing::get;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, Request, Response, StatusCode};
+use http::{HeaderName, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_cognito::test_util::{JwksBehavior, LocalUserPool};
 use tower_cognito::{AuthError, AuthErrorKind, Claims, CognitoAuthLayer, Requirement, Responses};
 
+mod support;
+use support::{Answer, Server, send, serve};
+
 struct App {
     pool: LocalUserPool,
-    addr: SocketAddr,
-    client: reqwest::Client,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: Server,
 }
 
 async fn who(claims: Claims) -> String {
@@ -60,43 +54,21 @@ fn router(auth: &CognitoAuthLayer) -> Router {
 async fn start(configure: impl FnOnce(CognitoAuthLayer) -> CognitoAuthLayer) -> App {
     let pool = LocalUserPool::start().await.unwrap();
     let auth = configure(CognitoAuthLayer::new(pool.verifier()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = router(&auth);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    App {
-        pool,
-        addr,
-        client: reqwest::Client::builder().no_proxy().build().unwrap(),
-        server,
-    }
-}
-
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
+    let server = serve(router(&auth)).await;
+    App { pool, server }
 }
 
 impl App {
     async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
-        let mut request = self.client.get(format!("http://{}{path}", self.addr));
+        let mut request = self.server.request(Method::GET, path);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.send().await.unwrap();
-        Answer {
-            status: response.status().as_u16(),
-            headers: response.headers().clone(),
-            body: response.text().await.unwrap(),
-        }
+        send(request).await
     }
 
     async fn bearer(&self, path: &str, token: &str) -> Answer {
-        self.get(path, &[("authorization", &format!("Bearer {token}"))])
-            .await
+        self.server.bearer(path, token).await
     }
 }
 
@@ -244,8 +216,8 @@ async fn two_headers_or_non_ascii_never_panic() {
     let app = start(|l| l.responses(Responses::rfc6750("notes"))).await;
     let token = app.pool.id_token().sign();
     let response = app
-        .client
-        .get(format!("http://{}/me", app.addr))
+        .server
+        .request(Method::GET, "/me")
         .header("authorization", format!("Bearer {token}"))
         .header("authorization", format!("Bearer {token}"))
         .send()
@@ -258,8 +230,8 @@ async fn two_headers_or_non_ascii_never_panic() {
     );
     let value = reqwest::header::HeaderValue::from_bytes(b"Bearer \xe2\x82\xac.b.c").unwrap();
     let response = app
-        .client
-        .get(format!("http://{}/me", app.addr))
+        .server
+        .request(Method::GET, "/me")
         .header("authorization", value)
         .send()
         .await

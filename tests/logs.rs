@@ -10,16 +10,16 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use http::HeaderValue;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tower_cognito::test_util::{JwksBehavior, LocalUserPool, SigningKey};
 use tower_cognito::{
     AuthError, AuthErrorKind, Claims, CognitoAuthLayer, Requirement, TokenUse, Verifier,
 };
 use tracing_subscriber::fmt::MakeWriter;
+
+mod support;
+use support::Server;
 
 /// The shared buffer every event is written into.
 #[derive(Clone, Default)]
@@ -127,17 +127,9 @@ impl Secrets {
     }
 }
 
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Serves `/me` (ID token) and `/notes` (access token with `notes/write`) behind
 /// layers made from this verifier.
-async fn serve(verifier: Verifier) -> (SocketAddr, AbortOnDrop) {
+async fn serve(verifier: Verifier) -> Server {
     use axum::{Router, routing::get};
     let auth = CognitoAuthLayer::new(verifier);
     let notes = auth
@@ -151,12 +143,7 @@ async fn serve(verifier: Verifier) -> (SocketAddr, AbortOnDrop) {
                 .route("/notes", get(|| async { "[]" }))
                 .route_layer(notes),
         );
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (addr, AbortOnDrop(task))
+    support::serve(app).await
 }
 
 async fn send(client: &reqwest::Client, url: &str, values: &[&str]) -> u16 {
@@ -167,7 +154,7 @@ async fn send(client: &reqwest::Client, url: &str, values: &[&str]) -> u16 {
             HeaderValue::from_str(v).unwrap(),
         );
     }
-    request.send().await.unwrap().status().as_u16()
+    support::send(request).await.status
 }
 
 #[tokio::test]
@@ -176,10 +163,10 @@ async fn rejected_requests_leave_no_token_or_key_in_the_logs() {
     let pool = LocalUserPool::start().await.unwrap();
     let other = LocalUserPool::start().await.unwrap();
     let stranger = SigningKey::generate(pool.signing_key(TokenUse::Id).kid());
-    let (addr, _server) = serve(pool.verifier()).await;
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let me = format!("http://{addr}/me");
-    let notes = format!("http://{addr}/notes");
+    let server = serve(pool.verifier()).await;
+    let client = &server.client;
+    let me = server.url("/me");
+    let notes = server.url("/notes");
 
     let valid = pool.id_token().sign();
     let id_header = valid.split('.').next().unwrap();
@@ -255,13 +242,13 @@ async fn rejected_requests_leave_no_token_or_key_in_the_logs() {
     for (name, token, url, status) in &cases {
         secrets.token(name, token);
         assert_eq!(
-            send(&client, url, &[&format!("Bearer {token}")]).await,
+            send(client, url, &[&format!("Bearer {token}")]).await,
             *status,
             "{name}"
         );
     }
     // The same token twice in one request.
-    assert_eq!(send(&client, &me, &[&valid, &valid]).await, 401);
+    assert_eq!(send(client, &me, &[&valid, &valid]).await, 401);
 
     // A key set that cannot be had: an error status, a body that is not JSON, a hang.
     for behavior in [
@@ -276,19 +263,14 @@ async fn rejected_requests_leave_no_token_or_key_in_the_logs() {
             .fetch_timeout(Duration::from_millis(200))
             .build()
             .unwrap();
-        let (addr, _server) = serve(verifier).await;
+        let failing = serve(verifier).await;
         let token = broken.id_token().sign();
         secrets.token("token of a pool whose JWKS fails", &token);
         for key in broken.published_keys() {
             secrets.key(&key);
         }
         assert_eq!(
-            send(
-                &client,
-                &format!("http://{addr}/me"),
-                &[&format!("Bearer {token}")]
-            )
-            .await,
+            send(client, &failing.url("/me"), &[&format!("Bearer {token}")]).await,
             500
         );
     }

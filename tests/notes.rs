@@ -4,55 +4,14 @@
 #[path = "../examples/notes.rs"]
 mod notes;
 
-use axum::Router;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tower_cognito::CognitoAuthLayer;
 use tower_cognito::test_util::LocalUserPool;
 
-/// A server on an ephemeral port, stopped (and its router dropped) by `stop`.
-struct Server {
-    base: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
-}
-
-impl Server {
-    async fn start(app: Router) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        Self {
-            base,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task).await.unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+mod support;
+use support::Server;
 
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -89,7 +48,7 @@ impl Fixture {
     async fn new() -> Self {
         let pool = LocalUserPool::start().await.unwrap();
         let auth = CognitoAuthLayer::new(pool.verifier());
-        let client = Client::builder().no_proxy().build().unwrap();
+        let client = support::client();
         Self {
             pool,
             auth,
@@ -99,7 +58,7 @@ impl Fixture {
     }
 
     async fn serve(&self) -> Server {
-        Server::start(notes::app(&self.auth, self.dir.db()).unwrap()).await
+        support::serve(notes::app(&self.auth, self.dir.db()).unwrap()).await
     }
 
     /// An access token of user `sub` with these scopes.
@@ -122,18 +81,8 @@ async fn call(
     token: Option<&str>,
     body: Option<&str>,
 ) -> (StatusCode, String) {
-    let mut request = client.request(method, url);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_owned());
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.text().await.unwrap())
+    let answer = support::call(client, method, url, token, body.map(str::to_owned)).await;
+    (answer.code(), answer.body)
 }
 
 fn json(text: &str) -> Value {

@@ -38,7 +38,7 @@ const PETS_POOL: &str = "us-east-1_PetsPool1";
 const ADMIN_POOL: &str = "us-east-1_AdminPool";
 
 mod support;
-use support::{Server, serve};
+use support::{Server, send, serve};
 
 /// Every handler: which request it served and for whom.
 async fn echo(method: Method, uri: Uri, claims: Option<Claims>) -> String {
@@ -109,30 +109,17 @@ fn load(path: &str, pets: &LocalUserPool, admin: &LocalUserPool) -> ApiDefinitio
 type Answer = (u16, Option<String>, Option<String>, Option<String>, String);
 
 async fn ask(server: &Server, method: &Method, path: &str, header: Option<(&str, &str)>) -> Answer {
-    let mut request = server
-        .client
-        .request(method.clone(), format!("{}{path}", server.base));
+    let mut request = server.request(method.clone(), path);
     if let Some((name, token)) = header {
         request = request.header(name, format!("Bearer {token}"));
     }
-    let response = request.send().await.unwrap();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-    };
-    let (content_type, error_type, challenge) = (
-        header("content-type"),
-        header("x-amzn-errortype"),
-        header("www-authenticate"),
-    );
+    let answer = send(request).await;
     (
-        response.status().as_u16(),
-        content_type,
-        error_type,
-        challenge,
-        response.text().await.unwrap(),
+        answer.status,
+        answer.header("content-type"),
+        answer.header("x-amzn-errortype"),
+        answer.header("www-authenticate"),
+        answer.body,
     )
 }
 
@@ -599,34 +586,13 @@ async fn the_example_serves_each_definition_and_its_commands_work() {
         let server = serve(example::app(&api).unwrap()).await;
         let text = example::commands(&api, &pools, &server.base);
 
-        let mut variables = HashMap::new();
         let mut statuses = Vec::new();
-        for line in text.lines() {
-            if let Some((name, value)) = line.split_once("='") {
-                variables.insert(format!("${name}"), value.trim_end_matches('\'').to_owned());
-            } else if let Some(command) = line.strip_prefix("curl -i -w '\\n' -X ") {
-                // METHOD URL [-H "name: Bearer $VAR"]
-                let (method, rest) = command.split_once(' ').unwrap();
-                let (url, header) = match rest.split_once(" -H \"") {
-                    Some((url, header)) => (url, Some(header.trim_end_matches('"'))),
-                    None => (rest, None),
-                };
-                let mut request = server
-                    .client
-                    .request(Method::from_bytes(method.as_bytes()).unwrap(), url);
-                if let Some(header) = header {
-                    let (name, value) = header.split_once(": ").unwrap();
-                    let (scheme, variable) = value.split_once(' ').unwrap();
-                    request = request.header(name, format!("{scheme} {}", variables[variable]));
-                }
-                let response = request.send().await.unwrap();
-                let status = response.status().as_u16();
-                let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
-                if status == 200 {
-                    assert!(body["operation"].is_string(), "{path}: {line}: {body}");
-                }
-                statuses.push((line.to_owned(), status));
+        for (line, answer) in server.replay_curl(&text).await {
+            let body = answer.json();
+            if answer.status == 200 {
+                assert!(body["operation"].is_string(), "{path}: {line}: {body}");
             }
+            statuses.push((line, answer.status));
         }
         let (last, others) = statuses.split_last().unwrap();
         assert_eq!(
@@ -640,17 +606,9 @@ async fn the_example_serves_each_definition_and_its_commands_work() {
         assert_eq!(last.1, 401, "{path}: {}", last.0);
 
         // What API Gateway answers for a path it does not have.
-        let response = server
-            .client
-            .get(format!("{}/nowhere", server.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 403);
-        assert_eq!(
-            response.text().await.unwrap(),
-            r#"{"message":"Missing Authentication Token"}"#
-        );
+        let answer = server.get("/nowhere").await;
+        assert_eq!(answer.status, 403);
+        assert_eq!(answer.body, r#"{"message":"Missing Authentication Token"}"#);
     }
 }
 

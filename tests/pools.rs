@@ -32,14 +32,7 @@ async fn two_pools() -> (LocalUserPool, LocalUserPool, Server) {
 }
 
 async fn call(server: &Server, token: &str) -> (u16, String) {
-    let response = server
-        .client
-        .get(format!("{}/whoami", server.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    server.bearer("/whoami", token).await.status_and_body()
 }
 
 #[tokio::test]

@@ -76,22 +76,15 @@ async fn start(responses: Responses) -> (LocalUserPool, Server) {
 
 /// Status, body and the `error` of `WWW-Authenticate`, if any.
 async fn call(server: &Server, path: &str, token: &str) -> (u16, String, Option<String>) {
-    let response = server
-        .client
-        .get(format!("{}{path}", server.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let error = response
-        .headers()
+    let answer = server.bearer(path, token).await;
+    let error = answer
+        .headers
         .get("www-authenticate")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split("error=\"").nth(1))
         .and_then(|v| v.split('"').next())
         .map(str::to_owned);
-    (status, response.text().await.unwrap(), error)
+    (answer.status, answer.body, error)
 }
 
 const OK: (u16, Option<&str>) = (200, None);

@@ -13,7 +13,6 @@ use tower_cognito::{
     AuthErrorKind, Claims, CognitoAuthLayer, Revocation, RevocationList, Revoked, Verifier,
 };
 
-#[allow(dead_code)]
 mod support;
 
 fn app(verifier: Verifier, runs: &Arc<AtomicUsize>) -> Router {
@@ -30,14 +29,7 @@ fn app(verifier: Verifier, runs: &Arc<AtomicUsize>) -> Router {
 }
 
 async fn get_me(server: &support::Server, token: &str) -> (u16, String) {
-    let response = server
-        .client
-        .get(format!("{}/me", server.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    server.bearer("/me", token).await.status_and_body()
 }
 
 const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;

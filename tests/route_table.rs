@@ -9,13 +9,11 @@ use axum::Router;
 use axum::routing::{any, get};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::Layer;
 use tower_cognito::openapi::{ApiDefinition, ImportErrorKind, ImportOptions, RouteTableLayer};
 use tower_cognito::test_util::LocalUserPool;
 use tower_http::normalize_path::NormalizePathLayer;
 
-#[allow(dead_code)]
 mod support;
 
 const DEFINITION: &str = r#"
@@ -125,29 +123,6 @@ fn arrangements(layer: &RouteTableLayer, runs: &Arc<AtomicUsize>) -> Vec<(&'stat
     ]
 }
 
-/// Sends a request exactly as written and returns its status and body.
-async fn raw(base: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let addr = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let request =
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {response:?}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_owned();
-    (status, body)
-}
-
 const MISSING: &str = r#"{"message":"Missing Authentication Token"}"#;
 
 /// Requests without a token: (method, path, status). Only a 200 may run a
@@ -215,7 +190,7 @@ async fn no_request_reaches_a_handler_it_may_not() {
         let server = support::serve(app).await;
         for &(method, path, expected) in WITHOUT_TOKEN {
             let before = runs.load(Ordering::SeqCst);
-            let (status, body) = raw(&server.base, method, path, None).await;
+            let (status, body) = server.raw(method, path, None).await;
             let ran = runs.load(Ordering::SeqCst) - before;
             let case = format!("{name}: {method} {path}");
             assert_eq!(status, expected, "{case}: {body}");
@@ -239,13 +214,13 @@ async fn no_request_reaches_a_handler_it_may_not() {
             ("GET", "/files/../admin", 403),
         ] {
             let before = runs.load(Ordering::SeqCst);
-            let (status, body) = raw(&server.base, method, path, Some(&token)).await;
+            let (status, body) = server.raw(method, path, Some(&token)).await;
             let ran = runs.load(Ordering::SeqCst) - before;
             let case = format!("{name}: {method} {path} with a token");
             assert_eq!(status, expected, "{case}: {body}");
             assert_eq!(ran, usize::from(expected == 200), "{case}: handler runs");
         }
-        let refused = raw(&server.base, "GET", "/iam", Some(&token)).await.1;
+        let refused = server.raw("GET", "/iam", Some(&token)).await.1;
         assert_eq!(refused, r#"{"message":"Forbidden"}"#, "{name}");
     }
 }
@@ -443,7 +418,7 @@ async fn a_sam_definition_imports_and_is_served() {
         ("GET", "/elsewhere", Some(&id), 403),
     ] {
         let before = runs.load(Ordering::SeqCst);
-        let answer = raw(&server.base, method, path, token.map(String::as_str)).await;
+        let answer = server.raw(method, path, token.map(String::as_str)).await;
         assert_eq!(answer.0, status, "{method} {path}: {}", answer.1);
         let ran = runs.load(Ordering::SeqCst) - before;
         assert_eq!(ran, usize::from(status == 200), "{method} {path}");
@@ -463,8 +438,8 @@ async fn a_definition_without_cognito_still_builds_its_layer() {
         .route("/secret", get(|| async { "secret" }))
         .layer(layer);
     let server = support::serve(app).await;
-    assert_eq!(raw(&server.base, "GET", "/health", None).await.0, 200);
-    assert_eq!(raw(&server.base, "GET", "/secret", None).await.0, 403);
+    assert_eq!(server.raw("GET", "/health", None).await.0, 200);
+    assert_eq!(server.raw("GET", "/secret", None).await.0, 403);
     // A verifier of its own still needs a pool.
     assert!(tower_cognito::Verifier::builder().build().is_err());
 }

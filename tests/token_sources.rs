@@ -66,14 +66,11 @@ async fn headers_cookies_and_functions_are_read_and_two_places_are_refused() {
     let token = pool.id_token().sub("ana").sign();
     let other = pool.id_token().sub("bo").sign();
     let get = |headers: Vec<(&'static str, String)>| {
-        let mut request = server.client.get(format!("{}/me", server.base));
+        let mut request = server.request(http::Method::GET, "/me");
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        async move {
-            let response = request.send().await.unwrap();
-            (response.status().as_u16(), response.text().await.unwrap())
-        }
+        async move { support::send(request).await.status_and_body() }
     };
     let ok = |sub: &str| (200, sub.to_owned());
     let refused = (401, r#"{"message":"Unauthorized"}"#.to_owned());

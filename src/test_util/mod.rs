@@ -44,7 +44,7 @@
 pub mod alb;
 mod server;
 
-pub use server::{JwksBehavior, JwksServer};
+pub use server::{JwksBehavior, JwksServer, RecordedRequest};
 
 use crate::{UserPool, Verifier, VerifierBuilder};
 use aws_lc_rs::rand::SecureRandom as _;

@@ -1,11 +1,13 @@
 //! A JWKS endpoint on 127.0.0.1 whose behaviour a test controls.
 
+use http::{HeaderMap, HeaderName, HeaderValue};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -33,8 +35,48 @@ pub enum JwksBehavior {
     },
 }
 
+/// One request a [`JwksServer`] received, as it came over the wire.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// The method, as sent (`GET`).
+    pub method: String,
+    /// The request target, as sent: the path and any query.
+    pub path: String,
+    /// The protocol version, as sent (`HTTP/1.1`).
+    pub version: String,
+    /// The header fields (a field whose name or value is not valid HTTP is left out).
+    pub headers: HeaderMap,
+    /// When the server had read the request's head.
+    pub at: Instant,
+}
+
+/// How many requests a [`JwksServer`] keeps for [`JwksServer::recorded`].
+const RECORDED_LIMIT: usize = 10_000;
+
 /// A minimal HTTP/1.1 server on `127.0.0.1` that serves a JWKS document, counts
-/// requests, and can be told to fail, hang or send garbage. Stopped when dropped.
+/// and records requests, and can be told to fail, hang or send garbage. Stopped
+/// when dropped.
+///
+/// Counting and inspecting the key fetches a service makes:
+///
+/// ```
+/// use tower_cognito::test_util::LocalUserPool;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let pool = LocalUserPool::start().await.unwrap();
+/// let verifier = pool.verifier();
+/// verifier.verify(&pool.id_token().sign()).await.unwrap();
+/// verifier.verify(&pool.id_token().sign()).await.unwrap();
+///
+/// // One fetch for both tokens, of the pool's JWKS URL and nothing else.
+/// let fetches = pool.server().recorded();
+/// assert_eq!((fetches.len(), pool.server().requests()), (1, 1));
+/// assert_eq!(fetches[0].method, "GET");
+/// assert_eq!(pool.server().url(&fetches[0].path), pool.jwks_url());
+/// assert!(fetches[0].headers.contains_key("host"));
+/// # }
+/// ```
 pub struct JwksServer {
     addr: SocketAddr,
     state: Arc<State>,
@@ -45,6 +87,7 @@ struct State {
     jwks: Mutex<Vec<u8>>,
     behavior: Mutex<JwksBehavior>,
     requests: AtomicUsize,
+    recorded: Mutex<VecDeque<RecordedRequest>>,
     bytes_sent: AtomicUsize,
 }
 
@@ -72,6 +115,7 @@ impl JwksServer {
             jwks: Mutex::new(jwks),
             behavior: Mutex::new(JwksBehavior::Serve),
             requests: AtomicUsize::new(0),
+            recorded: Mutex::new(VecDeque::new()),
             bytes_sent: AtomicUsize::new(0),
         });
         let task_state = Arc::clone(&state);
@@ -108,6 +152,12 @@ impl JwksServer {
         self.state.requests.load(Ordering::SeqCst)
     }
 
+    /// The requests that have arrived so far, oldest first: the latest 10,000
+    /// (`requests` counts them all).
+    pub fn recorded(&self) -> Vec<RecordedRequest> {
+        lock(&self.state.recorded).iter().cloned().collect()
+    }
+
     /// How many body bytes the server managed to write so far.
     pub fn bytes_sent(&self) -> usize {
         self.state.bytes_sent.load(Ordering::SeqCst)
@@ -130,7 +180,7 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
             return;
         }
     }
-    state.requests.fetch_add(1, Ordering::SeqCst);
+    record(&state, &request);
     let behavior = lock(&state.behavior).clone();
     let jwks = lock(&state.jwks).clone();
     let _ = match behavior {
@@ -147,6 +197,40 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
         } => huge(&mut stream, bytes, declare_length, &state).await,
     };
     let _ = stream.shutdown().await;
+}
+
+/// Counts and records a request whose head (up to its blank line) is `head`.
+fn record(state: &State, head: &[u8]) {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let mut start = lines.next().unwrap_or_default().splitn(3, ' ');
+    let mut part = || start.next().unwrap_or_default().to_owned();
+    let (method, path, version) = (part(), part(), part());
+    let mut headers = HeaderMap::new();
+    for line in lines.take_while(|line| !line.is_empty()) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.trim().as_bytes()),
+            HeaderValue::from_str(value.trim()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    let request = RecordedRequest {
+        method,
+        path,
+        version,
+        headers,
+        at: Instant::now(),
+    };
+    let mut recorded = lock(&state.recorded);
+    if recorded.len() == RECORDED_LIMIT {
+        recorded.pop_front();
+    }
+    recorded.push_back(request);
+    state.requests.fetch_add(1, Ordering::SeqCst);
 }
 
 async fn respond(
