@@ -13,6 +13,50 @@ type Custom = Arc<dyn Fn(&AuthError) -> Response<Bytes> + Send + Sync>;
 /// How rejections are answered. Bodies are constant: what went wrong is logged
 /// with `tracing` and carried in the response's extensions as an [`AuthError`],
 /// never sent to the client.
+///
+/// API Gateway's answers are the default; [`rfc6750`](Self::rfc6750) gives a
+/// `WWW-Authenticate` challenge instead, [`custom`](Self::custom) your own:
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use std::convert::Infallible;
+/// use tower::{Layer, ServiceExt, service_fn};
+/// use tower_cognito::test_util::LocalUserPool;
+/// use tower_cognito::{AuthErrorKind, CognitoAuthLayer, Responses};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = LocalUserPool::start().await?;
+/// let handler = service_fn(|_: Request<String>| async {
+///     Ok::<_, Infallible>(Response::new(String::new()))
+/// });
+/// let no_token = || Request::get("/notes").body(String::new());
+///
+/// // RFC 6750: 401 with a challenge naming the realm.
+/// let rfc = CognitoAuthLayer::new(pool.verifier())
+///     .responses(Responses::rfc6750("notes"))
+///     .layer(handler.clone());
+/// let response = rfc.oneshot(no_token()?).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="notes""#);
+///
+/// // Your own: the closure sees the error, never the token.
+/// let custom = CognitoAuthLayer::new(pool.verifier())
+///     .responses(Responses::custom(|error| {
+///         let status = match error.kind() {
+///             AuthErrorKind::MissingToken => StatusCode::UNAUTHORIZED,
+///             _ => StatusCode::FORBIDDEN,
+///         };
+///         let mut response = Response::new(Bytes::from_static(b"sign in first"));
+///         *response.status_mut() = status;
+///         response
+///     }))
+///     .layer(handler);
+/// let response = custom.oneshot(no_token()?).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Responses(Mode);
 

@@ -361,6 +361,44 @@ fn jwks_document(keys: &[SigningKey]) -> Vec<u8> {
 
 /// Builds a token of a [`LocalUserPool`], with every claim Cognito issues set to
 /// a realistic value; each setter overrides one.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_cognito::test_util::LocalUserPool;
+/// use tower_cognito::{AuthErrorKind, TokenUse};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = LocalUserPool::start().await?;
+/// let verifier = pool.verifier();
+///
+/// // An ID token of a user in a group, with a custom attribute.
+/// let token = pool
+///     .id_token()
+///     .sub("user-1")
+///     .email("ana@example.com")
+///     .groups(["admins"])
+///     .attribute("custom:tenant", "acme")
+///     .sign();
+/// let claims = verifier.verify(&token).await?;
+/// assert_eq!(claims.token_use(), TokenUse::Id);
+/// assert_eq!(claims.groups(), ["admins"]);
+/// assert_eq!(claims.get("custom:tenant").and_then(|v| v.as_str()), Some("acme"));
+///
+/// // An access token with scopes, valid for a minute.
+/// let token = pool
+///     .access_token()
+///     .scopes(["notes/read"])
+///     .expires_in(Duration::from_secs(60))
+///     .sign();
+/// assert!(verifier.verify(&token).await?.scopes().contains("notes/read"));
+///
+/// // Tokens a service must refuse.
+/// let expired = pool.access_token().expired().sign();
+/// let error = verifier.verify(&expired).await.unwrap_err();
+/// assert_eq!(error.kind(), AuthErrorKind::Expired);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 #[must_use]
 pub struct TokenBuilder {
