@@ -145,12 +145,14 @@
 // The walls: `verifier` (tokens, keys, claims; no HTTP service) is below,
 // `auth` (the Tower layer, requirements, responses) stands on it, and the
 // integrations (`axum`, `openapi`, `alb`, `grpc`, `lambda`, `test_util`) are on
-// top, behind their features. `error` and `observe` are shared by all of them.
+// top, behind their features. `defaults`, `error` and `observe` are shared by
+// all of them.
 #[cfg(feature = "alb")]
 pub mod alb;
 mod auth;
 #[cfg(feature = "axum")]
 mod axum;
+mod defaults;
 mod error;
 #[cfg(feature = "grpc")]
 pub mod grpc;

@@ -12,16 +12,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Default largest `x-amzn-oidc-data` value accepted, in bytes. The load
-/// balancer refuses sessions whose claims and access token exceed 11 KiB.
-pub const DEFAULT_MAX_ALB_TOKEN_SIZE: usize = 16 * 1024;
-/// Default largest key document read, in bytes (a P-256 key in PEM is 178).
-pub const DEFAULT_MAX_KEY_SIZE: usize = 4 * 1024;
-
-/// Longest a verified token is remembered, whatever its `exp` says.
-const MAX_CACHED_SECS: u64 = 24 * 60 * 60;
-/// Most load balancers one verifier trusts.
-const MAX_LOAD_BALANCERS: usize = 100;
+use crate::defaults::{self, LONGEST_TOKEN_LIFETIME, MAX_LOAD_BALANCERS};
+pub use crate::defaults::{DEFAULT_MAX_ALB_TOKEN_SIZE, DEFAULT_MAX_KEY_SIZE};
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -109,7 +101,9 @@ impl Expiry<String, Verified> for UntilExp {
         _: std::time::Instant,
     ) -> Option<Duration> {
         let left = value.claims.exp().saturating_sub(now_secs());
-        Some(Duration::from_secs(left.min(MAX_CACHED_SECS)))
+        // Within Cognito's longest token lifetime, so that an absurd exp cannot
+        // overflow the cache's clock.
+        Some(Duration::from_secs(left).min(LONGEST_TOKEN_LIFETIME))
     }
 }
 
@@ -472,14 +466,14 @@ impl Default for AlbVerifierBuilder {
             leeway: Duration::ZERO,
             max_token_size: DEFAULT_MAX_ALB_TOKEN_SIZE,
             client: None,
-            fetch_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
+            fetch_timeout: defaults::FETCH_TIMEOUT,
+            connect_timeout: defaults::CONNECT_TIMEOUT,
             max_key_size: DEFAULT_MAX_KEY_SIZE,
-            unknown_kid_cooldown: Duration::from_secs(5),
-            unknown_kid_burst: 5,
-            max_backoff: Duration::from_secs(60),
-            max_key_age: Duration::from_secs(24 * 60 * 60),
-            token_cache_capacity: crate::DEFAULT_TOKEN_CACHE_CAPACITY,
+            unknown_kid_cooldown: defaults::UNKNOWN_KID_COOLDOWN,
+            unknown_kid_burst: defaults::UNKNOWN_KID_BURST,
+            max_backoff: defaults::MAX_BACKOFF,
+            max_key_age: defaults::MAX_KEY_AGE,
+            token_cache_capacity: defaults::DEFAULT_TOKEN_CACHE_CAPACITY,
         }
     }
 }
@@ -619,7 +613,7 @@ impl AlbVerifierBuilder {
 
     /// Most verified tokens remembered (each until its `exp`), so that a
     /// repeated token skips the signature check. `0` turns the cache off.
-    /// Default: 10,000.
+    /// Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`](crate::DEFAULT_TOKEN_CACHE_CAPACITY) (10,000).
     pub fn token_cache_capacity(mut self, entries: u64) -> Self {
         self.token_cache_capacity = entries;
         self
@@ -660,13 +654,13 @@ impl AlbVerifierBuilder {
                 first.region
             )));
         }
-        if self.leeway > Duration::from_secs(300) {
+        if self.leeway > defaults::MAX_LEEWAY {
             return Err(ConfigError::new("leeway is longer than 5 minutes"));
         }
-        if self.max_token_size < 64 {
+        if self.max_token_size < defaults::MIN_TOKEN_SIZE_LIMIT {
             return Err(ConfigError::new("max_token_size is below 64 bytes"));
         }
-        if self.max_key_size < 256 {
+        if self.max_key_size < defaults::MIN_KEY_SIZE_LIMIT {
             return Err(ConfigError::new("max_key_size is below 256 bytes"));
         }
         for (what, d) in [

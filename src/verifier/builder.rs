@@ -5,17 +5,14 @@ use super::keys::{KeyOrigin, KeySettings, KeySource};
 use super::pool::UserPool;
 use super::revocation::Revocation;
 use super::{Hook, Inner, Pool, Verifier, crypto};
+use crate::defaults;
+pub use crate::defaults::{
+    DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY,
+};
 use crate::error::ConfigError;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Default largest token accepted, in bytes.
-pub const DEFAULT_MAX_TOKEN_SIZE: usize = 16 * 1024;
-/// Default largest JWKS response accepted, in bytes.
-pub const DEFAULT_MAX_JWKS_SIZE: usize = 1024 * 1024;
-/// Default number of verified tokens kept.
-pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
 
 /// Builds a [`Verifier`]; see its setters for the defaults.
 #[derive(Clone, Debug)]
@@ -49,13 +46,13 @@ impl Default for VerifierBuilder {
             leeway: Duration::ZERO,
             max_token_size: DEFAULT_MAX_TOKEN_SIZE,
             client: None,
-            fetch_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
+            fetch_timeout: defaults::FETCH_TIMEOUT,
+            connect_timeout: defaults::CONNECT_TIMEOUT,
             max_jwks_size: DEFAULT_MAX_JWKS_SIZE,
-            refresh_interval: Duration::from_secs(15 * 60),
-            unknown_kid_cooldown: Duration::from_secs(5),
-            max_backoff: Duration::from_secs(60),
-            max_stale: Duration::from_secs(24 * 60 * 60),
+            refresh_interval: defaults::REFRESH_INTERVAL,
+            unknown_kid_cooldown: defaults::UNKNOWN_KID_COOLDOWN,
+            max_backoff: defaults::MAX_BACKOFF,
+            max_stale: defaults::MAX_STALE,
             token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
             no_pools_ok: false,
             revocation: None,
@@ -108,7 +105,7 @@ impl VerifierBuilder {
     }
 
     /// Largest token accepted, in bytes, checked before anything is decoded.
-    /// Default: 16 KiB (Cognito tokens are 1 to 4 KiB).
+    /// Default: [`DEFAULT_MAX_TOKEN_SIZE`] (16 KiB; Cognito tokens are 1 to 4 KiB).
     pub fn max_token_size(mut self, bytes: usize) -> Self {
         self.max_token_size = bytes;
         self
@@ -139,7 +136,7 @@ impl VerifierBuilder {
     }
 
     /// Largest JWKS response read, in bytes; a larger one is a failed fetch, cut
-    /// off at the limit. Default: 1 MiB.
+    /// off at the limit. Default: [`DEFAULT_MAX_JWKS_SIZE`] (1 MiB).
     pub fn max_jwks_size(mut self, bytes: usize) -> Self {
         self.max_jwks_size = bytes;
         self
@@ -185,7 +182,7 @@ impl VerifierBuilder {
 
     /// Most verified tokens remembered, so a repeated token skips the signature
     /// check (each is forgotten at its `exp`, or when its key leaves the key set).
-    /// `0` turns the cache off. Default: 10,000.
+    /// `0` turns the cache off. Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`] (10,000).
     pub fn token_cache_capacity(mut self, entries: u64) -> Self {
         self.token_cache_capacity = entries;
         self
@@ -220,16 +217,16 @@ impl VerifierBuilder {
         if self.pools.is_empty() && !self.no_pools_ok {
             return Err(ConfigError::new("no user pool configured"));
         }
-        if self.pools.len() > 1000 {
+        if self.pools.len() > defaults::MAX_POOLS {
             return Err(ConfigError::new("more than 1,000 user pools configured"));
         }
-        if self.leeway > Duration::from_secs(300) {
+        if self.leeway > defaults::MAX_LEEWAY {
             return Err(ConfigError::new("leeway is longer than 5 minutes"));
         }
-        if self.max_token_size < 64 {
+        if self.max_token_size < defaults::MIN_TOKEN_SIZE_LIMIT {
             return Err(ConfigError::new("max_token_size is below 64 bytes"));
         }
-        if self.max_jwks_size < 256 {
+        if self.max_jwks_size < defaults::MIN_JWKS_SIZE_LIMIT {
             return Err(ConfigError::new("max_jwks_size is below 256 bytes"));
         }
         for (what, d) in [
