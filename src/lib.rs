@@ -190,7 +190,7 @@ pub use auth::{
     CognitoAuth, CognitoAuthLayer, Profile, RequestHead, Requirement, ResponseBody, ResponseFuture,
     Responses, TokenSource, TokenUseRule,
 };
-pub use error::{AuthError, AuthErrorKind, ConfigError};
+pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 pub use verifier::{
     ApiGatewayClaims, Claims, ClaimsError, DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE,
     DEFAULT_TOKEN_CACHE_CAPACITY, HttpApiClaims, JwksFuture, JwksProvider, PoolReadiness,

@@ -2,7 +2,7 @@
 
 use super::keys::{KeySettings, KeySource};
 use super::token;
-use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 use crate::verifier::claims::Claims;
 use moka::Expiry;
 use moka::sync::Cache;
@@ -309,11 +309,14 @@ struct Arn {
 
 fn parse_arn(arn: &str) -> Result<Arn, ConfigError> {
     let bad = |why: &str| {
-        ConfigError::new(format!(
-            "load balancer ARN `{}` {why}; expected \
+        ConfigError::new(
+            ConfigErrorKind::InvalidArn,
+            format!(
+                "load balancer ARN `{}` {why}; expected \
              arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID",
-            arn.escape_debug()
-        ))
+                arn.escape_debug()
+            ),
+        )
     };
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, account, resource] = parts[..] else {
@@ -385,10 +388,13 @@ fn documented_endpoint(arn: &Arn) -> Result<String, ConfigError> {
         "aws-us-gov" if region == "us-gov-west-1" || region == "us-gov-east-1" => Ok(format!(
             "https://s3-{region}.amazonaws.com/aws-elb-public-keys-prod-{region}"
         )),
-        other => Err(ConfigError::new(format!(
-            "AWS documents no load balancer key endpoint for partition `{other}`, region `{region}`; \
+        other => Err(ConfigError::new(
+            ConfigErrorKind::InvalidKeyEndpoint,
+            format!(
+                "AWS documents no load balancer key endpoint for partition `{other}`, region `{region}`; \
              set AlbVerifierBuilder::key_endpoint"
-        ))),
+            ),
+        )),
     }
 }
 
@@ -403,30 +409,40 @@ fn is_loopback(url: &Url) -> bool {
 
 fn check_endpoint(endpoint: &str, allow_http: bool) -> Result<String, ConfigError> {
     let url = Url::parse(endpoint).map_err(|e| {
-        ConfigError::new(format!(
-            "load balancer key endpoint `{endpoint}` is not a valid URL ({e})"
-        ))
+        ConfigError::new(
+            ConfigErrorKind::InvalidKeyEndpoint,
+            format!("load balancer key endpoint `{endpoint}` is not a valid URL ({e})"),
+        )
     })?;
     match url.scheme() {
         "https" => {}
         "http" if allow_http || is_loopback(&url) => {}
         "http" => {
-            return Err(ConfigError::new(format!(
-                "load balancer key endpoint `{endpoint}` uses plain http on a non-loopback host; \
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidKeyEndpoint,
+                format!(
+                    "load balancer key endpoint `{endpoint}` uses plain http on a non-loopback host; \
                  use https, or AlbVerifierBuilder::insecure_allow_http if you really mean it"
-            )));
+                ),
+            ));
         }
         other => {
-            return Err(ConfigError::new(format!(
-                "load balancer key endpoint `{endpoint}` has scheme `{other}`, expected https"
-            )));
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidKeyEndpoint,
+                format!(
+                    "load balancer key endpoint `{endpoint}` has scheme `{other}`, expected https"
+                ),
+            ));
         }
     }
     if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
-        return Err(ConfigError::new(format!(
-            "load balancer key endpoint `{endpoint}` must be a base URL with a host and \
+        return Err(ConfigError::new(
+            ConfigErrorKind::InvalidKeyEndpoint,
+            format!(
+                "load balancer key endpoint `{endpoint}` must be a base URL with a host and \
              without query or fragment (keys are read from `{{endpoint}}/{{kid}}`)"
-        )));
+            ),
+        ));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
@@ -626,42 +642,68 @@ impl AlbVerifierBuilder {
     pub fn build(self) -> Result<AlbVerifier, ConfigError> {
         if self.arns.is_empty() {
             return Err(ConfigError::new(
+                ConfigErrorKind::NoLoadBalancer,
                 "no load balancer ARN configured: the token's `signer` must be pinned to yours",
             ));
         }
         if self.arns.len() > MAX_LOAD_BALANCERS {
-            return Err(ConfigError::new(format!(
-                "more than {MAX_LOAD_BALANCERS} load balancers configured"
-            )));
+            return Err(ConfigError::new(
+                ConfigErrorKind::OutOfRange,
+                format!("more than {MAX_LOAD_BALANCERS} load balancers configured"),
+            ));
         }
         let mut arns = self.arns.iter().map(|arn| parse_arn(arn));
         let first = arns.next().expect("not empty")?;
         for arn in arns {
             let arn = arn?;
             if arn != first {
-                return Err(ConfigError::new(format!(
-                    "the load balancers are in more than one region or partition \
+                return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidRegion,
+                    format!(
+                        "the load balancers are in more than one region or partition \
                      (`{}` and `{}`); use one verifier per region",
-                    first.region, arn.region
-                )));
+                        first.region, arn.region
+                    ),
+                ));
             }
         }
         if let Some(region) = &self.region
             && *region != first.region
         {
-            return Err(ConfigError::new(format!(
-                "region `{region}` is not the load balancers' region `{}`",
-                first.region
-            )));
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidRegion,
+                format!(
+                    "region `{region}` is not the load balancers' region `{}`",
+                    first.region
+                ),
+            ));
         }
         if self.leeway > defaults::MAX_LEEWAY {
-            return Err(ConfigError::new("leeway is longer than 5 minutes"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::OutOfRange,
+                format!(
+                    "leeway is longer than {} minutes",
+                    defaults::MAX_LEEWAY.as_secs() / 60
+                ),
+            ));
         }
         if self.max_token_size < defaults::MIN_TOKEN_SIZE_LIMIT {
-            return Err(ConfigError::new("max_token_size is below 64 bytes"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::OutOfRange,
+                format!(
+                    "max_token_size is below {} bytes",
+                    defaults::MIN_TOKEN_SIZE_LIMIT
+                ),
+            ));
         }
         if self.max_key_size < defaults::MIN_KEY_SIZE_LIMIT {
-            return Err(ConfigError::new("max_key_size is below 256 bytes"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::OutOfRange,
+                format!(
+                    "max_key_size is below {} bytes",
+                    defaults::MIN_KEY_SIZE_LIMIT
+                ),
+            ));
         }
         for (what, d) in [
             ("fetch_timeout", self.fetch_timeout),
@@ -670,21 +712,28 @@ impl AlbVerifierBuilder {
             ("max_key_age", self.max_key_age),
         ] {
             if d.is_zero() {
-                return Err(ConfigError::new(format!("{what} is zero")));
+                return Err(ConfigError::new(
+                    ConfigErrorKind::OutOfRange,
+                    format!("{what} is zero"),
+                ));
             }
         }
         if self.unknown_kid_burst == 0 {
-            return Err(ConfigError::new("unknown_kid_burst is zero"));
-        }
-        if self
-            .client_ids
-            .iter()
-            .chain(&self.issuers)
-            .any(String::is_empty)
-        {
             return Err(ConfigError::new(
-                "an empty client id or issuer is configured",
+                ConfigErrorKind::OutOfRange,
+                "unknown_kid_burst is zero",
             ));
+        }
+        for (values, kind) in [
+            (&self.client_ids, ConfigErrorKind::InvalidClientId),
+            (&self.issuers, ConfigErrorKind::InvalidIssuer),
+        ] {
+            if values.iter().any(String::is_empty) {
+                return Err(ConfigError::new(
+                    kind,
+                    "an empty client id or issuer is configured",
+                ));
+            }
         }
         let endpoint = match &self.key_endpoint {
             Some(endpoint) => check_endpoint(endpoint, self.allow_http)?,
@@ -699,7 +748,12 @@ impl AlbVerifierBuilder {
                 .redirect(reqwest::redirect::Policy::none())
                 .pool_max_idle_per_host(0)
                 .build()
-                .map_err(|e| ConfigError::new(format!("cannot build the HTTP client: {e}")))?,
+                .map_err(|e| {
+                    ConfigError::new(
+                        ConfigErrorKind::HttpClient,
+                        format!("cannot build the HTTP client: {e}"),
+                    )
+                })?,
         };
         let settings = KeySettings {
             client,

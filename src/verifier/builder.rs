@@ -9,7 +9,7 @@ use crate::defaults;
 pub use crate::defaults::{
     DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY,
 };
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrorKind};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -215,19 +215,43 @@ impl VerifierBuilder {
     /// Checks the configuration and builds the verifier.
     pub fn build(self) -> Result<Verifier, ConfigError> {
         if self.pools.is_empty() && !self.no_pools_ok {
-            return Err(ConfigError::new("no user pool configured"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::NoPool,
+                "no user pool configured",
+            ));
         }
         if self.pools.len() > defaults::MAX_POOLS {
-            return Err(ConfigError::new("more than 1,000 user pools configured"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::OutOfRange,
+                "more than 1,000 user pools configured",
+            ));
         }
         if self.leeway > defaults::MAX_LEEWAY {
-            return Err(ConfigError::new("leeway is longer than 5 minutes"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::OutOfRange,
+                format!(
+                    "leeway is longer than {} minutes",
+                    defaults::MAX_LEEWAY.as_secs() / 60
+                ),
+            ));
         }
         if self.max_token_size < defaults::MIN_TOKEN_SIZE_LIMIT {
-            return Err(ConfigError::new("max_token_size is below 64 bytes"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::OutOfRange,
+                format!(
+                    "max_token_size is below {} bytes",
+                    defaults::MIN_TOKEN_SIZE_LIMIT
+                ),
+            ));
         }
         if self.max_jwks_size < defaults::MIN_JWKS_SIZE_LIMIT {
-            return Err(ConfigError::new("max_jwks_size is below 256 bytes"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::OutOfRange,
+                format!(
+                    "max_jwks_size is below {} bytes",
+                    defaults::MIN_JWKS_SIZE_LIMIT
+                ),
+            ));
         }
         for (what, d) in [
             ("fetch_timeout", self.fetch_timeout),
@@ -237,11 +261,17 @@ impl VerifierBuilder {
             ("unknown_kid_cooldown", self.unknown_kid_cooldown),
         ] {
             if d.is_zero() {
-                return Err(ConfigError::new(format!("{what} is zero")));
+                return Err(ConfigError::new(
+                    ConfigErrorKind::OutOfRange,
+                    format!("{what} is zero"),
+                ));
             }
         }
         if self.client_ids.iter().any(String::is_empty) {
-            return Err(ConfigError::new("an empty client id is configured"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidClientId,
+                "an empty client id is configured",
+            ));
         }
         let client = match self.client {
             Some(client) => client,
@@ -254,7 +284,12 @@ impl VerifierBuilder {
                 .redirect(reqwest::redirect::Policy::none())
                 .pool_max_idle_per_host(0)
                 .build()
-                .map_err(|e| ConfigError::new(format!("cannot build the HTTP client: {e}")))?,
+                .map_err(|e| {
+                    ConfigError::new(
+                        ConfigErrorKind::HttpClient,
+                        format!("cannot build the HTTP client: {e}"),
+                    )
+                })?,
         };
         let settings = Arc::new(KeySettings {
             client,
@@ -289,9 +324,10 @@ impl VerifierBuilder {
             };
             for issuer in &resolved.issuers {
                 if by_issuer.insert(issuer.clone(), pools.len()).is_some() {
-                    return Err(ConfigError::new(format!(
-                        "issuer `{issuer}` is configured twice"
-                    )));
+                    return Err(ConfigError::new(
+                        ConfigErrorKind::DuplicateIssuer,
+                        format!("issuer `{issuer}` is configured twice"),
+                    ));
                 }
             }
             pools.push(Pool {
