@@ -119,9 +119,10 @@
 //!
 //! # Features
 //!
-//! - `aws-lc-rs` (default): jsonwebtoken's aws-lc-rs backend. `rust-crypto`: its
-//!   RustCrypto backend. With both on, aws-lc-rs is used; with neither, the crate
-//!   does not compile.
+//! - `aws-lc-rs` (default): signatures checked with aws-lc-rs. `rust-crypto`:
+//!   with RustCrypto, through jsonwebtoken's provider (jsonwebtoken is a
+//!   dependency only then). With both on, aws-lc-rs is used; with neither, the
+//!   crate does not compile.
 //! - `axum` (default): [`Claims`] and `Option<Claims>` as axum extractors.
 //! - `openapi`: import of API Gateway OpenAPI 3.0 / Swagger 2.0 exports.
 //! - `alb`: [`alb`], verification of an Application Load Balancer's signed user
