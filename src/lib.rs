@@ -199,24 +199,39 @@ pub use verifier::{
     VerifierBuilder,
 };
 
-// What a multi-threaded server needs: the shared parts are `Send + Sync`, the
-// response future `Send` (a future is polled by one task at a time; the boxed
-// verification it may hold is `Send` only, as is usual for futures).
-const _: () = {
-    const fn send_sync<T: Send + Sync>() {}
-    const fn send<T: Send>() {}
-    send_sync::<Verifier>();
-    send_sync::<CognitoAuthLayer>();
-    send_sync::<CognitoAuth<tower_service_fn_stand_in::Service>>();
-    send::<ResponseFuture<tower_service_fn_stand_in::Service, ()>>();
-};
-
-// The same for the gRPC table, which a tonic server clones onto every connection.
-#[cfg(feature = "grpc")]
-const _: () = {
-    const fn send_sync<T: Send + Sync>() {}
-    send_sync::<grpc::GrpcAuthLayer>();
-    send_sync::<grpc::GrpcAuth<tower_service_fn_stand_in::Service>>();
+// What a multi-threaded server needs, checked at compile time: the shared parts
+// are `Send + Sync` and, where their docs promise cheap clones (a Tower layer and
+// service are cloned per connection), `Clone`. The response future is `Send`: a
+// future is polled by one task at a time, and the boxed verification it may hold
+// is `Send` only, as is usual for futures.
+const _: fn() = || {
+    use tower_service_fn_stand_in::Service;
+    fn shared<T: Send + Sync + Clone>() {}
+    fn send<T: Send>() {}
+    shared::<Verifier>();
+    shared::<CognitoAuthLayer>();
+    shared::<CognitoAuth<Service>>();
+    send::<ResponseFuture<Service, ()>>();
+    send::<ResponseBody<()>>();
+    #[cfg(feature = "openapi")]
+    {
+        shared::<openapi::RouteTableLayer>();
+        shared::<openapi::RouteTable<Service>>();
+    }
+    // The gRPC table, which a tonic server clones onto every connection.
+    #[cfg(feature = "grpc")]
+    {
+        shared::<grpc::GrpcAuthLayer>();
+        shared::<grpc::GrpcAuth<Service>>();
+    }
+    #[cfg(feature = "alb")]
+    {
+        shared::<alb::AlbVerifier>();
+        shared::<alb::AlbAuthLayer>();
+        shared::<alb::AlbAuth<Service>>();
+    }
+    #[cfg(feature = "lambda")]
+    shared::<lambda::Authorizer>();
 };
 
 /// A `Send + Sync` service, for the assertions above.
