@@ -254,40 +254,6 @@ pub enum ConfigErrorKind {
     InvalidKeyEndpoint,
 }
 
-impl ConfigErrorKind {
-    /// A short, fixed description of the kind.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NoPool => "no user pool",
-            Self::InvalidPoolId => "invalid user pool id",
-            Self::InvalidIssuer => "invalid issuer",
-            Self::DuplicateIssuer => "issuer configured twice",
-            Self::InvalidJwksUrl => "invalid JWKS URL",
-            Self::InvalidJwks => "invalid static JWKS",
-            Self::ConflictingKeySources => "more than one key source",
-            Self::InvalidClientId => "invalid client id",
-            Self::InvalidAudience => "invalid audience",
-            Self::OutOfRange => "setting out of range",
-            Self::HttpClient => "cannot build the HTTP client",
-            Self::InvalidTokenSource => "invalid token source",
-            Self::InvalidRequirement => "invalid requirement",
-            Self::ContradictoryRequirement => "contradictory requirement",
-            Self::InvalidGrpcMethod => "invalid gRPC method",
-            Self::UntrustedPool => "user pool not trusted by the verifier",
-            Self::NoLoadBalancer => "no load balancer",
-            Self::InvalidArn => "invalid load balancer ARN",
-            Self::InvalidRegion => "invalid region",
-            Self::InvalidKeyEndpoint => "invalid key endpoint",
-        }
-    }
-}
-
-impl fmt::Display for ConfigErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl ConfigError {
     pub(crate) fn new(kind: ConfigErrorKind, message: impl Into<String>) -> Self {
         Self {

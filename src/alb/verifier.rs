@@ -3,6 +3,7 @@
 use super::keys::{KeySettings, KeySource};
 use super::token;
 use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
+use crate::verifier::SharedSettings;
 use crate::verifier::claims::Claims;
 use moka::Expiry;
 use moka::sync::Cache;
@@ -457,17 +458,10 @@ pub struct AlbVerifierBuilder {
     issuers: Vec<String>,
     key_endpoint: Option<String>,
     allow_http: bool,
-    leeway: Duration,
-    max_token_size: usize,
-    client: Option<reqwest::Client>,
-    fetch_timeout: Duration,
-    connect_timeout: Duration,
+    shared: SharedSettings,
     max_key_size: usize,
-    unknown_kid_cooldown: Duration,
     unknown_kid_burst: u32,
-    max_backoff: Duration,
     max_key_age: Duration,
-    token_cache_capacity: u64,
 }
 
 impl Default for AlbVerifierBuilder {
@@ -479,17 +473,10 @@ impl Default for AlbVerifierBuilder {
             issuers: Vec::new(),
             key_endpoint: None,
             allow_http: false,
-            leeway: Duration::ZERO,
-            max_token_size: DEFAULT_MAX_ALB_TOKEN_SIZE,
-            client: None,
-            fetch_timeout: defaults::FETCH_TIMEOUT,
-            connect_timeout: defaults::CONNECT_TIMEOUT,
+            shared: SharedSettings::new(DEFAULT_MAX_ALB_TOKEN_SIZE),
             max_key_size: DEFAULT_MAX_KEY_SIZE,
-            unknown_kid_cooldown: defaults::UNKNOWN_KID_COOLDOWN,
             unknown_kid_burst: defaults::UNKNOWN_KID_BURST,
-            max_backoff: defaults::MAX_BACKOFF,
             max_key_age: defaults::MAX_KEY_AGE,
-            token_cache_capacity: defaults::DEFAULT_TOKEN_CACHE_CAPACITY,
         }
     }
 }
@@ -556,34 +543,34 @@ impl AlbVerifierBuilder {
 
     /// Clock skew allowed on `exp` and `nbf`. Default: none. At most 5 minutes.
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
+        self.shared.leeway = leeway;
         self
     }
 
     /// Largest token accepted, in bytes, checked before anything is decoded.
     /// Default: [`DEFAULT_MAX_ALB_TOKEN_SIZE`] (16 KiB).
     pub fn max_token_size(mut self, bytes: usize) -> Self {
-        self.max_token_size = bytes;
+        self.shared.max_token_size = bytes;
         self
     }
 
     /// The HTTP client for key fetches. Default: a rustls client with the
     /// [`connect_timeout`](Self::connect_timeout) that follows no redirects.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
+        self.shared.client = Some(client);
         self
     }
 
     /// Longest a key fetch may take, from connecting to the last byte. Requests
     /// that wait for a new key wait at most this long. Default: 5 s.
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.fetch_timeout = timeout;
+        self.shared.fetch_timeout = timeout;
         self
     }
 
     /// Longest the default client waits to connect. Default: 2 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.shared.connect_timeout = timeout;
         self
     }
 
@@ -601,7 +588,7 @@ impl AlbVerifierBuilder {
     /// (doubling up to [`max_backoff`](Self::max_backoff)). Must not be zero.
     /// Default: 5 s.
     pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
-        self.unknown_kid_cooldown = cooldown;
+        self.shared.unknown_kid_cooldown = cooldown;
         self
     }
 
@@ -616,7 +603,7 @@ impl AlbVerifierBuilder {
     /// Longest wait between fetch attempts while the key endpoint fails.
     /// Default: 60 s.
     pub fn max_backoff(mut self, backoff: Duration) -> Self {
-        self.max_backoff = backoff;
+        self.shared.max_backoff = backoff;
         self
     }
 
@@ -631,7 +618,7 @@ impl AlbVerifierBuilder {
     /// repeated token skips the signature check. `0` turns the cache off.
     /// Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`](crate::DEFAULT_TOKEN_CACHE_CAPACITY) (10,000).
     pub fn token_cache_capacity(mut self, entries: u64) -> Self {
-        self.token_cache_capacity = entries;
+        self.shared.token_cache_capacity = entries;
         self
     }
 
@@ -678,46 +665,14 @@ impl AlbVerifierBuilder {
                 ),
             ));
         }
-        if self.leeway > defaults::MAX_LEEWAY {
-            return Err(ConfigError::new(
-                ConfigErrorKind::OutOfRange,
-                format!(
-                    "leeway is longer than {} minutes",
-                    defaults::MAX_LEEWAY.as_secs() / 60
-                ),
-            ));
-        }
-        if self.max_token_size < defaults::MIN_TOKEN_SIZE_LIMIT {
-            return Err(ConfigError::new(
-                ConfigErrorKind::OutOfRange,
-                format!(
-                    "max_token_size is below {} bytes",
-                    defaults::MIN_TOKEN_SIZE_LIMIT
-                ),
-            ));
-        }
-        if self.max_key_size < defaults::MIN_KEY_SIZE_LIMIT {
-            return Err(ConfigError::new(
-                ConfigErrorKind::OutOfRange,
-                format!(
-                    "max_key_size is below {} bytes",
-                    defaults::MIN_KEY_SIZE_LIMIT
-                ),
-            ));
-        }
-        for (what, d) in [
-            ("fetch_timeout", self.fetch_timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("unknown_kid_cooldown", self.unknown_kid_cooldown),
-            ("max_key_age", self.max_key_age),
-        ] {
-            if d.is_zero() {
-                return Err(ConfigError::new(
-                    ConfigErrorKind::OutOfRange,
-                    format!("{what} is zero"),
-                ));
-            }
-        }
+        self.shared.check(
+            (
+                "max_key_size",
+                self.max_key_size,
+                defaults::MIN_KEY_SIZE_LIMIT,
+            ),
+            &[("max_key_age", self.max_key_age)],
+        )?;
         if self.unknown_kid_burst == 0 {
             return Err(ConfigError::new(
                 ConfigErrorKind::OutOfRange,
@@ -739,34 +694,19 @@ impl AlbVerifierBuilder {
             Some(endpoint) => check_endpoint(endpoint, self.allow_http)?,
             None => documented_endpoint(&first)?,
         };
-        let client = match self.client {
-            Some(client) => client,
-            // No redirects: the key comes from the endpoint or not at all.
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .timeout(self.fetch_timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .pool_max_idle_per_host(0)
-                .build()
-                .map_err(|e| {
-                    ConfigError::new(
-                        ConfigErrorKind::HttpClient,
-                        format!("cannot build the HTTP client: {e}"),
-                    )
-                })?,
-        };
         let settings = KeySettings {
-            client,
-            fetch_timeout: self.fetch_timeout,
+            client: self.shared.client()?,
+            fetch_timeout: self.shared.fetch_timeout,
             max_key_size: self.max_key_size,
-            unknown_kid_cooldown: self.unknown_kid_cooldown,
+            unknown_kid_cooldown: self.shared.unknown_kid_cooldown,
             unknown_kid_burst: self.unknown_kid_burst,
-            max_backoff: self.max_backoff.max(self.unknown_kid_cooldown),
+            max_backoff: self.shared.max_backoff(),
             max_key_age: self.max_key_age,
         };
-        let tokens = (self.token_cache_capacity > 0).then(|| {
+        let capacity = self.shared.token_cache_capacity;
+        let tokens = (capacity > 0).then(|| {
             Cache::builder()
-                .max_capacity(self.token_cache_capacity)
+                .max_capacity(capacity)
                 .expire_after(UntilExp)
                 .build()
         });
@@ -786,8 +726,8 @@ impl AlbVerifierBuilder {
                 region: first.region,
                 client_ids: self.client_ids,
                 issuers: self.issuers,
-                leeway: self.leeway.as_secs(),
-                max_token_size: self.max_token_size,
+                leeway: self.shared.leeway.as_secs(),
+                max_token_size: self.shared.max_token_size,
                 keys: Arc::new(KeySource::new(endpoint, settings)),
                 tokens,
             }),
