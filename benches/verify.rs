@@ -203,6 +203,9 @@ fn cases<'a>(rt: &'a Runtime, fx: &'a Fixture) -> Vec<Case<'a>> {
     let der = key.public_key_der();
     let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &der).expect("parsed key");
 
+    // jsonwebtoken has both backends when the crate's `rust-crypto` feature is on
+    // too: choose aws-lc-rs, as a default build would have it.
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let jwt_key = jsonwebtoken::DecodingKey::from_rsa_components(n64, e64).expect("decoding key");
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_issuer(&[fx.pool.issuer()]);

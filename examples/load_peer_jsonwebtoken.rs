@@ -166,8 +166,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
              [--cache 10000]"
         )
     })?;
-    // Both of the crate's backends may be compiled in (--all-features): choose
-    // aws-lc-rs, the crate's default, as a service on the defaults would have it.
+    // jsonwebtoken has both of its backends when tower-cognito's `rust-crypto`
+    // feature is on too: choose aws-lc-rs, the crate's default backend.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let pool: Pool = serde_json::from_str(&std::fs::read_to_string(&args.pool)?)?;
 

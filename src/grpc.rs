@@ -67,7 +67,7 @@
 use crate::auth::requirement::Requirement;
 use crate::auth::response::Responses;
 use crate::auth::{self, CognitoAuthLayer, ResponseBody, ResponseFuture};
-use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 use crate::verifier::Verifier;
 use http::{Request, Response};
 use std::collections::HashMap;
@@ -186,10 +186,10 @@ impl GrpcAuthLayer {
     fn insert(mut self, path: String, policy: Policy) -> Result<Self, ConfigError> {
         check_path(&path)?;
         match Arc::make_mut(&mut self.table).methods.entry(path) {
-            Entry::Occupied(entry) => Err(ConfigError::new(format!(
-                "gRPC method {:?} is named twice",
-                entry.key()
-            ))),
+            Entry::Occupied(entry) => Err(ConfigError::new(
+                ConfigErrorKind::InvalidGrpcMethod,
+                format!("gRPC method {:?} is named twice", entry.key()),
+            )),
             Entry::Vacant(entry) => {
                 entry.insert(policy);
                 Ok(self)
@@ -219,9 +219,10 @@ fn check_path(path: &str) -> Result<(), ConfigError> {
     if valid {
         Ok(())
     } else {
-        Err(ConfigError::new(format!(
-            "{path:?} is not a gRPC method path such as \"/package.Service/Method\""
-        )))
+        Err(ConfigError::new(
+            ConfigErrorKind::InvalidGrpcMethod,
+            format!("{path:?} is not a gRPC method path such as \"/package.Service/Method\""),
+        ))
     }
 }
 

@@ -119,9 +119,10 @@
 //!
 //! # Features
 //!
-//! - `aws-lc-rs` (default): jsonwebtoken's aws-lc-rs backend. `rust-crypto`: its
-//!   RustCrypto backend. With both on, aws-lc-rs is used; with neither, the crate
-//!   does not compile.
+//! - `aws-lc-rs` (default): signatures checked with aws-lc-rs. `rust-crypto`:
+//!   with RustCrypto, through jsonwebtoken's provider (jsonwebtoken is a
+//!   dependency only then). With both on, aws-lc-rs is used; with neither, the
+//!   crate does not compile.
 //! - `axum` (default): [`Claims`] and `Option<Claims>` as axum extractors.
 //! - `openapi`: import of API Gateway OpenAPI 3.0 / Swagger 2.0 exports.
 //! - `alb`: [`alb`], verification of an Application Load Balancer's signed user
@@ -145,12 +146,14 @@
 // The walls: `verifier` (tokens, keys, claims; no HTTP service) is below,
 // `auth` (the Tower layer, requirements, responses) stands on it, and the
 // integrations (`axum`, `openapi`, `alb`, `grpc`, `lambda`, `test_util`) are on
-// top, behind their features. `error` and `observe` are shared by all of them.
+// top, behind their features. `defaults`, `error` and `observe` are shared by
+// all of them.
 #[cfg(feature = "alb")]
 pub mod alb;
 mod auth;
 #[cfg(feature = "axum")]
 mod axum;
+mod defaults;
 mod error;
 #[cfg(feature = "grpc")]
 pub mod grpc;
@@ -188,7 +191,7 @@ pub use auth::{
     CognitoAuth, CognitoAuthLayer, Profile, RequestHead, Requirement, ResponseBody, ResponseFuture,
     Responses, TokenSource, TokenUseRule,
 };
-pub use error::{AuthError, AuthErrorKind, ConfigError};
+pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 pub use verifier::{
     ApiGatewayClaims, Claims, ClaimsError, DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE,
     DEFAULT_TOKEN_CACHE_CAPACITY, HttpApiClaims, JwksFuture, JwksProvider, PoolReadiness,
@@ -196,24 +199,39 @@ pub use verifier::{
     VerifierBuilder,
 };
 
-// What a multi-threaded server needs: the shared parts are `Send + Sync`, the
-// response future `Send` (a future is polled by one task at a time; the boxed
-// verification it may hold is `Send` only, as is usual for futures).
-const _: () = {
-    const fn send_sync<T: Send + Sync>() {}
-    const fn send<T: Send>() {}
-    send_sync::<Verifier>();
-    send_sync::<CognitoAuthLayer>();
-    send_sync::<CognitoAuth<tower_service_fn_stand_in::Service>>();
-    send::<ResponseFuture<tower_service_fn_stand_in::Service, ()>>();
-};
-
-// The same for the gRPC table, which a tonic server clones onto every connection.
-#[cfg(feature = "grpc")]
-const _: () = {
-    const fn send_sync<T: Send + Sync>() {}
-    send_sync::<grpc::GrpcAuthLayer>();
-    send_sync::<grpc::GrpcAuth<tower_service_fn_stand_in::Service>>();
+// What a multi-threaded server needs, checked at compile time: the shared parts
+// are `Send + Sync` and, where their docs promise cheap clones (a Tower layer and
+// service are cloned per connection), `Clone`. The response future is `Send`: a
+// future is polled by one task at a time, and the boxed verification it may hold
+// is `Send` only, as is usual for futures.
+const _: fn() = || {
+    use tower_service_fn_stand_in::Service;
+    fn shared<T: Send + Sync + Clone>() {}
+    fn send<T: Send>() {}
+    shared::<Verifier>();
+    shared::<CognitoAuthLayer>();
+    shared::<CognitoAuth<Service>>();
+    send::<ResponseFuture<Service, ()>>();
+    send::<ResponseBody<()>>();
+    #[cfg(feature = "openapi")]
+    {
+        shared::<openapi::RouteTableLayer>();
+        shared::<openapi::RouteTable<Service>>();
+    }
+    // The gRPC table, which a tonic server clones onto every connection.
+    #[cfg(feature = "grpc")]
+    {
+        shared::<grpc::GrpcAuthLayer>();
+        shared::<grpc::GrpcAuth<Service>>();
+    }
+    #[cfg(feature = "alb")]
+    {
+        shared::<alb::AlbVerifier>();
+        shared::<alb::AlbAuthLayer>();
+        shared::<alb::AlbAuth<Service>>();
+    }
+    #[cfg(feature = "lambda")]
+    shared::<lambda::Authorizer>();
 };
 
 /// A `Send + Sync` service, for the assertions above.

@@ -20,6 +20,7 @@
 //! - **Parsed once**: a key is checked to be an uncompressed P-256 point in a
 //!   SubjectPublicKeyInfo and prepared for the backend when it is fetched.
 
+use crate::defaults::{FETCH_TIMEOUT_SLACK, MAX_ALB_KEYS, MAX_MISSING_KIDS, MIN_RETRY_DELAY};
 use crate::error::{AuthError, AuthErrorKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -30,13 +31,6 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-
-/// Shortest wait after a failed fetch, even with a tiny cooldown.
-const MIN_RETRY_DELAY: Duration = Duration::from_millis(100);
-/// Most keys kept (the endpoint serves only real ALB keys, a handful per region).
-const MAX_KEYS: u64 = 1024;
-/// Most `kid`s remembered as unknown to the endpoint.
-const MAX_MISSING: u64 = 4096;
 
 /// The DER of a P-256 SubjectPublicKeyInfo up to its point: SEQUENCE {
 /// SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (65 bytes) }.
@@ -137,7 +131,7 @@ impl fmt::Debug for AlbKey {
 }
 
 /// How keys are fetched and kept; the defaults are set and documented in
-/// `AlbVerifierBuilder`.
+/// `AlbVerifierBuilder`, from the constants of [`crate::defaults`].
 #[derive(Clone, Debug)]
 pub(crate) struct KeySettings {
     pub(crate) client: reqwest::Client,
@@ -214,11 +208,11 @@ enum Gate {
 impl KeySource {
     pub(crate) fn new(base: String, settings: KeySettings) -> Self {
         let keys = Cache::builder()
-            .max_capacity(MAX_KEYS)
+            .max_capacity(MAX_ALB_KEYS)
             .time_to_live(settings.max_key_age)
             .build();
         let missing = Cache::builder()
-            .max_capacity(MAX_MISSING)
+            .max_capacity(MAX_MISSING_KIDS)
             .time_to_live(settings.unknown_kid_cooldown.max(MIN_RETRY_DELAY))
             .build();
         Self {
@@ -370,7 +364,7 @@ impl KeySource {
         let limit = self
             .settings
             .fetch_timeout
-            .saturating_add(Duration::from_millis(100));
+            .saturating_add(FETCH_TIMEOUT_SLACK);
         let result = match tokio::time::timeout(limit, self.download(url)).await {
             Ok(result) => result,
             Err(_) => Err(Fetched::Failed("timed out".to_owned())),

@@ -4,7 +4,7 @@ use super::verifier::{AlbVerifier, Verified};
 use crate::auth::requirement::{Requirement, TokenUseRule};
 use crate::auth::response::Responses;
 use crate::auth::{ResponseBody, ResponseFuture, RouteConfig, TokenSource};
-use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 use crate::verifier::Verifier;
 use crate::verifier::claims::Claims;
 use http::{Extensions, HeaderMap, HeaderName, Request, Response};
@@ -183,12 +183,14 @@ fn check(requirement: &Requirement, access: bool) -> Result<(), ConfigError> {
     let token_use = requirement.effective_token_use();
     if access && token_use != TokenUseRule::Access {
         return Err(ConfigError::new(
+            ConfigErrorKind::ContradictoryRequirement,
             "the requirement for x-amzn-oidc-accesstoken must take access tokens only: \
              Requirement::any_scope([...]) or .token_use(TokenUseRule::Access)",
         ));
     }
     if !access && !matches!(token_use, TokenUseRule::Id | TokenUseRule::Either) {
         return Err(ConfigError::new(
+            ConfigErrorKind::ContradictoryRequirement,
             "the load balancer's user claims carry no scopes: to require scopes, also verify \
              its access token with AlbAuthLayer::access_token(verifier, requirement)",
         ));

@@ -2,7 +2,8 @@
 
 use super::keys::{KeySettings, KeySource};
 use super::token;
-use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
+use crate::verifier::SharedSettings;
 use crate::verifier::claims::Claims;
 use moka::Expiry;
 use moka::sync::Cache;
@@ -12,16 +13,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Default largest `x-amzn-oidc-data` value accepted, in bytes. The load
-/// balancer refuses sessions whose claims and access token exceed 11 KiB.
-pub const DEFAULT_MAX_ALB_TOKEN_SIZE: usize = 16 * 1024;
-/// Default largest key document read, in bytes (a P-256 key in PEM is 178).
-pub const DEFAULT_MAX_KEY_SIZE: usize = 4 * 1024;
-
-/// Longest a verified token is remembered, whatever its `exp` says.
-const MAX_CACHED_SECS: u64 = 24 * 60 * 60;
-/// Most load balancers one verifier trusts.
-const MAX_LOAD_BALANCERS: usize = 100;
+use crate::defaults::{self, LONGEST_TOKEN_LIFETIME, MAX_LOAD_BALANCERS};
+pub use crate::defaults::{DEFAULT_MAX_ALB_TOKEN_SIZE, DEFAULT_MAX_KEY_SIZE};
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -109,7 +102,9 @@ impl Expiry<String, Verified> for UntilExp {
         _: std::time::Instant,
     ) -> Option<Duration> {
         let left = value.claims.exp().saturating_sub(now_secs());
-        Some(Duration::from_secs(left.min(MAX_CACHED_SECS)))
+        // Within Cognito's longest token lifetime, so that an absurd exp cannot
+        // overflow the cache's clock.
+        Some(Duration::from_secs(left).min(LONGEST_TOKEN_LIFETIME))
     }
 }
 
@@ -315,11 +310,14 @@ struct Arn {
 
 fn parse_arn(arn: &str) -> Result<Arn, ConfigError> {
     let bad = |why: &str| {
-        ConfigError::new(format!(
-            "load balancer ARN `{}` {why}; expected \
+        ConfigError::new(
+            ConfigErrorKind::InvalidArn,
+            format!(
+                "load balancer ARN `{}` {why}; expected \
              arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID",
-            arn.escape_debug()
-        ))
+                arn.escape_debug()
+            ),
+        )
     };
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, account, resource] = parts[..] else {
@@ -391,10 +389,13 @@ fn documented_endpoint(arn: &Arn) -> Result<String, ConfigError> {
         "aws-us-gov" if region == "us-gov-west-1" || region == "us-gov-east-1" => Ok(format!(
             "https://s3-{region}.amazonaws.com/aws-elb-public-keys-prod-{region}"
         )),
-        other => Err(ConfigError::new(format!(
-            "AWS documents no load balancer key endpoint for partition `{other}`, region `{region}`; \
+        other => Err(ConfigError::new(
+            ConfigErrorKind::InvalidKeyEndpoint,
+            format!(
+                "AWS documents no load balancer key endpoint for partition `{other}`, region `{region}`; \
              set AlbVerifierBuilder::key_endpoint"
-        ))),
+            ),
+        )),
     }
 }
 
@@ -409,30 +410,40 @@ fn is_loopback(url: &Url) -> bool {
 
 fn check_endpoint(endpoint: &str, allow_http: bool) -> Result<String, ConfigError> {
     let url = Url::parse(endpoint).map_err(|e| {
-        ConfigError::new(format!(
-            "load balancer key endpoint `{endpoint}` is not a valid URL ({e})"
-        ))
+        ConfigError::new(
+            ConfigErrorKind::InvalidKeyEndpoint,
+            format!("load balancer key endpoint `{endpoint}` is not a valid URL ({e})"),
+        )
     })?;
     match url.scheme() {
         "https" => {}
         "http" if allow_http || is_loopback(&url) => {}
         "http" => {
-            return Err(ConfigError::new(format!(
-                "load balancer key endpoint `{endpoint}` uses plain http on a non-loopback host; \
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidKeyEndpoint,
+                format!(
+                    "load balancer key endpoint `{endpoint}` uses plain http on a non-loopback host; \
                  use https, or AlbVerifierBuilder::insecure_allow_http if you really mean it"
-            )));
+                ),
+            ));
         }
         other => {
-            return Err(ConfigError::new(format!(
-                "load balancer key endpoint `{endpoint}` has scheme `{other}`, expected https"
-            )));
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidKeyEndpoint,
+                format!(
+                    "load balancer key endpoint `{endpoint}` has scheme `{other}`, expected https"
+                ),
+            ));
         }
     }
     if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
-        return Err(ConfigError::new(format!(
-            "load balancer key endpoint `{endpoint}` must be a base URL with a host and \
+        return Err(ConfigError::new(
+            ConfigErrorKind::InvalidKeyEndpoint,
+            format!(
+                "load balancer key endpoint `{endpoint}` must be a base URL with a host and \
              without query or fragment (keys are read from `{{endpoint}}/{{kid}}`)"
-        )));
+            ),
+        ));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
@@ -447,17 +458,10 @@ pub struct AlbVerifierBuilder {
     issuers: Vec<String>,
     key_endpoint: Option<String>,
     allow_http: bool,
-    leeway: Duration,
-    max_token_size: usize,
-    client: Option<reqwest::Client>,
-    fetch_timeout: Duration,
-    connect_timeout: Duration,
+    shared: SharedSettings,
     max_key_size: usize,
-    unknown_kid_cooldown: Duration,
     unknown_kid_burst: u32,
-    max_backoff: Duration,
     max_key_age: Duration,
-    token_cache_capacity: u64,
 }
 
 impl Default for AlbVerifierBuilder {
@@ -469,17 +473,10 @@ impl Default for AlbVerifierBuilder {
             issuers: Vec::new(),
             key_endpoint: None,
             allow_http: false,
-            leeway: Duration::ZERO,
-            max_token_size: DEFAULT_MAX_ALB_TOKEN_SIZE,
-            client: None,
-            fetch_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
+            shared: SharedSettings::new(DEFAULT_MAX_ALB_TOKEN_SIZE),
             max_key_size: DEFAULT_MAX_KEY_SIZE,
-            unknown_kid_cooldown: Duration::from_secs(5),
-            unknown_kid_burst: 5,
-            max_backoff: Duration::from_secs(60),
-            max_key_age: Duration::from_secs(24 * 60 * 60),
-            token_cache_capacity: crate::DEFAULT_TOKEN_CACHE_CAPACITY,
+            unknown_kid_burst: defaults::UNKNOWN_KID_BURST,
+            max_key_age: defaults::MAX_KEY_AGE,
         }
     }
 }
@@ -546,34 +543,34 @@ impl AlbVerifierBuilder {
 
     /// Clock skew allowed on `exp` and `nbf`. Default: none. At most 5 minutes.
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
+        self.shared.leeway = leeway;
         self
     }
 
     /// Largest token accepted, in bytes, checked before anything is decoded.
     /// Default: [`DEFAULT_MAX_ALB_TOKEN_SIZE`] (16 KiB).
     pub fn max_token_size(mut self, bytes: usize) -> Self {
-        self.max_token_size = bytes;
+        self.shared.max_token_size = bytes;
         self
     }
 
     /// The HTTP client for key fetches. Default: a rustls client with the
     /// [`connect_timeout`](Self::connect_timeout) that follows no redirects.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
+        self.shared.client = Some(client);
         self
     }
 
     /// Longest a key fetch may take, from connecting to the last byte. Requests
     /// that wait for a new key wait at most this long. Default: 5 s.
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.fetch_timeout = timeout;
+        self.shared.fetch_timeout = timeout;
         self
     }
 
     /// Longest the default client waits to connect. Default: 2 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.shared.connect_timeout = timeout;
         self
     }
 
@@ -591,7 +588,7 @@ impl AlbVerifierBuilder {
     /// (doubling up to [`max_backoff`](Self::max_backoff)). Must not be zero.
     /// Default: 5 s.
     pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
-        self.unknown_kid_cooldown = cooldown;
+        self.shared.unknown_kid_cooldown = cooldown;
         self
     }
 
@@ -606,7 +603,7 @@ impl AlbVerifierBuilder {
     /// Longest wait between fetch attempts while the key endpoint fails.
     /// Default: 60 s.
     pub fn max_backoff(mut self, backoff: Duration) -> Self {
-        self.max_backoff = backoff;
+        self.shared.max_backoff = backoff;
         self
     }
 
@@ -619,9 +616,9 @@ impl AlbVerifierBuilder {
 
     /// Most verified tokens remembered (each until its `exp`), so that a
     /// repeated token skips the signature check. `0` turns the cache off.
-    /// Default: 10,000.
+    /// Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`](crate::DEFAULT_TOKEN_CACHE_CAPACITY) (10,000).
     pub fn token_cache_capacity(mut self, entries: u64) -> Self {
-        self.token_cache_capacity = entries;
+        self.shared.token_cache_capacity = entries;
         self
     }
 
@@ -632,93 +629,84 @@ impl AlbVerifierBuilder {
     pub fn build(self) -> Result<AlbVerifier, ConfigError> {
         if self.arns.is_empty() {
             return Err(ConfigError::new(
+                ConfigErrorKind::NoLoadBalancer,
                 "no load balancer ARN configured: the token's `signer` must be pinned to yours",
             ));
         }
         if self.arns.len() > MAX_LOAD_BALANCERS {
-            return Err(ConfigError::new(format!(
-                "more than {MAX_LOAD_BALANCERS} load balancers configured"
-            )));
+            return Err(ConfigError::new(
+                ConfigErrorKind::OutOfRange,
+                format!("more than {MAX_LOAD_BALANCERS} load balancers configured"),
+            ));
         }
         let mut arns = self.arns.iter().map(|arn| parse_arn(arn));
         let first = arns.next().expect("not empty")?;
         for arn in arns {
             let arn = arn?;
             if arn != first {
-                return Err(ConfigError::new(format!(
-                    "the load balancers are in more than one region or partition \
+                return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidRegion,
+                    format!(
+                        "the load balancers are in more than one region or partition \
                      (`{}` and `{}`); use one verifier per region",
-                    first.region, arn.region
-                )));
+                        first.region, arn.region
+                    ),
+                ));
             }
         }
         if let Some(region) = &self.region
             && *region != first.region
         {
-            return Err(ConfigError::new(format!(
-                "region `{region}` is not the load balancers' region `{}`",
-                first.region
-            )));
-        }
-        if self.leeway > Duration::from_secs(300) {
-            return Err(ConfigError::new("leeway is longer than 5 minutes"));
-        }
-        if self.max_token_size < 64 {
-            return Err(ConfigError::new("max_token_size is below 64 bytes"));
-        }
-        if self.max_key_size < 256 {
-            return Err(ConfigError::new("max_key_size is below 256 bytes"));
-        }
-        for (what, d) in [
-            ("fetch_timeout", self.fetch_timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("unknown_kid_cooldown", self.unknown_kid_cooldown),
-            ("max_key_age", self.max_key_age),
-        ] {
-            if d.is_zero() {
-                return Err(ConfigError::new(format!("{what} is zero")));
-            }
-        }
-        if self.unknown_kid_burst == 0 {
-            return Err(ConfigError::new("unknown_kid_burst is zero"));
-        }
-        if self
-            .client_ids
-            .iter()
-            .chain(&self.issuers)
-            .any(String::is_empty)
-        {
             return Err(ConfigError::new(
-                "an empty client id or issuer is configured",
+                ConfigErrorKind::InvalidRegion,
+                format!(
+                    "region `{region}` is not the load balancers' region `{}`",
+                    first.region
+                ),
             ));
+        }
+        self.shared.check(
+            (
+                "max_key_size",
+                self.max_key_size,
+                defaults::MIN_KEY_SIZE_LIMIT,
+            ),
+            &[("max_key_age", self.max_key_age)],
+        )?;
+        if self.unknown_kid_burst == 0 {
+            return Err(ConfigError::new(
+                ConfigErrorKind::OutOfRange,
+                "unknown_kid_burst is zero",
+            ));
+        }
+        for (values, kind) in [
+            (&self.client_ids, ConfigErrorKind::InvalidClientId),
+            (&self.issuers, ConfigErrorKind::InvalidIssuer),
+        ] {
+            if values.iter().any(String::is_empty) {
+                return Err(ConfigError::new(
+                    kind,
+                    "an empty client id or issuer is configured",
+                ));
+            }
         }
         let endpoint = match &self.key_endpoint {
             Some(endpoint) => check_endpoint(endpoint, self.allow_http)?,
             None => documented_endpoint(&first)?,
         };
-        let client = match self.client {
-            Some(client) => client,
-            // No redirects: the key comes from the endpoint or not at all.
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .timeout(self.fetch_timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .pool_max_idle_per_host(0)
-                .build()
-                .map_err(|e| ConfigError::new(format!("cannot build the HTTP client: {e}")))?,
-        };
         let settings = KeySettings {
-            client,
-            fetch_timeout: self.fetch_timeout,
+            client: self.shared.client()?,
+            fetch_timeout: self.shared.fetch_timeout,
             max_key_size: self.max_key_size,
-            unknown_kid_cooldown: self.unknown_kid_cooldown,
+            unknown_kid_cooldown: self.shared.unknown_kid_cooldown,
             unknown_kid_burst: self.unknown_kid_burst,
-            max_backoff: self.max_backoff.max(self.unknown_kid_cooldown),
+            max_backoff: self.shared.max_backoff(),
             max_key_age: self.max_key_age,
         };
-        let tokens = (self.token_cache_capacity > 0).then(|| {
+        let capacity = self.shared.token_cache_capacity;
+        let tokens = (capacity > 0).then(|| {
             Cache::builder()
-                .max_capacity(self.token_cache_capacity)
+                .max_capacity(capacity)
                 .expire_after(UntilExp)
                 .build()
         });
@@ -738,8 +726,8 @@ impl AlbVerifierBuilder {
                 region: first.region,
                 client_ids: self.client_ids,
                 issuers: self.issuers,
-                leeway: self.leeway.as_secs(),
-                max_token_size: self.max_token_size,
+                leeway: self.shared.leeway.as_secs(),
+                max_token_size: self.shared.max_token_size,
                 keys: Arc::new(KeySource::new(endpoint, settings)),
                 tokens,
             }),

@@ -3,7 +3,7 @@ use super::token_source::TokenSource;
 use crate::auth::profile::Profile;
 use crate::auth::requirement::Requirement;
 use crate::auth::response::Responses;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::verifier::Verifier;
 use http::HeaderName;
 use std::sync::Arc;
@@ -171,6 +171,7 @@ impl CognitoAuthLayer {
         let sources: Vec<TokenSource> = sources.into_iter().collect();
         if sources.is_empty() {
             return Err(ConfigError::new(
+                ConfigErrorKind::InvalidTokenSource,
                 "no token source: a layer needs at least one",
             ));
         }
@@ -180,7 +181,10 @@ impl CognitoAuthLayer {
             .collect();
         names.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
         if names.windows(2).any(|w| w[0] == w[1]) {
-            return Err(ConfigError::new("the same token header is listed twice"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidTokenSource,
+                "the same token header is listed twice",
+            ));
         }
         Arc::make_mut(&mut self.route).sources = sources;
         Ok(self)

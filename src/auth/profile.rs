@@ -2,7 +2,7 @@
 
 use crate::auth::requirement::Requirement;
 use crate::auth::response::Responses;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrorKind};
 use std::sync::Arc;
 
 /// The AWS front door whose rules a [`CognitoAuthLayer`](crate::CognitoAuthLayer)
@@ -71,11 +71,15 @@ impl Profile {
         match self {
             Self::RestApi => Ok(()),
             Self::HttpApi { audiences } if audiences.is_empty() => Err(ConfigError::new(
+                ConfigErrorKind::InvalidAudience,
                 "an HTTP API profile needs at least one audience (the authorizer's \
                  jwtConfiguration.audience, for Cognito an app client id)",
             )),
             Self::HttpApi { audiences } if audiences.iter().any(String::is_empty) => {
-                Err(ConfigError::new("an empty audience is configured"))
+                Err(ConfigError::new(
+                    ConfigErrorKind::InvalidAudience,
+                    "an empty audience is configured",
+                ))
             }
             Self::HttpApi { .. } => Ok(()),
         }

@@ -1,6 +1,6 @@
 //! [`Requirement`]: what one route asks of a verified token.
 
-use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 use crate::verifier::claims::{Claims, TokenUse};
 use regex_lite::Regex;
 use serde_json::Value;
@@ -239,18 +239,23 @@ impl Requirement {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.scope_match.is_some() && self.scopes.is_empty() {
             return Err(ConfigError::new(
+                ConfigErrorKind::InvalidRequirement,
                 "a scope requirement lists no scopes; use Requirement::new() for a route without scopes",
             ));
         }
         if let Some(bad) = self.scopes.iter().find(|s| {
             s.is_empty() || s.contains([' ', '"', '\\']) || s.chars().any(char::is_control)
         }) {
-            return Err(ConfigError::new(format!(
-                "scope {bad:?} is empty or contains a space, quote, backslash or control character"
-            )));
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidRequirement,
+                format!(
+                    "scope {bad:?} is empty or contains a space, quote, backslash or control character"
+                ),
+            ));
         }
         if self.scope_match.is_some() && self.effective_token_use() == TokenUseRule::Id {
             return Err(ConfigError::new(
+                ConfigErrorKind::ContradictoryRequirement,
                 "a route cannot require scopes of ID tokens: ID tokens carry no scopes",
             ));
         }
@@ -261,32 +266,44 @@ impl Requirement {
             .any(String::is_empty)
         {
             return Err(ConfigError::new(
+                ConfigErrorKind::InvalidRequirement,
                 "an empty group name or client id is required",
             ));
         }
         if self.pools.iter().any(String::is_empty) {
-            return Err(ConfigError::new("an empty user pool id is required"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidRequirement,
+                "an empty user pool id is required",
+            ));
         }
         match self.audiences.as_deref() {
             Some([]) => {
                 return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidAudience,
                     "an HTTP API authorizer lists no audience: every token would be refused",
                 ));
             }
             Some(list) if list.iter().any(String::is_empty) => {
-                return Err(ConfigError::new("an empty audience is configured"));
+                return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidAudience,
+                    "an empty audience is configured",
+                ));
             }
             _ => {}
         }
         if let Some(aud) = &self.aud {
             if let Err(why) = &aud.regex {
-                return Err(ConfigError::new(format!(
-                    "token validation expression {:?} does not compile: {why}",
-                    aud.pattern
-                )));
+                return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidRequirement,
+                    format!(
+                        "token validation expression {:?} does not compile: {why}",
+                        aud.pattern
+                    ),
+                ));
             }
             if self.effective_token_use() == TokenUseRule::Access {
                 return Err(ConfigError::new(
+                    ConfigErrorKind::ContradictoryRequirement,
                     "a route that takes only access tokens cannot have a token validation expression: \
                      access tokens have no aud, so every request would be refused",
                 ));

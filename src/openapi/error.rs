@@ -4,7 +4,8 @@ use std::fmt;
 
 /// Why an API definition could not be imported. Its `Display` names the
 /// operation concerned, such as `GET /pets/{petId}`, when there is one.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", At(.operation.as_deref()))]
 pub struct ImportError {
     kind: ImportErrorKind,
     operation: Option<String>,
@@ -105,13 +106,14 @@ impl ImportError {
     }
 }
 
-impl fmt::Display for ImportError {
+/// The `{operation}: ` that starts an [`ImportError`]'s `Display`, if it has one.
+struct At<'a>(Option<&'a str>);
+
+impl fmt::Display for At<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.operation {
-            Some(operation) => write!(f, "{operation}: {}", self.message),
-            None => f.write_str(&self.message),
+        match self.0 {
+            Some(operation) => write!(f, "{operation}: "),
+            None => Ok(()),
         }
     }
 }
-
-impl std::error::Error for ImportError {}

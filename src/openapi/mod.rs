@@ -143,7 +143,7 @@ use crate::auth::CognitoAuthLayer;
 use crate::auth::profile::Profile;
 use crate::auth::requirement::Requirement;
 use crate::auth::response::Responses;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::verifier::pool::UserPool;
 use crate::verifier::{Verifier, VerifierBuilder};
 use http::{HeaderName, Method};
@@ -423,11 +423,14 @@ impl ApiDefinition {
     pub fn layer(&self, verifier: Verifier) -> Result<RouteTableLayer, ConfigError> {
         let trusted: Vec<&str> = verifier.pool_ids().collect();
         if let Some(pool) = self.pools.iter().find(|p| !trusted.contains(&p.id())) {
-            return Err(ConfigError::new(format!(
-                "the verifier does not trust the user pool `{}` of the API definition; \
+            return Err(ConfigError::new(
+                ConfigErrorKind::UntrustedPool,
+                format!(
+                    "the verifier does not trust the user pool `{}` of the API definition; \
                  build it with ApiDefinition::verifier_builder()",
-                pool.id()
-            )));
+                    pool.id()
+                ),
+            ));
         }
         let base = CognitoAuthLayer::new(verifier);
         let policies = self
@@ -442,7 +445,7 @@ impl ApiDefinition {
                         .profile(profile)
                         .and_then(|layer| layer.require(requirement))
                         .map(Policy::Token)
-                        .map_err(|e| ConfigError::new(format!("{route}: {}", e.message()))),
+                        .map_err(|e| e.at(route)),
                     (Access::Refused(_), ..) => Ok(Policy::Refused),
                     _ => Ok(Policy::Public),
                 },

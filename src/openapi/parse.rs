@@ -6,6 +6,7 @@ use super::options::ImportOptions;
 use super::template;
 use super::{Access, Route, RouteAuth};
 use crate::auth::requirement::Requirement;
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::verifier::pool::UserPool;
 use http::{HeaderName, Method};
 use serde_json::{Map, Value};
@@ -71,6 +72,20 @@ enum Front {
 
 fn invalid(message: impl Into<String>) -> ImportError {
     ImportError::new(Kind::Invalid, message)
+}
+
+/// The import error for a requirement the definition describes but that does not
+/// validate: a requirement no token could meet is a contradiction in the
+/// definition, anything else a value of the wrong shape.
+fn import_kind(kind: ConfigErrorKind) -> Kind {
+    match kind {
+        ConfigErrorKind::ContradictoryRequirement => Kind::Contradictory,
+        _ => Kind::Invalid,
+    }
+}
+
+fn from_config(error: &ConfigError) -> ImportError {
+    ImportError::new(import_kind(error.kind()), error.message())
 }
 
 /// Reads the pools and routes out of a parsed document.
@@ -228,7 +243,7 @@ pub(crate) fn import(doc: &Value, options: &ImportOptions) -> Result<Parsed, Imp
             if let Some(requirement) = route.requirement() {
                 requirement
                     .validate()
-                    .map_err(|e| invalid(e.message().to_owned()).at(&label))?;
+                    .map_err(|e| from_config(&e).at(&label))?;
             }
             importer.routes.push(route);
         }
@@ -752,7 +767,7 @@ fn cognito(
         Requirement::new()
             .aud_matches(expression.clone())
             .validate()
-            .map_err(|e| (Kind::Invalid, e.message().to_owned()))?;
+            .map_err(|e| (import_kind(e.kind()), e.message().to_owned()))?;
     }
     Ok(CognitoScheme {
         pools,

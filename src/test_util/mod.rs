@@ -207,7 +207,6 @@ fn now() -> u64 {
 impl LocalUserPool {
     /// Generates the pool's keys and starts its JWKS endpoint.
     pub async fn start() -> io::Result<Self> {
-        crate::verifier::crypto::install_default();
         let pool_id = format!("us-east-1_{}", random_string(9, ALNUM));
         let issuer = format!("https://cognito-idp.us-east-1.amazonaws.com/{pool_id}");
         let id_key = SigningKey::generate(random_kid());

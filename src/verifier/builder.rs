@@ -5,17 +5,14 @@ use super::keys::{KeyOrigin, KeySettings, KeySource};
 use super::pool::UserPool;
 use super::revocation::Revocation;
 use super::{Hook, Inner, Pool, Verifier, crypto};
-use crate::error::ConfigError;
+use crate::defaults;
+pub use crate::defaults::{
+    DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY,
+};
+use crate::error::{ConfigError, ConfigErrorKind};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Default largest token accepted, in bytes.
-pub const DEFAULT_MAX_TOKEN_SIZE: usize = 16 * 1024;
-/// Default largest JWKS response accepted, in bytes.
-pub const DEFAULT_MAX_JWKS_SIZE: usize = 1024 * 1024;
-/// Default number of verified tokens kept.
-pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
 
 /// Builds a [`Verifier`]; see its setters for the defaults.
 #[derive(Clone, Debug)]
@@ -23,17 +20,10 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
 pub struct VerifierBuilder {
     pools: Vec<UserPool>,
     client_ids: Vec<String>,
-    leeway: Duration,
-    max_token_size: usize,
-    client: Option<reqwest::Client>,
-    fetch_timeout: Duration,
-    connect_timeout: Duration,
+    shared: SharedSettings,
     max_jwks_size: usize,
     refresh_interval: Duration,
-    unknown_kid_cooldown: Duration,
-    max_backoff: Duration,
     max_stale: Duration,
-    token_cache_capacity: u64,
     /// Set by an API definition without Cognito authorizers: a verifier with no
     /// pool, which refuses every token, is what such a definition needs.
     no_pools_ok: bool,
@@ -46,17 +36,10 @@ impl Default for VerifierBuilder {
         Self {
             pools: Vec::new(),
             client_ids: Vec::new(),
-            leeway: Duration::ZERO,
-            max_token_size: DEFAULT_MAX_TOKEN_SIZE,
-            client: None,
-            fetch_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
+            shared: SharedSettings::new(DEFAULT_MAX_TOKEN_SIZE),
             max_jwks_size: DEFAULT_MAX_JWKS_SIZE,
-            refresh_interval: Duration::from_secs(15 * 60),
-            unknown_kid_cooldown: Duration::from_secs(5),
-            max_backoff: Duration::from_secs(60),
-            max_stale: Duration::from_secs(24 * 60 * 60),
-            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
+            refresh_interval: defaults::REFRESH_INTERVAL,
+            max_stale: defaults::MAX_STALE,
             no_pools_ok: false,
             revocation: None,
             revocation_fail_open: false,
@@ -103,14 +86,14 @@ impl VerifierBuilder {
 
     /// Clock skew allowed on `exp` and `nbf`. Default: none. At most 5 minutes.
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
+        self.shared.leeway = leeway;
         self
     }
 
     /// Largest token accepted, in bytes, checked before anything is decoded.
-    /// Default: 16 KiB (Cognito tokens are 1 to 4 KiB).
+    /// Default: [`DEFAULT_MAX_TOKEN_SIZE`] (16 KiB; Cognito tokens are 1 to 4 KiB).
     pub fn max_token_size(mut self, bytes: usize) -> Self {
-        self.max_token_size = bytes;
+        self.shared.max_token_size = bytes;
         self
     }
 
@@ -118,7 +101,7 @@ impl VerifierBuilder {
     /// connect timeout that follows no redirects. The [`fetch_timeout`](Self::fetch_timeout) applies to
     /// every fetch either way.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
+        self.shared.client = Some(client);
         self
     }
 
@@ -128,18 +111,18 @@ impl VerifierBuilder {
     /// or stopped running it: the next request then starts a fetch of its own.
     /// Default: 5 s.
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.fetch_timeout = timeout;
+        self.shared.fetch_timeout = timeout;
         self
     }
 
     /// Longest the default client waits to connect. Default: 2 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.shared.connect_timeout = timeout;
         self
     }
 
     /// Largest JWKS response read, in bytes; a larger one is a failed fetch, cut
-    /// off at the limit. Default: 1 MiB.
+    /// off at the limit. Default: [`DEFAULT_MAX_JWKS_SIZE`] (1 MiB).
     pub fn max_jwks_size(mut self, bytes: usize) -> Self {
         self.max_jwks_size = bytes;
         self
@@ -165,13 +148,13 @@ impl VerifierBuilder {
     /// step of the back-off after a failed fetch (doubling up to
     /// [`max_backoff`](Self::max_backoff)). Must not be zero. Default: 5 s.
     pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
-        self.unknown_kid_cooldown = cooldown;
+        self.shared.unknown_kid_cooldown = cooldown;
         self
     }
 
     /// Longest wait between fetch attempts while the JWKS endpoint fails. Default: 60 s.
     pub fn max_backoff(mut self, backoff: Duration) -> Self {
-        self.max_backoff = backoff;
+        self.shared.max_backoff = backoff;
         self
     }
 
@@ -185,9 +168,9 @@ impl VerifierBuilder {
 
     /// Most verified tokens remembered, so a repeated token skips the signature
     /// check (each is forgotten at its `exp`, or when its key leaves the key set).
-    /// `0` turns the cache off. Default: 10,000.
+    /// `0` turns the cache off. Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`] (10,000).
     pub fn token_cache_capacity(mut self, entries: u64) -> Self {
-        self.token_cache_capacity = entries;
+        self.shared.token_cache_capacity = entries;
         self
     }
 
@@ -218,54 +201,41 @@ impl VerifierBuilder {
     /// Checks the configuration and builds the verifier.
     pub fn build(self) -> Result<Verifier, ConfigError> {
         if self.pools.is_empty() && !self.no_pools_ok {
-            return Err(ConfigError::new("no user pool configured"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::NoPool,
+                "no user pool configured",
+            ));
         }
-        if self.pools.len() > 1000 {
-            return Err(ConfigError::new("more than 1,000 user pools configured"));
+        if self.pools.len() > defaults::MAX_POOLS {
+            return Err(ConfigError::new(
+                ConfigErrorKind::OutOfRange,
+                "more than 1,000 user pools configured",
+            ));
         }
-        if self.leeway > Duration::from_secs(300) {
-            return Err(ConfigError::new("leeway is longer than 5 minutes"));
-        }
-        if self.max_token_size < 64 {
-            return Err(ConfigError::new("max_token_size is below 64 bytes"));
-        }
-        if self.max_jwks_size < 256 {
-            return Err(ConfigError::new("max_jwks_size is below 256 bytes"));
-        }
-        for (what, d) in [
-            ("fetch_timeout", self.fetch_timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("refresh_interval", self.refresh_interval),
-            ("max_stale", self.max_stale),
-            ("unknown_kid_cooldown", self.unknown_kid_cooldown),
-        ] {
-            if d.is_zero() {
-                return Err(ConfigError::new(format!("{what} is zero")));
-            }
-        }
+        self.shared.check(
+            (
+                "max_jwks_size",
+                self.max_jwks_size,
+                defaults::MIN_JWKS_SIZE_LIMIT,
+            ),
+            &[
+                ("refresh_interval", self.refresh_interval),
+                ("max_stale", self.max_stale),
+            ],
+        )?;
         if self.client_ids.iter().any(String::is_empty) {
-            return Err(ConfigError::new("an empty client id is configured"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidClientId,
+                "an empty client id is configured",
+            ));
         }
-        let client = match self.client {
-            Some(client) => client,
-            // No redirects: the JWKS comes from the configured URL or not at all.
-            // No idle connections: fetches are minutes apart, and a pooled
-            // connection can outlive the runtime that opened it.
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .timeout(self.fetch_timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .pool_max_idle_per_host(0)
-                .build()
-                .map_err(|e| ConfigError::new(format!("cannot build the HTTP client: {e}")))?,
-        };
         let settings = Arc::new(KeySettings {
-            client,
-            fetch_timeout: self.fetch_timeout,
+            client: self.shared.client()?,
+            fetch_timeout: self.shared.fetch_timeout,
             max_jwks_size: self.max_jwks_size,
             refresh_interval: self.refresh_interval,
-            unknown_kid_cooldown: self.unknown_kid_cooldown,
-            max_backoff: self.max_backoff.max(self.unknown_kid_cooldown),
+            unknown_kid_cooldown: self.shared.unknown_kid_cooldown,
+            max_backoff: self.shared.max_backoff(),
             max_stale: self.max_stale,
         });
 
@@ -292,9 +262,10 @@ impl VerifierBuilder {
             };
             for issuer in &resolved.issuers {
                 if by_issuer.insert(issuer.clone(), pools.len()).is_some() {
-                    return Err(ConfigError::new(format!(
-                        "issuer `{issuer}` is configured twice"
-                    )));
+                    return Err(ConfigError::new(
+                        ConfigErrorKind::DuplicateIssuer,
+                        format!("issuer `{issuer}` is configured twice"),
+                    ));
                 }
             }
             pools.push(Pool {
@@ -302,8 +273,8 @@ impl VerifierBuilder {
                 keys,
             });
         }
-        let tokens =
-            (self.token_cache_capacity > 0).then(|| TokenCache::new(self.token_cache_capacity));
+        let capacity = self.shared.token_cache_capacity;
+        let tokens = (capacity > 0).then(|| TokenCache::new(capacity));
         tracing::debug!(
             backend = crypto::BACKEND,
             pools = pools.len(),
@@ -314,8 +285,8 @@ impl VerifierBuilder {
                 pools,
                 by_issuer,
                 client_ids: self.client_ids,
-                leeway: self.leeway.as_secs(),
-                max_token_size: self.max_token_size,
+                leeway: self.shared.leeway.as_secs(),
+                max_token_size: self.shared.max_token_size,
                 tokens,
                 revocation: self.revocation.map(|hook| Hook {
                     fail_open: self.revocation_fail_open,
@@ -323,5 +294,103 @@ impl VerifierBuilder {
                 }),
             }),
         })
+    }
+}
+
+/// The settings this builder shares with the load balancer's
+/// (`alb::AlbVerifierBuilder`): their defaults, from [`crate::defaults`], and
+/// their checks, with the messages both give.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedSettings {
+    pub(crate) leeway: Duration,
+    pub(crate) max_token_size: usize,
+    pub(crate) client: Option<reqwest::Client>,
+    pub(crate) fetch_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) unknown_kid_cooldown: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) token_cache_capacity: u64,
+}
+
+impl SharedSettings {
+    /// The defaults, with this largest token.
+    pub(crate) fn new(max_token_size: usize) -> Self {
+        Self {
+            leeway: Duration::ZERO,
+            max_token_size,
+            client: None,
+            fetch_timeout: defaults::FETCH_TIMEOUT,
+            connect_timeout: defaults::CONNECT_TIMEOUT,
+            unknown_kid_cooldown: defaults::UNKNOWN_KID_COOLDOWN,
+            max_backoff: defaults::MAX_BACKOFF,
+            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
+        }
+    }
+
+    /// Checks these settings, then the builder's own: a size limit (its
+    /// setter's name, its value and the least allowed) and durations that must
+    /// not be zero (named as their setters).
+    pub(crate) fn check(
+        &self,
+        (what, bytes, least): (&str, usize, usize),
+        durations: &[(&str, Duration)],
+    ) -> Result<(), ConfigError> {
+        let out_of_range =
+            |message: String| Err(ConfigError::new(ConfigErrorKind::OutOfRange, message));
+        if self.leeway > defaults::MAX_LEEWAY {
+            let minutes = defaults::MAX_LEEWAY.as_secs() / 60;
+            return out_of_range(format!("leeway is longer than {minutes} minutes"));
+        }
+        for (what, bytes, least) in [
+            (
+                "max_token_size",
+                self.max_token_size,
+                defaults::MIN_TOKEN_SIZE_LIMIT,
+            ),
+            (what, bytes, least),
+        ] {
+            if bytes < least {
+                return out_of_range(format!("{what} is below {least} bytes"));
+            }
+        }
+        let shared = [
+            ("fetch_timeout", self.fetch_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("unknown_kid_cooldown", self.unknown_kid_cooldown),
+        ];
+        for &(what, duration) in shared.iter().chain(durations) {
+            if duration.is_zero() {
+                return out_of_range(format!("{what} is zero"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The HTTP client for key fetches: the one given, or the default one,
+    /// with rustls and these timeouts. The default follows no redirects (the
+    /// keys come from the configured URL or not at all) and keeps no idle
+    /// connections (fetches are minutes apart, and a pooled connection can
+    /// outlive the runtime that opened it).
+    pub(crate) fn client(&self) -> Result<reqwest::Client, ConfigError> {
+        if let Some(client) = &self.client {
+            return Ok(client.clone());
+        }
+        reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.fetch_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(|e| {
+                ConfigError::new(
+                    ConfigErrorKind::HttpClient,
+                    format!("cannot build the HTTP client: {e}"),
+                )
+            })
+    }
+
+    /// The longest back-off, never shorter than the cooldown.
+    pub(crate) fn max_backoff(&self) -> Duration {
+        self.max_backoff.max(self.unknown_kid_cooldown)
     }
 }

@@ -1,11 +1,12 @@
-//! The signature backend: jsonwebtoken's aws-lc-rs or RustCrypto provider.
+//! The signature backend: aws-lc-rs (the default), or RustCrypto through
+//! jsonwebtoken's provider.
 //!
-//! jsonwebtoken 11 panics at its first verification when both of its backends are
-//! compiled in and none was installed. This crate never asks jsonwebtoken to choose:
-//! it calls the provider it picked itself, aws-lc-rs when both features are on.
-//! With aws-lc-rs, signatures are checked by aws-lc-rs itself against keys parsed
-//! once per key set (`RsaPublicKey`); jsonwebtoken's provider then only serves
-//! the test kit.
+//! With aws-lc-rs, signatures are checked by aws-lc-rs itself against keys
+//! parsed once per key set (`RsaPublicKey`, and the load balancer's
+//! `EcPublicKey`); jsonwebtoken is then not compiled at all. With `rust-crypto`
+//! alone, the checks go through jsonwebtoken's RustCrypto provider, named
+//! here, never through jsonwebtoken's process default. With both features on,
+//! aws-lc-rs is used.
 
 #[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
 compile_error!(
@@ -13,24 +14,13 @@ compile_error!(
      or the `rust-crypto` feature"
 );
 
-use jsonwebtoken::crypto::CryptoProvider;
 #[cfg(not(feature = "aws-lc-rs"))]
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-/// The provider this build uses.
-pub(crate) fn provider() -> &'static CryptoProvider {
-    #[cfg(feature = "aws-lc-rs")]
-    {
-        &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER
-    }
-    #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
-    {
-        &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER
-    }
-    #[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
-    {
-        unreachable!("refused at compile time above")
-    }
+/// The RustCrypto provider, when it is the backend.
+#[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+pub(crate) fn provider() -> &'static jsonwebtoken::crypto::CryptoProvider {
+    &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER
 }
 
 /// Name of the backend in use, for logs and docs.
@@ -39,14 +29,6 @@ pub(crate) const BACKEND: &str = if cfg!(feature = "aws-lc-rs") {
 } else {
     "rust-crypto"
 };
-
-/// Makes this crate's provider jsonwebtoken's process default, if none is set yet,
-/// so that jsonwebtoken's own `encode` and `decode` work when both backends are
-/// compiled in (the test kit signs tokens with `encode`).
-#[cfg_attr(not(feature = "test-util"), allow(dead_code))]
-pub(crate) fn install_default() {
-    let _ = provider().install_default();
-}
 
 /// An RSA public key, prepared once when its key set is read and used for every
 /// RS256 check. With aws-lc-rs the key is parsed once, Montgomery constants

@@ -16,6 +16,8 @@ pub(crate) mod pool;
 pub(crate) mod revocation;
 pub(crate) mod token;
 
+#[cfg(feature = "alb")]
+pub(crate) use builder::SharedSettings;
 pub use builder::{
     DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY, VerifierBuilder,
 };

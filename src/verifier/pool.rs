@@ -1,6 +1,6 @@
 //! [`UserPool`]: which Cognito user pool issues the tokens, and where its keys are.
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::verifier::keys::{self, JwksProvider, KeyOrigin};
 use reqwest::Url;
 use std::fmt;
@@ -242,35 +242,50 @@ impl UserPool {
             self.provider.is_some(),
         ];
         if key_settings.iter().filter(|&&set| set).count() > 1 {
-            return Err(ConfigError::new(format!(
-                "user pool `{}`: keys come from one place; give only one of jwks_url, \
+            return Err(ConfigError::new(
+                ConfigErrorKind::ConflictingKeySources,
+                format!(
+                    "user pool `{}`: keys come from one place; give only one of jwks_url, \
                  static_jwks (or static_jwks_file) and jwks_provider",
-                self.id
-            )));
+                    self.id
+                ),
+            ));
         }
         let keys_given = key_settings.contains(&true);
         if self.multi_region && self.issuer.is_some() {
-            return Err(ConfigError::new(format!(
-                "user pool `{}`: multi_region_issuer names AWS's issuer forms; \
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidIssuer,
+                format!(
+                    "user pool `{}`: multi_region_issuer names AWS's issuer forms; \
                  it cannot be combined with an explicit issuer",
-                self.id
-            )));
+                    self.id
+                ),
+            ));
         }
         let explicit = self.issuer.is_some() && keys_given;
         let (region, id) = self.region_and_id(explicit)?;
 
         let issuers = match &self.issuer {
             Some(issuer) => {
-                check_url(issuer, "issuer", self.allow_http, &self.id)?;
+                check_url(
+                    issuer,
+                    "issuer",
+                    ConfigErrorKind::InvalidIssuer,
+                    self.allow_http,
+                    &self.id,
+                )?;
                 check_issuer(issuer, &self.id)?;
                 vec![issuer.clone()]
             }
             None => {
                 let region = region.as_deref().ok_or_else(|| {
-                    ConfigError::new(format!(
-                        "user pool `{}`: no region in the pool id and no explicit issuer",
-                        self.id
-                    ))
+                    ConfigError::new(
+                        ConfigErrorKind::InvalidPoolId,
+                        format!(
+                            "user pool `{}`: no region in the pool id and no explicit issuer",
+                            self.id
+                        ),
+                    )
                 })?;
                 vec![
                     format!("https://cognito-idp.{region}.amazonaws.com/{id}"),
@@ -290,7 +305,13 @@ impl UserPool {
                 None if self.multi_region => format!("{}/.well-known/jwks.json", issuers[1]),
                 None => format!("{}/.well-known/jwks.json", issuers[0]),
             };
-            KeyOrigin::Http(check_url(&jwks, "JWKS URL", self.allow_http, &self.id)?)
+            KeyOrigin::Http(check_url(
+                &jwks,
+                "JWKS URL",
+                ConfigErrorKind::InvalidJwksUrl,
+                self.allow_http,
+                &self.id,
+            )?)
         };
 
         Ok(ResolvedPool { id, issuers, keys })
@@ -306,17 +327,24 @@ impl UserPool {
             StaticJwks::Text(text) => (text.as_bytes().to_vec(), "static JWKS".to_owned()),
             StaticJwks::File(path) => {
                 let body = std::fs::read(path).map_err(|e| {
-                    ConfigError::new(format!(
-                        "user pool `{}`: cannot read static JWKS file `{}`: {e}",
-                        self.id,
-                        path.display()
-                    ))
+                    ConfigError::new(
+                        ConfigErrorKind::InvalidJwks,
+                        format!(
+                            "user pool `{}`: cannot read static JWKS file `{}`: {e}",
+                            self.id,
+                            path.display()
+                        ),
+                    )
                 })?;
                 (body, format!("static JWKS file `{}`", path.display()))
             }
         };
-        keys::parse_static_jwks(&body)
-            .map_err(|why| ConfigError::new(format!("user pool `{}`: {what}: {why}", self.id)))
+        keys::parse_static_jwks(&body).map_err(|why| {
+            ConfigError::new(
+                ConfigErrorKind::InvalidJwks,
+                format!("user pool `{}`: {what}: {why}", self.id),
+            )
+        })
     }
 
     /// The region (when known) and the full pool id. `new` and `in_region` share
@@ -346,10 +374,13 @@ impl UserPool {
 }
 
 fn bad_id(id: &str, why: &str) -> ConfigError {
-    ConfigError::new(format!(
-        "user pool id `{}` {why}; expected the form `us-east-1_AbCdEfGhI`",
-        id.escape_debug()
-    ))
+    ConfigError::new(
+        ConfigErrorKind::InvalidPoolId,
+        format!(
+            "user pool id `{}` {why}; expected the form `us-east-1_AbCdEfGhI`",
+            id.escape_debug()
+        ),
+    )
 }
 
 /// The one validation of a full pool id (`us-east-1_AbCdEfGhI`); returns its
@@ -401,31 +432,44 @@ fn check_region(region: &str) -> Result<(), String> {
     }
 }
 
-fn check_url(url: &str, what: &str, allow_http: bool, pool: &str) -> Result<Url, ConfigError> {
+/// Checks an issuer or a JWKS URL (`what`, an error of `kind`).
+fn check_url(
+    url: &str,
+    what: &str,
+    kind: ConfigErrorKind,
+    allow_http: bool,
+    pool: &str,
+) -> Result<Url, ConfigError> {
     let parsed = Url::parse(url).map_err(|e| {
-        ConfigError::new(format!(
-            "user pool `{pool}`: {what} `{url}` is not a valid URL ({e})"
-        ))
+        ConfigError::new(
+            kind,
+            format!("user pool `{pool}`: {what} `{url}` is not a valid URL ({e})"),
+        )
     })?;
     match parsed.scheme() {
         "https" => {}
         "http" if allow_http || is_loopback(&parsed) => {}
         "http" => {
-            return Err(ConfigError::new(format!(
-                "user pool `{pool}`: {what} `{url}` uses plain http on a non-loopback host; \
+            return Err(ConfigError::new(
+                kind,
+                format!(
+                    "user pool `{pool}`: {what} `{url}` uses plain http on a non-loopback host; \
                  use https, or UserPool::insecure_allow_http if you really mean it"
-            )));
+                ),
+            ));
         }
         other => {
-            return Err(ConfigError::new(format!(
-                "user pool `{pool}`: {what} `{url}` has scheme `{other}`, expected https"
-            )));
+            return Err(ConfigError::new(
+                kind,
+                format!("user pool `{pool}`: {what} `{url}` has scheme `{other}`, expected https"),
+            ));
         }
     }
     if parsed.host().is_none() {
-        return Err(ConfigError::new(format!(
-            "user pool `{pool}`: {what} `{url}` has no host"
-        )));
+        return Err(ConfigError::new(
+            kind,
+            format!("user pool `{pool}`: {what} `{url}` has no host"),
+        ));
     }
     Ok(parsed)
 }
@@ -445,10 +489,13 @@ fn check_issuer(issuer: &str, pool: &str) -> Result<(), ConfigError> {
     } else {
         return Ok(());
     };
-    Err(ConfigError::new(format!(
-        "user pool `{pool}`: issuer `{issuer}` {why}; give it exactly as the tokens' `iss` \
+    Err(ConfigError::new(
+        ConfigErrorKind::InvalidIssuer,
+        format!(
+            "user pool `{pool}`: issuer `{issuer}` {why}; give it exactly as the tokens' `iss` \
          has it, such as `https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI`"
-    )))
+        ),
+    ))
 }
 
 fn is_loopback(url: &Url) -> bool {

@@ -14,6 +14,7 @@
 //! covers have expired. For several instances of a service, implement
 //! [`Revocation`] over a shared store (see its contract).
 
+use crate::defaults::LONGEST_TOKEN_LIFETIME;
 use crate::verifier::claims::Claims;
 use moka::Expiry;
 use moka::sync::Cache;
@@ -149,17 +150,15 @@ impl Expiry<String, Entry> for EntryExpiry {
     }
 }
 
-/// Cognito's longest token lifetime: a `sub` sign-out must outlive every token
-/// issued before it.
-const LONGEST_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
-
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
-/// How long until `exp` (epoch seconds), at least a second, at most a day.
+/// How long until `exp` (epoch seconds), at least a second, at most Cognito's
+/// longest token lifetime: a `sub` sign-out must outlive every token issued
+/// before it.
 fn until(exp: u64) -> Duration {
     Duration::from_secs(
         exp.saturating_sub(now_secs())

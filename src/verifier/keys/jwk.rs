@@ -1,6 +1,7 @@
 //! A JWKS document and its keys: the rules a Cognito signing key must meet,
 //! for a fetched set (unusable keys skipped) and a static one (refused).
 
+use crate::defaults::MAX_JWKS_KEYS;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
@@ -12,8 +13,6 @@ use std::fmt;
 pub(crate) const MIN_RSA_BITS: usize = 2048;
 /// Largest RSA modulus accepted, in bits (bounds the cost of one verification).
 pub(crate) const MAX_RSA_BITS: usize = 8192;
-/// Most keys kept from one JWKS (Cognito publishes two; a rotation briefly four).
-pub(crate) const MAX_KEYS: usize = 1024;
 /// Unusable keys of one JWKS logged one by one; the rest are only counted.
 const MAX_LOGGED_SKIPS: usize = 5;
 
@@ -120,8 +119,8 @@ pub(crate) fn parse_jwks(
     let mut keys = HashMap::new();
     let mut skipped = 0usize;
     for (index, jwk) in set.iter().enumerate() {
-        if keys.len() >= MAX_KEYS {
-            tracing::warn!(%source, "JWKS has more than {MAX_KEYS} usable keys; the rest are ignored");
+        if keys.len() >= MAX_JWKS_KEYS {
+            tracing::warn!(%source, "JWKS has more than {MAX_JWKS_KEYS} usable keys; the rest are ignored");
             break;
         }
         match decode_key(jwk) {
@@ -163,7 +162,7 @@ pub(crate) fn parse_jwks(
 
 /// Parses a static JWKS document, given as configuration: the key rules are
 /// [`decode_key`]'s, exactly as for a fetched set, but nothing is skipped. A key
-/// that breaks one, a repeated `kid`, more than [`MAX_KEYS`] keys or no key at
+/// that breaks one, a repeated `kid`, more than [`MAX_JWKS_KEYS`] keys or no key at
 /// all is an error, which names the key by its `kid` (or its index when it has
 /// no usable `kid`).
 pub(crate) fn parse_static_jwks(body: &[u8]) -> Result<HashMap<String, RsaJwk>, String> {
@@ -171,8 +170,8 @@ pub(crate) fn parse_static_jwks(body: &[u8]) -> Result<HashMap<String, RsaJwk>, 
     if set.is_empty() {
         return Err("has no keys".to_owned());
     }
-    if set.len() > MAX_KEYS {
-        return Err(format!("has {} keys, more than {MAX_KEYS}", set.len()));
+    if set.len() > MAX_JWKS_KEYS {
+        return Err(format!("has {} keys, more than {MAX_JWKS_KEYS}", set.len()));
     }
     let mut keys = HashMap::new();
     for (index, jwk) in set.iter().enumerate() {
@@ -473,10 +472,10 @@ pub(crate) mod tests {
 
     #[test]
     fn at_most_max_keys_are_kept() {
-        let keys: Vec<Value> = (0..MAX_KEYS + 5)
+        let keys: Vec<Value> = (0..MAX_JWKS_KEYS + 5)
             .map(|i| with("kid", json!(format!("k{i}"))))
             .collect();
-        assert_eq!(parse_jwks(&set(keys), &url()).unwrap().len(), MAX_KEYS);
+        assert_eq!(parse_jwks(&set(keys), &url()).unwrap().len(), MAX_JWKS_KEYS);
     }
 
     #[test]

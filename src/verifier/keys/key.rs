@@ -38,7 +38,13 @@ impl Trust {
     }
 }
 
-/// One RSA public key from a JWKS.
+/// One RSA public key from a JWKS, and the trust in what it verified.
+///
+/// A cached verdict dies with its key: whatever keeps a verdict this key gave
+/// (the verifier's token cache, its per-thread slots) relies on it only while
+/// [`is_trusted`](Self::is_trusted) holds, which it stops doing when a refresh
+/// finds the key gone from the JWKS, when the set goes stale, and before the
+/// set was ever fetched.
 pub(crate) struct Key {
     pub(super) jwk: RsaJwk,
     public: crate::verifier::crypto::RsaPublicKey,

@@ -60,6 +60,9 @@ use super::fetch::{self, FetchError};
 use super::jwk::{RsaJwk, parse_jwks};
 use super::key::{Key, Trust, millis};
 use super::provider::JwksProvider;
+use crate::defaults::{
+    FETCH_TIMEOUT_SLACK, FLIGHT_GRACE, MAX_TIMER_SLEEP, MIN_RETRY_DELAY, MIN_TIMER_SLEEP,
+};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::observe;
 use moka::future::Cache;
@@ -71,48 +74,34 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Shortest wait after a failed fetch, even with a zero cooldown: an outage must
-/// not turn every request into a fetch.
-pub(crate) const MIN_RETRY_DELAY: Duration = Duration::from_millis(100);
-/// Longest the refresh timer sleeps before it looks at the schedule again.
-const MAX_TIMER_SLEEP: Duration = Duration::from_secs(60);
-/// Shortest the refresh timer sleeps, so that it can never spin.
-const MIN_TIMER_SLEEP: Duration = Duration::from_millis(10);
-/// How long after its fetch timeout a fetch may still be under way (its own
-/// timeout adds 100 ms, then the new set is put in place). A flight older than
-/// the fetch timeout plus this is presumed lost, and its waiters stop waiting.
-const FLIGHT_GRACE: Duration = Duration::from_millis(250);
-
 /// How the key sets of all pools of one verifier are fetched and kept. The
-/// defaults are set (and documented for users) in `VerifierBuilder`; they are
-/// repeated here with the reason for each.
+/// defaults are set (and documented for users) in `VerifierBuilder`, from the
+/// constants of [`crate::defaults`], which give the reason for each.
 #[derive(Clone, Debug)]
 pub(crate) struct KeySettings {
-    /// Default: rustls, 2 s connect timeout (a healthy endpoint connects in
-    /// milliseconds; an unreachable one should fail a prefetch quickly).
+    /// Default: rustls, with a [`CONNECT_TIMEOUT`](crate::defaults::CONNECT_TIMEOUT),
+    /// following no redirects.
     pub(crate) client: reqwest::Client,
     /// Longest one fetch may take, from connecting to the last body byte.
-    /// Default 5 s: requests waiting on a cold cache wait at most this long
-    /// (plus [`FLIGHT_GRACE`]), even for a fetch whose runtime stopped running it.
+    /// Default: [`FETCH_TIMEOUT`](crate::defaults::FETCH_TIMEOUT).
     pub(crate) fetch_timeout: Duration,
-    /// Largest body read; a larger one is a failed fetch. Default 1 MiB: a
+    /// Largest body read; a larger one is a failed fetch. Default:
+    /// [`DEFAULT_MAX_JWKS_SIZE`](crate::defaults::DEFAULT_MAX_JWKS_SIZE): a
     /// Cognito JWKS is under 1 KiB, and 1 MiB bounds what a hostile or broken
     /// endpoint can make each fetch hold.
     pub(crate) max_jwks_size: usize,
-    /// Time from one successful fetch to the next background refresh. Default
-    /// 15 min: a key Cognito removes stops being trusted within 15 minutes, at
-    /// the cost of 4 small fetches an hour.
+    /// Time from one successful fetch to the next background refresh.
+    /// Default: [`REFRESH_INTERVAL`](crate::defaults::REFRESH_INTERVAL).
     pub(crate) refresh_interval: Duration,
     /// Least time between the starts of two fetches (except a prefetch), and the
-    /// first step of the back-off after a failure. Default 5 s: a random-`kid`
-    /// flood costs at most 12 fetches a minute, and a rotation is seen within 5 s.
+    /// first step of the back-off after a failure. Default:
+    /// [`UNKNOWN_KID_COOLDOWN`](crate::defaults::UNKNOWN_KID_COOLDOWN).
     pub(crate) unknown_kid_cooldown: Duration,
-    /// Longest wait between two attempts while the endpoint fails. Default 60 s:
-    /// one fetch a minute during an outage, and recovery seen within a minute.
+    /// Longest wait between two attempts while the endpoint fails. Default:
+    /// [`MAX_BACKOFF`](crate::defaults::MAX_BACKOFF).
     pub(crate) max_backoff: Duration,
     /// How long after its last successful fetch a key set may still be used.
-    /// Default 24 h: rides out a long outage of the endpoint, and equals the
-    /// longest token lifetime Cognito allows.
+    /// Default: [`MAX_STALE`](crate::defaults::MAX_STALE).
     pub(crate) max_stale: Duration,
 }
 
@@ -268,7 +257,7 @@ impl KeySource {
     /// `label` names the source in metrics: the id of the (first) pool it serves.
     /// A static origin is loaded here, and is ready at once.
     pub(crate) fn new(origin: KeyOrigin, label: Arc<str>, settings: Arc<KeySettings>) -> Self {
-        // No capacity bound: the set is bounded by MAX_KEYS already, and a bound
+        // No capacity bound: the set is bounded by MAX_JWKS_KEYS already, and a bound
         // would bring in moka's admission policy, which may refuse a new key. No
         // time to live either: staleness is `Trust`'s business, and a key must
         // only ever leave the cache through `apply`, which marks it removed (one
@@ -771,7 +760,7 @@ impl FlightGuard {
         let limit = source
             .settings
             .fetch_timeout
-            .saturating_add(Duration::from_millis(100));
+            .saturating_add(FETCH_TIMEOUT_SLACK);
         let result = match tokio::time::timeout(limit, source.download()).await {
             Ok(result) => result,
             Err(_) => Err(FetchError {
