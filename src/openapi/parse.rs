@@ -995,6 +995,12 @@ fn issuer_pool(issuer: &str) -> Result<Option<UserPool>, String> {
     if issuer != format!("https://{host}/{id}") {
         return Err(bad(&format!("is not spelled https://{host}/{id}")));
     }
+    crate::verifier::pool::check_pool_id(id, false).map_err(|e| {
+        bad(&format!(
+            "names a pool the verifier refuses ({})",
+            e.message()
+        ))
+    })?;
     let pool = UserPool::new(id.to_owned()).issuer(issuer.to_owned());
     Ok(Some(if form == "issuer-cognito-idp" {
         // The keys are published under the cognito-idp host.
@@ -1085,6 +1091,13 @@ fn user_pool(arn: &str) -> Result<UserPool, String> {
             )));
         }
     };
+    // The verifier's own validation of the id, so that what imports also builds.
+    crate::verifier::pool::check_pool_id(&id, false).map_err(|e| {
+        bad(&format!(
+            "names a pool the verifier refuses ({})",
+            e.message()
+        ))
+    })?;
     let pool = UserPool::new(id.clone());
     Ok(if partition == "aws-cn" {
         pool.issuer(format!(
@@ -1157,6 +1170,13 @@ mod tests {
                 "https://COGNITO-IDP.us-east-1.amazonaws.com/us-east-1_A",
                 "is not spelled",
             ),
+            (
+                &format!(
+                    "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_{}",
+                    "X".repeat(200)
+                ),
+                "longer than 128",
+            ),
         ] {
             let err = issuer_pool(bad).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
@@ -1216,6 +1236,22 @@ mod tests {
             (
                 "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_A/b",
                 "pool id",
+            ),
+            // Found by the openapi_import fuzz target: an id the ARN's own rules
+            // allow but the verifier refuses must not import.
+            (
+                &format!(
+                    "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_{}",
+                    "X".repeat(200)
+                ),
+                "longer than 128",
+            ),
+            (
+                &format!(
+                    "arn:aws:cognito-idp:{0}:123456789012:userpool/{0}_A",
+                    format!("us-east-{}1", "x".repeat(40))
+                ),
+                "verifier refuses",
             ),
         ] {
             let err = user_pool(arn).unwrap_err();

@@ -383,17 +383,27 @@ fn bad_id(id: &str, why: &str) -> ConfigError {
     )
 }
 
+/// The longest pool id accepted. AWS's ids are far shorter (`us-east-1_` and nine
+/// characters); the bound keeps an id from a definition file or an environment
+/// variable from becoming a URL of any length.
+const MAX_POOL_ID_LEN: usize = 128;
+
 /// The one validation of a full pool id (`us-east-1_AbCdEfGhI`); returns its
 /// region. With an explicit issuer and JWKS URL (`explicit`), emulator ids such
 /// as `local_3NbqUrDa` pass too: the URLs say all, and the id only names the pool.
-fn check_pool_id(id: &str, explicit: bool) -> Result<Option<String>, ConfigError> {
+pub(crate) fn check_pool_id(id: &str, explicit: bool) -> Result<Option<String>, ConfigError> {
     if id.is_empty() {
         return Err(bad_id(id, "is empty"));
+    }
+    if id.len() > MAX_POOL_ID_LEN {
+        return Err(bad_id(
+            id,
+            &format!("is longer than {MAX_POOL_ID_LEN} characters"),
+        ));
     }
     if !id
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        || id.len() > 128
     {
         return Err(bad_id(
             id,
