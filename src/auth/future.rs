@@ -128,22 +128,25 @@ where
             return ResponseFuture::refuse(route, &error);
         }
     };
-    if let Some(claims) = verifier.cached(&token) {
+    let miss = match verifier.cached(&token) {
         // Revocation is asked on every request, cached or not.
-        return match verifier.screen(claims) {
-            Screened::Done(result) => {
-                ResponseFuture::settle(inner, request, route, result.map(Some))
-            }
-            Screened::Later(check) => ResponseFuture::verifying(inner, request, route, check),
-        };
-    }
+        Ok(claims) => {
+            return match verifier.screen(claims) {
+                Screened::Done(result) => {
+                    ResponseFuture::settle(inner, request, route, result.map(Some))
+                }
+                Screened::Later(check) => ResponseFuture::verifying(inner, request, route, check),
+            };
+        }
+        Err(miss) => miss,
+    };
     let token = token.into_owned();
     let verifier = verifier.clone();
     ResponseFuture::verifying(
         inner,
         request,
         route,
-        Box::pin(async move { verifier.verify_miss(&token).await }),
+        Box::pin(async move { verifier.verify_miss(&token, miss).await }),
     )
 }
 

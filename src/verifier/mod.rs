@@ -28,6 +28,7 @@ pub use revocation::{Revocation, RevocationError, RevocationList, Revoked};
 
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::observe;
+pub(crate) use cache::Miss;
 use cache::{TokenCache, Verified};
 use keys::{Key, KeySource};
 use serde_json::Value;
@@ -191,13 +192,13 @@ impl Verifier {
     /// cache or not.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         self.check_size(token)?;
-        if let Some(claims) = self.cached(token) {
-            return match self.screen(claims) {
+        match self.cached(token) {
+            Ok(claims) => match self.screen(claims) {
                 Screened::Done(result) => result,
                 Screened::Later(check) => check.await,
-            };
+            },
+            Err(miss) => self.verify_miss(token, miss).await,
         }
-        self.verify_miss(token).await
     }
 
     /// Puts verified claims through the revocation check, if there is one. A
@@ -225,12 +226,13 @@ impl Verifier {
         Ok(())
     }
 
-    /// Verifies a token that [`cached`](Self::cached) did not know, and remembers
-    /// it: the cache is not looked up again. The caller has called
+    /// Verifies a token that [`cached`](Self::cached) did not know (`miss` is what
+    /// it returned), and remembers it: the cache is not looked up again, nor the
+    /// token's digest computed again. The caller has called
     /// [`check_size`](Self::check_size): the size is checked once per request,
     /// and not again here.
     /// The revocation check, if any, comes last.
-    pub(crate) async fn verify_miss(&self, token: &str) -> Result<Claims, AuthError> {
+    pub(crate) async fn verify_miss(&self, token: &str, miss: Miss) -> Result<Claims, AuthError> {
         debug_assert!(
             token.len() <= self.inner.max_token_size,
             "verify_miss called without check_size"
@@ -242,7 +244,7 @@ impl Verifier {
                 key,
                 pool,
             };
-            cache.insert(token, verified);
+            cache.insert(token, miss, verified);
         }
         match self.screen(claims) {
             Screened::Done(result) => result,
@@ -251,18 +253,21 @@ impl Verifier {
     }
 
     /// The claims of a token this verifier has verified before, if it is still in
-    /// the cache, unexpired, and its key is still trusted. Never waits: the layer
-    /// answers a repeated token without building a future for it. The caller has
-    /// checked the token's size.
-    pub(crate) fn cached(&self, token: &str) -> Option<Claims> {
+    /// the cache, unexpired, and its key is still trusted; otherwise the miss, to
+    /// hand to [`verify_miss`](Self::verify_miss). Never waits: the layer answers
+    /// a repeated token without building a future for it. The caller has checked
+    /// the token's size.
+    pub(crate) fn cached(&self, token: &str) -> Result<Claims, Miss> {
         let inner = &*self.inner;
-        let cache = inner.tokens.as_ref()?;
+        let Some(cache) = inner.tokens.as_ref() else {
+            return Err(Miss::NONE);
+        };
         let claims = self.lookup(cache, token);
-        observe::token_cache(claims.is_some());
+        observe::token_cache(claims.is_ok());
         claims
     }
 
-    fn lookup(&self, cache: &TokenCache, token: &str) -> Option<Claims> {
+    fn lookup(&self, cache: &TokenCache, token: &str) -> Result<Claims, Miss> {
         let inner = &*self.inner;
         // A verdict stands while its key is trusted (see `Key::is_trusted`) and
         // the token has not expired; and only while the pool's key set is kept
