@@ -21,13 +21,13 @@ use http_body_util::BodyExt as _;
 use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 use serde_json::{Value, json};
-use std::io;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tower::ServiceExt as _;
 use tower_cognito::lambda::{Authorizer, AuthorizerErrorKind, AuthorizerEvent, PolicyResource};
 use tower_cognito::test_util::{JwksBehavior, LocalUserPool, TokenBuilder};
 use tower_cognito::{CognitoAuthLayer, Requirement, TokenUseRule};
+
+mod support;
 
 const SUB: &str = "7d8ca528-4931-4254-9273-ea5ee853f271";
 /// `Thu Jul 02 12:39:49 UTC 2026`.
@@ -609,38 +609,9 @@ async fn example_authorizer_reads_scopes_header_and_resource() {
 
 // ------------------------------------------------------------------ logs
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let writer = capture.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .init();
-        capture
-    })
-}
-
 #[tokio::test]
 async fn no_token_reaches_the_logs_or_the_errors() {
-    let capture = capture();
+    let logs = support::global_logs();
     let pool = LocalUserPool::start().await.unwrap();
     let authorizer = Authorizer::new(pool.verifier())
         .require(Requirement::any_scope(["notes/write"]))
@@ -660,7 +631,7 @@ async fn no_token_reaches_the_logs_or_the_errors() {
             seen.push_str(&format!("{error}\n{error:?}\n"));
         }
     }
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = logs.text();
     assert!(logs.contains("authorizer: deny"), "{logs}");
     assert!(logs.contains("authorizer: unauthorized"), "{logs}");
     for token in &tokens {

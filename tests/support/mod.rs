@@ -1,6 +1,9 @@
 //! Shared by the integration tests: servers on 127.0.0.1 for the length of one
 //! test (an axum app, any server a test starts on a listener, a raw TCP server),
-//! clients that never go through a proxy, and the requests the tests send.
+//! clients that never go through a proxy, and the requests the tests send; the
+//! runtimes and verifiers the tests build by hand, and what they read back (the
+//! rejection's kind, metrics from a debugging recorder, captured logs, small
+//! OpenAPI definitions).
 //!
 //! Each test binary uses part of it.
 #![allow(dead_code)]
@@ -8,14 +11,16 @@
 use axum::Router;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tracing_subscriber::fmt::MakeWriter;
 
 // ---------------------------------------------------------------------------
 // Clients
@@ -379,4 +384,59 @@ pub async fn call(
             .body(body);
     }
     send(request).await
+}
+
+// ---------------------------------------------------------------------------
+// Logs
+// ---------------------------------------------------------------------------
+
+/// A buffer that `tracing_subscriber::fmt` writes into (`.with_writer(buffer.clone())`);
+/// its clones write into the same bytes.
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// What has been written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+impl io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// The buffer of the process-wide subscriber at TRACE level, installed the
+/// first time this is called: events of every thread and task end up in it.
+/// The test binary must install no other global subscriber.
+pub fn global_logs() -> &'static LogBuffer {
+    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = LogBuffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in this binary");
+        logs
+    })
 }
