@@ -394,10 +394,7 @@ async fn wraps_a_plain_tower_service_and_never_calls_it_on_rejection() {
 
 #[test]
 fn contradictory_requirements_are_config_errors() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let pool = rt.block_on(LocalUserPool::start()).unwrap();
     let auth = CognitoAuthLayer::new(pool.verifier());
     let id_with_scopes = Requirement::any_scope(["a"]).token_use(tower_cognito::TokenUseRule::Id);
@@ -417,12 +414,7 @@ fn contradictory_requirements_are_config_errors() {
 #[tokio::test]
 async fn layers_made_from_one_verifier_share_one_key_cache() {
     let pool = LocalUserPool::start().await.unwrap();
-    let auth = CognitoAuthLayer::new(
-        pool.verifier_builder()
-            .token_cache_capacity(0)
-            .build()
-            .unwrap(),
-    );
+    let auth = CognitoAuthLayer::new(support::uncached(&pool));
     let echo = || {
         service_fn(|_: Request<String>| async { Ok::<_, Infallible>(Response::new(String::new())) })
     };

@@ -225,10 +225,7 @@ async fn a_websocket_upgrade_takes_its_token_from_the_subprotocol_or_the_query()
 
 #[test]
 fn an_empty_list_of_sources_is_a_config_error() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let pool = rt.block_on(LocalUserPool::start()).unwrap();
     let auth = CognitoAuthLayer::new(pool.verifier());
     assert!(auth.clone().token_sources([]).is_err());

@@ -22,10 +22,7 @@ fn run(level: tracing::Level, trace_sub: bool) -> String {
         .with_span_events(FmtSpan::CLOSE)
         .with_ansi(false)
         .finish();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     // Keys loaded before: loading them is logged at info, once per key set.
     let (_pool, verifier, token) = rt.block_on(async {
         let pool = LocalUserPool::start().await.unwrap();
@@ -110,10 +107,7 @@ fn key_fetches_have_spans_of_their_own() {
         .with_max_level(tracing::Level::DEBUG)
         .with_ansi(false)
         .finish();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let pool = rt.block_on(LocalUserPool::start()).unwrap();
     let id = pool.user_pool().id().to_owned();
     tracing::subscriber::with_default(subscriber, || {

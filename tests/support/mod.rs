@@ -20,7 +20,48 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower_cognito::Verifier;
+use tower_cognito::test_util::LocalUserPool;
 use tracing_subscriber::fmt::MakeWriter;
+
+// ---------------------------------------------------------------------------
+// Runtimes and verifiers
+// ---------------------------------------------------------------------------
+
+/// A runtime like `#[tokio::test]`'s: one thread, driven only inside `block_on`.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A runtime with a worker thread of its own, so that the servers spawned on
+/// it keep serving between (and outside) calls to `block_on`.
+pub fn worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A [`worker_runtime`] built the first time it is asked for and kept for the
+/// whole test binary: for what the cases of property tests share (the servers
+/// started on it keep serving from one case to the next).
+pub fn shared_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(worker_runtime)
+}
+
+/// The pool's verifier with the token cache off, so that every verification
+/// runs the full check.
+pub fn uncached(pool: &LocalUserPool) -> Verifier {
+    pool.verifier_builder()
+        .token_cache_capacity(0)
+        .build()
+        .unwrap()
+}
 
 // ---------------------------------------------------------------------------
 // Clients
