@@ -120,10 +120,7 @@ async fn an_ambiguous_request_is_an_invalid_request() {
         .body(axum::body::Body::empty())
         .unwrap();
     let response = app(&pool).oneshot(request).await.unwrap();
-    let kind = response
-        .extensions()
-        .get::<tower_cognito::AuthError>()
-        .map(tower_cognito::AuthError::kind);
+    let kind = support::auth_error_kind(&response);
     assert_eq!(kind, Some(AuthErrorKind::InvalidRequest));
 }
 
@@ -146,10 +143,7 @@ async fn a_query_token_with_a_sign_in_a_percent_escape_is_an_invalid_request() {
             .body(())
             .unwrap();
         let response = service.clone().oneshot(request).await.unwrap();
-        let kind = response
-            .extensions()
-            .get::<tower_cognito::AuthError>()
-            .map(tower_cognito::AuthError::kind);
+        let kind = support::auth_error_kind(&response);
         assert_eq!(kind, Some(AuthErrorKind::InvalidRequest), "{query}");
     }
 }

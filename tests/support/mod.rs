@@ -20,8 +20,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tower_cognito::Verifier;
 use tower_cognito::test_util::LocalUserPool;
+use tower_cognito::{AuthError, AuthErrorKind, Verifier};
 use tracing_subscriber::fmt::MakeWriter;
 
 // ---------------------------------------------------------------------------
@@ -343,6 +343,15 @@ pub fn expose_auth_error<B>(mut response: http::Response<B>) -> http::Response<B
     response
 }
 
+/// The kind of the `AuthError` a refusal carries in its extensions (`None`
+/// when there is none: the request got through, or something else answered).
+pub fn auth_error_kind<B>(response: &http::Response<B>) -> Option<AuthErrorKind> {
+    response
+        .extensions()
+        .get::<AuthError>()
+        .map(AuthError::kind)
+}
+
 /// What came back.
 #[derive(Debug)]
 pub struct Answer {
@@ -367,6 +376,12 @@ impl Answer {
         self.headers
             .get(name)
             .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    /// The `WWW-Authenticate` challenge, which must be there.
+    pub fn challenge(&self) -> String {
+        self.header("www-authenticate")
+            .unwrap_or_else(|| panic!("no WWW-Authenticate: {self:?}"))
     }
 
     /// The rejection's kind in the [`AUTH_ERROR`] header (where
