@@ -534,28 +534,12 @@ async fn repeated_tokens_come_from_the_cache_and_still_expire() {
         let (verifier, token) = (verifier.clone(), token.clone());
         tokio::task::spawn_blocking(move || {
             let recorder = metrics_util::debugging::DebuggingRecorder::new();
-            let snapshotter = recorder.snapshotter();
-            let claims = metrics::with_local_recorder(&recorder, || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap()
-                    .block_on(verifier.verify(&token))
-            });
+            let claims = support::recorded(&recorder, verifier.verify(&token));
+            let metrics = support::Metrics::of(&recorder);
             let count = |result: &str| {
-                snapshotter
-                    .snapshot()
-                    .into_vec()
-                    .into_iter()
-                    .filter(|(key, ..)| {
-                        key.key().name() == "tower_cognito_token_cache_total"
-                            && key.key().labels().any(|l| l.value() == result)
-                    })
-                    .map(|(.., value)| match value {
-                        metrics_util::debugging::DebugValue::Counter(n) => n,
-                        _ => 0,
-                    })
-                    .sum::<u64>()
+                metrics.counter(&format!(
+                    "tower_cognito_token_cache_total{{result={result}}}"
+                ))
             };
             (claims, count("hit"), count("miss"))
         })

@@ -10,6 +10,8 @@
 
 use axum::Router;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -440,6 +442,87 @@ pub async fn call(
             .body(body);
     }
     send(request).await
+}
+
+// ---------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------
+
+/// Runs `test` to the end on a fresh [`runtime`], with `recorder` as this
+/// thread's metrics recorder (so nothing else a test binary runs meanwhile
+/// counts in it).
+pub fn recorded<T>(recorder: &DebuggingRecorder, test: impl Future<Output = T>) -> T {
+    let runtime = runtime();
+    metrics::with_local_recorder(recorder, || runtime.block_on(test))
+}
+
+/// What a debugging recorder holds at one moment: each metric by its name and
+/// its labels (`key=value`, joined by commas, in the order they were given).
+#[derive(Debug)]
+pub struct Metrics(Vec<(String, String, DebugValue)>);
+
+impl Metrics {
+    /// The recorder's metrics now.
+    pub fn of(recorder: &DebuggingRecorder) -> Self {
+        let metrics = recorder
+            .snapshotter()
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let key = key.key();
+                let labels: Vec<String> = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                (key.name().to_owned(), labels.join(","), value)
+            })
+            .collect();
+        Self(metrics)
+    }
+
+    /// Every counter as `name{labels}` → count.
+    pub fn counters(&self) -> BTreeMap<String, u64> {
+        self.0
+            .iter()
+            .filter_map(|(name, labels, value)| match value {
+                DebugValue::Counter(count) => Some((format!("{name}{{{labels}}}"), *count)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The counters called `name`, as their labels → count.
+    pub fn counters_named(&self, name: &str) -> BTreeMap<String, u64> {
+        self.0
+            .iter()
+            .filter_map(|(n, labels, value)| match value {
+                DebugValue::Counter(count) if n == name => Some((labels.clone(), *count)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The count of the counter `name{labels}`: 0 when it was never counted.
+    pub fn counter(&self, key: &str) -> u64 {
+        self.counters().get(key).copied().unwrap_or(0)
+    }
+
+    /// Every metric as `name{labels}` → its value as text: a counter's or a
+    /// gauge's number, a histogram's `N samples`.
+    pub fn values(&self) -> BTreeMap<String, String> {
+        self.0
+            .iter()
+            .map(|(name, labels, value)| {
+                let value = match value {
+                    DebugValue::Counter(n) => n.to_string(),
+                    DebugValue::Gauge(g) => g.to_string(),
+                    DebugValue::Histogram(h) => format!("{} samples", h.len()),
+                };
+                (format!("{name}{{{labels}}}"), value)
+            })
+            .collect()
+    }
 }
 
 // ---------------------------------------------------------------------------
