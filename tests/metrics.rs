@@ -4,6 +4,7 @@
 
 use http::{Request, Response};
 use metrics_util::debugging::DebuggingRecorder;
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use tower::{Layer, ServiceExt, service_fn};
@@ -66,24 +67,10 @@ fn requests_and_cache_lookups_are_counted_exactly() {
         // The route table names its operations.
         let api = ApiDefinition::options()
             .authorizer_pool("Pool", pool.user_pool())
-            .from_yaml(
-                r#"
-openapi: 3.0.1
-paths:
-  /pets/{petId}:
-    get:
-      security: [{ Pool: [] }]
-components:
-  securitySchemes:
-    Pool:
-      type: apiKey
-      name: Authorization
-      in: header
-      x-amazon-apigateway-authorizer:
-        type: cognito_user_pools
-        providerARNs: ["${Pool.Arn}"]
-"#,
-            )
+            .parse(&support::openapi3(
+                json!({ "Pool": support::cognito_scheme(json!(["${Pool.Arn}"])) }),
+                json!([{ "Pool": [] }]),
+            ))
             .unwrap();
         let table = api
             .layer(api.verifier_builder().build().unwrap())

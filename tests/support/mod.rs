@@ -11,6 +11,7 @@
 use axum::Router;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
@@ -577,5 +578,33 @@ pub fn global_logs() -> &'static LogBuffer {
         tracing::subscriber::set_global_default(subscriber)
             .expect("no other global subscriber in this binary");
         logs
+    })
+}
+
+// ---------------------------------------------------------------------------
+// OpenAPI definitions
+// ---------------------------------------------------------------------------
+
+/// A one-operation OpenAPI 3 document (`GET /pets/{petId}`) with these schemes
+/// and this operation security, as JSON text (which is YAML, too).
+pub fn openapi3(schemes: Value, security: Value) -> String {
+    json!({
+        "openapi": "3.0.1",
+        "info": { "title": "t", "version": "1" },
+        "paths": { "/pets/{petId}": { "get": { "security": security, "responses": {} } } },
+        "components": { "securitySchemes": schemes }
+    })
+    .to_string()
+}
+
+/// A security scheme of API Gateway's Cognito user pool authorizer, for the
+/// pools of these ARNs (a JSON array).
+pub fn cognito_scheme(arns: Value) -> Value {
+    json!({
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "x-amazon-apigateway-authtype": "cognito_user_pools",
+        "x-amazon-apigateway-authorizer": { "type": "cognito_user_pools", "providerARNs": arns }
     })
 }
