@@ -608,3 +608,28 @@ pub fn cognito_scheme(arns: Value) -> Value {
         "x-amazon-apigateway-authorizer": { "type": "cognito_user_pools", "providerARNs": arns }
     })
 }
+
+// ---------------------------------------------------------------------------
+// The reference verifier (aws-jwt-verify, under Node)
+// ---------------------------------------------------------------------------
+
+/// The `node_modules` holding aws-jwt-verify that `.ci/reference.sh` installed
+/// and printed, from `REFERENCE_NODE_MODULES`.
+pub fn reference_modules() -> String {
+    std::env::var("REFERENCE_NODE_MODULES").expect(
+        "REFERENCE_NODE_MODULES must point at the node_modules that .ci/reference.sh installed",
+    )
+}
+
+/// Node running `tests/reference/{script}` with the `modules` of
+/// [`reference_modules`], its stdin and stdout piped.
+pub fn reference_node(script: &str, modules: &str) -> std::process::Child {
+    let script = format!("{}/tests/reference/{script}", env!("CARGO_MANIFEST_DIR"));
+    std::process::Command::new("node")
+        .arg(script)
+        .env("REFERENCE_NODE_MODULES", modules)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs")
+}
