@@ -127,6 +127,17 @@ fn policy(principal: &str, effect: &str, resource: &str, context: Value) -> Valu
 }
 
 /// The context of a `fixed` access token of `pool`: every claim, as a string.
+/// The Allow policy for `resource` that `fixed(pool.access_token())` gets: its
+/// `sub`, its one scope, its claims as strings in the context.
+fn allowed_access(pool: &LocalUserPool, resource: &str) -> Value {
+    policy(
+        SUB,
+        "Allow",
+        resource,
+        access_context(pool, "aws.cognito.signin.user.admin"),
+    )
+}
+
 fn access_context(pool: &LocalUserPool, scope: &str) -> Value {
     json!({
         "auth_time": "1782995989",
@@ -152,15 +163,7 @@ async fn valid_access_token_is_allowed_for_the_method_with_the_claims_as_strings
     let pool = LocalUserPool::start().await.unwrap();
     let token = fixed(pool.access_token()).sign();
     let answer = answer(&notes_authorizer(&pool), token_event(Some(&token))).await;
-    assert_eq!(
-        answer.unwrap(),
-        policy(
-            SUB,
-            "Allow",
-            METHOD_ARN,
-            access_context(&pool, "aws.cognito.signin.user.admin")
-        )
-    );
+    assert_eq!(answer.unwrap(), allowed_access(&pool, METHOD_ARN));
 }
 
 #[tokio::test]
@@ -456,12 +459,7 @@ async fn the_authorizer_is_a_service_of_lambda_events() {
     let response = notes_authorizer(&pool).oneshot(event).await.unwrap();
     assert_eq!(
         serde_json::to_value(response).unwrap(),
-        policy(
-            SUB,
-            "Allow",
-            METHOD_ARN,
-            access_context(&pool, "aws.cognito.signin.user.admin")
-        )
+        allowed_access(&pool, METHOD_ARN)
     );
 }
 
@@ -476,12 +474,7 @@ async fn request_event_reads_the_authorization_header() {
         let event = request_event(&[(name, &format!("Bearer {token}"))]);
         assert_eq!(
             answer(&authorizer, event).await.unwrap(),
-            policy(
-                SUB,
-                "Allow",
-                REQUEST_METHOD_ARN,
-                access_context(&pool, "aws.cognito.signin.user.admin")
-            ),
+            allowed_access(&pool, REQUEST_METHOD_ARN),
             "{name}"
         );
     }
@@ -549,15 +542,7 @@ async fn example_authorizer_answers_as_the_notes_authorizer() {
     let (allowed, answer) =
         authorizer_example::answer(&authorizer, &token_event(Some(&token)).to_string()).await;
     assert!(allowed);
-    assert_eq!(
-        answer,
-        policy(
-            SUB,
-            "Allow",
-            METHOD_ARN,
-            access_context(&pool, "aws.cognito.signin.user.admin")
-        )
-    );
+    assert_eq!(answer, allowed_access(&pool, METHOD_ARN));
     let id_token = pool.id_token().sign();
     let (allowed, answer) =
         authorizer_example::answer(&authorizer, &token_event(Some(&id_token)).to_string()).await;
