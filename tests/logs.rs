@@ -63,6 +63,16 @@ impl Secrets {
         );
     }
 
+    /// Every key the pools publish, and one they do not.
+    fn keys_of(&mut self, pools: &[&LocalUserPool], stranger: &SigningKey) {
+        for pool in pools {
+            for key in pool.published_keys() {
+                self.key(&key);
+            }
+        }
+        self.key(stranger);
+    }
+
     /// Fails naming every secret that appears in `text`.
     fn assert_absent(&self, what: &str, text: &str) {
         let found: Vec<&str> = self
@@ -179,14 +189,7 @@ async fn rejected_requests_leave_no_token_or_key_in_the_logs() {
         ),
     ];
     let mut secrets = Secrets::default();
-    for key in pool
-        .published_keys()
-        .iter()
-        .chain(other.published_keys().iter())
-        .chain([&stranger])
-    {
-        secrets.key(key);
-    }
+    secrets.keys_of(&[&pool, &other], &stranger);
     for (name, token, url, status) in &cases {
         secrets.token(name, token);
         assert_eq!(
@@ -254,14 +257,7 @@ async fn errors_and_debug_output_hold_no_token_or_key() {
     let verifier = pool.verifier();
     let stranger = SigningKey::generate(pool.signing_key(TokenUse::Id).kid());
     let mut secrets = Secrets::default();
-    for key in pool
-        .published_keys()
-        .iter()
-        .chain(other.published_keys().iter())
-        .chain([&stranger])
-    {
-        secrets.key(key);
-    }
+    secrets.keys_of(&[&pool, &other], &stranger);
 
     let valid = pool
         .access_token()
