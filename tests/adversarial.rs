@@ -634,11 +634,7 @@ async fn odd_kids_are_opaque_names_matched_exactly() {
     let huge = SigningKey::generate("K".repeat(10 * 1024));
     pool.publish_key(&odd);
     pool.publish_key(&huge);
-    let verifier = pool
-        .verifier_builder()
-        .token_cache_capacity(0)
-        .build()
-        .unwrap();
+    let verifier = support::uncached(&pool);
     verifier.prefetch().await.unwrap();
     let fetches = pool.server().requests();
     assert_eq!(
@@ -1041,11 +1037,7 @@ async fn a_far_future_exp_is_accepted_when_it_fits() {
 async fn an_exp_beyond_system_time_does_not_panic_with_the_cache_on() {
     let pool = LocalUserPool::start().await.unwrap();
     let token = pool.id_token().claim("exp", u64::MAX).sign();
-    let uncached = pool
-        .verifier_builder()
-        .token_cache_capacity(0)
-        .build()
-        .unwrap();
+    let uncached = support::uncached(&pool);
     let without_cache = uncached
         .verify(&token)
         .await
@@ -1727,13 +1719,7 @@ async fn the_layer_rejects_hostile_headers_with_the_right_kind() {
     .oneshot(request)
     .await
     .unwrap();
-    assert_eq!(
-        response
-            .extensions()
-            .get::<AuthError>()
-            .map(AuthError::kind),
-        Some(K::MissingToken)
-    );
+    assert_eq!(support::auth_error_kind(&response), Some(K::MissingToken));
     h.assert_fetches(1);
 }
 

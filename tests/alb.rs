@@ -4,6 +4,7 @@
 //! a `kid` or send garbage.
 
 mod support;
+use support::Answer;
 
 use axum::Router;
 use axum::routing::get;
@@ -29,14 +30,6 @@ struct App {
     server: support::Server,
     /// Handler runs.
     calls: Arc<AtomicUsize>,
-}
-
-struct Answer {
-    status: u16,
-    /// The `AuthErrorKind` of a rejection, copied into a header by a test layer.
-    kind: Option<String>,
-    headers: HeaderMap,
-    body: String,
 }
 
 async fn start(configure: impl FnOnce(AlbVerifierBuilder) -> AlbVerifierBuilder) -> App {
@@ -134,13 +127,7 @@ async fn start(configure: impl FnOnce(AlbVerifierBuilder) -> AlbVerifierBuilder)
 
 impl App {
     async fn get(&self, path: &str, headers: HeaderMap) -> Answer {
-        let answer = support::send(self.server.request(Method::GET, path).headers(headers)).await;
-        Answer {
-            status: answer.status,
-            kind: answer.auth_error(),
-            body: answer.body,
-            headers: answer.headers,
-        }
+        support::send(self.server.request(Method::GET, path).headers(headers)).await
     }
 
     /// Calls `path` with only `x-amzn-oidc-data`.
@@ -163,7 +150,11 @@ impl App {
 #[track_caller]
 fn refused(answer: &Answer, kind: &str) {
     assert_eq!(
-        (answer.status, answer.kind.as_deref(), answer.body.as_str()),
+        (
+            answer.status,
+            answer.auth_error().as_deref(),
+            answer.body.as_str()
+        ),
         (401, Some(kind), UNAUTHORIZED),
     );
     assert_eq!(answer.headers["x-amzn-errortype"], "UnauthorizedException");
@@ -387,7 +378,11 @@ async fn expired_claims_are_refused_with_api_gateways_expired_answer() {
     let app = start(|b| b).await;
     let answer = app.data("/me", &app.alb.data().expired().sign()).await;
     assert_eq!(
-        (answer.status, answer.kind.as_deref(), answer.body.as_str()),
+        (
+            answer.status,
+            answer.auth_error().as_deref(),
+            answer.body.as_str()
+        ),
         (401, Some("Expired"), EXPIRED)
     );
     // The header's exp is what counts, even when the payload says otherwise...
@@ -398,13 +393,13 @@ async fn expired_claims_are_refused_with_api_gateways_expired_answer() {
         .claim("exp", 4_000_000_000u64)
         .sign();
     assert_eq!(
-        app.data("/me", &token).await.kind.as_deref(),
+        app.data("/me", &token).await.auth_error().as_deref(),
         Some("Expired")
     );
     // ...and a payload exp that has passed counts too.
     let token = app.alb.data().claim("exp", 1_000_000_000u64).sign();
     assert_eq!(
-        app.data("/me", &token).await.kind.as_deref(),
+        app.data("/me", &token).await.auth_error().as_deref(),
         Some("Expired")
     );
     let token = app.alb.data().without_header("exp").sign();
@@ -503,12 +498,7 @@ async fn the_identity_header_must_be_the_verified_sub() {
     refused(&app.get("/me", headers.clone()).await, "InvalidRequest");
     let answer = app.get("/rfc", headers).await;
     assert_eq!(answer.status, 400);
-    assert!(
-        answer.headers["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains(r#"error="invalid_request""#)
-    );
+    assert!(answer.challenge().contains(r#"error="invalid_request""#));
     let mut headers = data.headers();
     headers.append("x-amzn-oidc-identity", HeaderValue::from_static("u-1"));
     refused(&app.get("/me", headers).await, "InvalidRequest");
@@ -586,10 +576,7 @@ async fn the_access_token_lets_routes_require_scopes() {
     let answer = app.get("/rfc-notes", with_scope(&["openid"])).await;
     assert_eq!(answer.status, 403);
     assert!(
-        answer.headers["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains(r#"error="insufficient_scope", error_description="the token lacks the required scope", scope="notes/read""#)
+        answer.challenge().contains(r#"error="insufficient_scope", error_description="the token lacks the required scope", scope="notes/read""#)
     );
     assert_eq!(
         app.get("/rfc-notes", with_scope(&["notes/read"]))
@@ -701,7 +688,11 @@ async fn a_slow_key_endpoint_is_a_key_set_outage_after_the_fetch_timeout() {
     let answer = app.data("/me", &app.alb.data().sign()).await;
     let took = started.elapsed();
     assert_eq!(
-        (answer.status, answer.kind.as_deref(), answer.body.as_str()),
+        (
+            answer.status,
+            answer.auth_error().as_deref(),
+            answer.body.as_str()
+        ),
         (500, Some("KeySetUnavailable"), CONFIG_ERROR)
     );
     assert_eq!(
@@ -745,7 +736,11 @@ async fn garbage_pem_and_errors_are_outages_that_back_off_and_recover() {
         let token = app.alb.data().sign();
         let answer = app.data("/me", &token).await;
         assert_eq!(
-            (answer.status, answer.kind.as_deref(), answer.body.as_str()),
+            (
+                answer.status,
+                answer.auth_error().as_deref(),
+                answer.body.as_str()
+            ),
             (500, Some("KeySetUnavailable"), CONFIG_ERROR)
         );
         assert_eq!(app.key_fetches(), fetches);
@@ -775,7 +770,7 @@ async fn keys_already_held_keep_serving_while_the_endpoint_fails() {
     // A new kid cannot be had meanwhile.
     app.alb.rotate_key();
     let answer = app.data("/me", &app.alb.data().sign()).await;
-    assert_eq!(answer.kind.as_deref(), Some("KeySetUnavailable"));
+    assert_eq!(answer.auth_error().as_deref(), Some("KeySetUnavailable"));
     assert_eq!(app.key_fetches(), 2);
 }
 
@@ -786,7 +781,7 @@ async fn an_oversized_key_document_is_refused() {
     huge.extend(std::iter::repeat_n(b'A', 4096));
     app.alb.server().set_behavior(AlbKeyBehavior::Body(huge));
     let answer = app.data("/me", &app.alb.data().sign()).await;
-    assert_eq!(answer.kind.as_deref(), Some("KeySetUnavailable"));
+    assert_eq!(answer.auth_error().as_deref(), Some("KeySetUnavailable"));
 }
 
 // ---------------------------------------------------------------- the example's own router

@@ -22,10 +22,10 @@
 mod generator;
 #[path = "differential/judge.rs"]
 mod judge;
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -77,14 +77,7 @@ struct Reference {
 
 impl Reference {
     fn start(modules: &str, setup: &Value) -> Self {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/batch.mjs");
-        let mut child = Command::new("node")
-            .arg(script)
-            .env("REFERENCE_NODE_MODULES", modules)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("node runs");
+        let mut child = support::reference_node("batch.mjs", modules);
         let stdout = child.stdout.take().unwrap();
         let (tx, output) = mpsc::channel();
         // Read on a thread, so neither side can block the other on a full pipe.
@@ -208,9 +201,7 @@ fn category(tag: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 #[ignore = "needs Node and aws-jwt-verify: run .ci/reference.sh, set REFERENCE_NODE_MODULES"]
 async fn agrees_with_aws_jwt_verify_on_generated_tokens() {
-    let modules = std::env::var("REFERENCE_NODE_MODULES").expect(
-        "REFERENCE_NODE_MODULES must point at the node_modules that .ci/reference.sh installed",
-    );
+    let modules = support::reference_modules();
     let seed = env_u64("DIFFERENTIAL_SEED").unwrap_or(DEFAULT_SEED);
     let only = env_u64("DIFFERENTIAL_ONLY");
     let cases = env_u64("DIFFERENTIAL_CASES").unwrap_or(5000);

@@ -541,66 +541,42 @@ async fn the_example_serves_behind_its_table_with_tonics_server_layer() {
 /// never the path a caller sent.
 #[test]
 fn calls_are_counted_by_the_method_the_table_matched() {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-    let recorder = DebuggingRecorder::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        rt.block_on(async {
-            let pool = LocalUserPool::start().await.unwrap();
-            let table = GrpcAuthLayer::new(pool.verifier())
-                .method(LIST, Requirement::any_scope([READ_SCOPE]))
-                .unwrap()
-                .public(HEALTH_CHECK)
-                .unwrap();
-            let inner = tower::service_fn(|_: http::Request<String>| async {
-                Ok::<_, Infallible>(http::Response::new(String::new()))
-            });
-            let reader = pool.access_token().scopes([READ_SCOPE]).sign();
-            let id = pool.id_token().sign();
-            let call =
-                |service: tower_cognito::grpc::GrpcAuth<_>, path: &str, token: Option<&str>| {
-                    let mut request = http::Request::post(path);
-                    if let Some(token) = token {
-                        request = request.header("authorization", format!("Bearer {token}"));
-                    }
-                    service.oneshot(request.body(String::new()).unwrap())
-                };
-            let service = table.clone().layer(inner);
-            call(service.clone(), LIST, Some(&reader)).await.unwrap();
-            call(service.clone(), LIST, None).await.unwrap();
-            call(service.clone(), HEALTH_CHECK, None).await.unwrap();
-            call(service.clone(), "/secret.Service/Probe", None)
-                .await
-                .unwrap();
-            let service = table.default(Requirement::new()).unwrap().layer(inner);
-            call(service.clone(), "/notes.v1.Notes/Other", Some(&id))
-                .await
-                .unwrap();
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    support::recorded(&recorder, async {
+        let pool = LocalUserPool::start().await.unwrap();
+        let table = GrpcAuthLayer::new(pool.verifier())
+            .method(LIST, Requirement::any_scope([READ_SCOPE]))
+            .unwrap()
+            .public(HEALTH_CHECK)
+            .unwrap();
+        let inner = tower::service_fn(|_: http::Request<String>| async {
+            Ok::<_, Infallible>(http::Response::new(String::new()))
         });
+        let reader = pool.access_token().scopes([READ_SCOPE]).sign();
+        let id = pool.id_token().sign();
+        let call = |service: tower_cognito::grpc::GrpcAuth<_>, path: &str, token: Option<&str>| {
+            let mut request = http::Request::post(path);
+            if let Some(token) = token {
+                request = request.header("authorization", format!("Bearer {token}"));
+            }
+            service.oneshot(request.body(String::new()).unwrap())
+        };
+        let service = table.clone().layer(inner);
+        call(service.clone(), LIST, Some(&reader)).await.unwrap();
+        call(service.clone(), LIST, None).await.unwrap();
+        call(service.clone(), HEALTH_CHECK, None).await.unwrap();
+        call(service.clone(), "/secret.Service/Probe", None)
+            .await
+            .unwrap();
+        let service = table.default(Requirement::new()).unwrap().layer(inner);
+        call(service.clone(), "/notes.v1.Notes/Other", Some(&id))
+            .await
+            .unwrap();
     });
-    let mut requests: Vec<(String, u64)> = recorder
-        .snapshotter()
-        .snapshot()
-        .into_vec()
+    let requests: Vec<(String, u64)> = support::Metrics::of(&recorder)
+        .counters_named("tower_cognito_requests_total")
         .into_iter()
-        .filter_map(|(key, _, _, value)| {
-            let DebugValue::Counter(count) = value else {
-                return None;
-            };
-            let key = key.key();
-            (key.name() == "tower_cognito_requests_total").then(|| {
-                let labels: Vec<String> = key
-                    .labels()
-                    .map(|l| format!("{}={}", l.key(), l.value()))
-                    .collect();
-                (labels.join(","), count)
-            })
-        })
         .collect();
-    requests.sort();
     // The public health check is not an authorization: not counted.
     assert_eq!(
         requests,

@@ -88,24 +88,6 @@ async fn poll_once<F: Future>(future: F) -> bool {
     std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx).is_pending())).await
 }
 
-/// A runtime for the JWKS server alone, with a worker thread of its own, so
-/// that the server keeps serving while the runtimes under test come and go.
-fn server_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// A runtime like `#[tokio::test]`'s: one thread, driven only inside `block_on`.
-fn test_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 // ---------------------------------------------------------------------------
 // Unknown kids: rate limit, rotation, single flight
 // ---------------------------------------------------------------------------
@@ -115,11 +97,7 @@ fn test_runtime() -> tokio::runtime::Runtime {
 #[tokio::test]
 async fn random_kid_flood_within_one_cooldown_costs_at_most_two_fetches() {
     let pool = start().await;
-    let verifier = pool
-        .verifier_builder()
-        .token_cache_capacity(0)
-        .build()
-        .unwrap();
+    let verifier = support::uncached(&pool);
     let started = Instant::now();
     for _ in 0..1000 {
         let token = random_kid_token(&pool);
@@ -228,11 +206,7 @@ async fn hundred_concurrent_verifications_of_a_cold_cache_make_exactly_one_fetch
     // A slow endpoint, so that every caller arrives while the fetch is under way.
     pool.server()
         .set_behavior(JwksBehavior::Delay(Duration::from_millis(300)));
-    let verifier = pool
-        .verifier_builder()
-        .token_cache_capacity(0)
-        .build()
-        .unwrap();
+    let verifier = support::uncached(&pool);
     let barrier = Arc::new(tokio::sync::Barrier::new(100));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..100 {
@@ -559,11 +533,7 @@ async fn huge_response_is_cut_off(declare_length: bool) {
         bytes: HUGE,
         declare_length,
     });
-    let verifier = pool
-        .verifier_builder()
-        .token_cache_capacity(0)
-        .build()
-        .unwrap();
+    let verifier = support::uncached(&pool);
     assert!(!verifier.is_ready());
 
     let err = verifier.prefetch().await.unwrap_err();
@@ -684,11 +654,7 @@ async fn jwks_with_malformed_keys_still_verifies_its_good_keys() {
     keys.push(good[1].clone());
     pool.server().set_behavior(JwksBehavior::Body(jwks(keys)));
 
-    let verifier = pool
-        .verifier_builder()
-        .token_cache_capacity(0)
-        .build()
-        .unwrap();
+    let verifier = support::uncached(&pool);
     verifier.prefetch().await.unwrap();
     assert_eq!(outcome(&verifier, &pool.id_token().sign()).await, None);
     assert_eq!(outcome(&verifier, &pool.access_token().sign()).await, None);
@@ -831,7 +797,7 @@ async fn prefetch_called_repeatedly_during_an_outage_obeys_the_back_off() {
 fn a_fetch_lost_with_its_runtime_does_not_stall_the_next_runtime() {
     const COOLDOWN: Duration = Duration::from_millis(100);
     const REFRESH: Duration = Duration::from_millis(300);
-    let server = server_runtime();
+    let server = support::worker_runtime();
     let pool = server.block_on(start());
     let verifier = pool
         .verifier_builder()
@@ -842,7 +808,7 @@ fn a_fetch_lost_with_its_runtime_does_not_stall_the_next_runtime() {
     let old_kid = pool.signing_key(TokenUse::Id).kid().to_owned();
     let old_token = pool.id_token().sign();
 
-    let first = test_runtime();
+    let first = support::runtime();
     assert_eq!(first.block_on(outcome(&verifier, &old_token)), None);
     assert_eq!(pool.server().requests(), 1);
     pool.rotate_keys();
@@ -854,7 +820,7 @@ fn a_fetch_lost_with_its_runtime_does_not_stall_the_next_runtime() {
     drop(first);
     assert_eq!(pool.server().requests(), 1, "the lost fetch never ran");
 
-    let second = test_runtime();
+    let second = support::runtime();
     second.block_on(guarded("the second runtime", async {
         assert_eq!(outcome(&verifier, &new_token).await, None);
         assert_eq!(pool.server().requests(), 2);
@@ -877,7 +843,7 @@ fn a_fetch_lost_with_its_runtime_does_not_stall_the_next_runtime() {
 #[test]
 fn a_refresh_lost_with_its_runtime_is_made_up_on_the_next_runtime() {
     const REFRESH: Duration = Duration::from_millis(300);
-    let server = server_runtime();
+    let server = support::worker_runtime();
     let pool = server.block_on(start());
     let verifier = pool
         .verifier_builder()
@@ -887,7 +853,7 @@ fn a_refresh_lost_with_its_runtime_is_made_up_on_the_next_runtime() {
         .unwrap();
     let token = pool.id_token().sign();
 
-    let first = test_runtime();
+    let first = support::runtime();
     assert_eq!(first.block_on(outcome(&verifier, &token)), None);
     pool.retire_key(pool.signing_key(TokenUse::Id).kid());
     std::thread::sleep(REFRESH + Duration::from_millis(50));
@@ -897,7 +863,7 @@ fn a_refresh_lost_with_its_runtime_is_made_up_on_the_next_runtime() {
     drop(first);
     assert_eq!(pool.server().requests(), 1, "the lost refresh never ran");
 
-    let second = test_runtime();
+    let second = support::runtime();
     second.block_on(guarded("the removed key is refused", async {
         while outcome(&verifier, &token).await.is_none() {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -920,7 +886,7 @@ fn a_removed_key_is_refused_on_the_first_request_after_an_overdue_refresh() {
     const REFRESH: Duration = Duration::from_millis(300);
     const COOLDOWN: Duration = Duration::from_millis(100);
     const FETCH_TIMEOUT: Duration = Duration::from_millis(300);
-    let server = server_runtime();
+    let server = support::worker_runtime();
     let pool = server.block_on(start());
     let verifier = pool
         .verifier_builder()
@@ -932,7 +898,7 @@ fn a_removed_key_is_refused_on_the_first_request_after_an_overdue_refresh() {
     let id_token = pool.id_token().sign();
     let access_token = pool.access_token().sign();
 
-    let first = test_runtime();
+    let first = support::runtime();
     first.block_on(async {
         assert_eq!(outcome(&verifier, &id_token).await, None);
         assert_eq!(outcome(&verifier, &access_token).await, None);
@@ -944,7 +910,7 @@ fn a_removed_key_is_refused_on_the_first_request_after_an_overdue_refresh() {
     // a margin.
     std::thread::sleep(REFRESH + FETCH_TIMEOUT + COOLDOWN + Duration::from_millis(450));
 
-    let second = test_runtime();
+    let second = support::runtime();
     second.block_on(guarded("the second runtime", async {
         assert_eq!(
             outcome(&verifier, &id_token).await,
@@ -961,7 +927,7 @@ fn a_removed_key_is_refused_on_the_first_request_after_an_overdue_refresh() {
 /// fetch timeout) with a 5xx-kind error, and the next caller fetches for itself.
 #[test]
 fn a_fetch_parked_on_an_idle_runtime_holds_up_no_one() {
-    let server = server_runtime();
+    let server = support::worker_runtime();
     let pool = server.block_on(start());
     let verifier = pool
         .verifier_builder()
@@ -971,10 +937,10 @@ fn a_fetch_parked_on_an_idle_runtime_holds_up_no_one() {
         .unwrap();
     let token = pool.id_token().sign();
 
-    let idle = test_runtime();
+    let idle = support::runtime();
     assert!(idle.block_on(poll_once(verifier.verify(&token))));
 
-    let second = test_runtime();
+    let second = support::runtime();
     let first_try = second.block_on(guarded("the second runtime", async {
         let first_try = outcome(&verifier, &token).await;
         while outcome(&verifier, &token).await.is_some() {

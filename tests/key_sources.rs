@@ -19,7 +19,7 @@ use tower_cognito::{
 };
 
 mod support;
-use support::{RawServer, Server, serve};
+use support::{Metrics, RawServer, Server, serve};
 
 // ---------------------------------------------------------------------------
 // Harness
@@ -703,54 +703,30 @@ async fn provider_failures_are_bounded_like_failed_downloads() {
 /// `error` for an `Err`.
 #[test]
 fn provider_reads_are_counted_by_outcome() {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-    let recorder = DebuggingRecorder::new();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let pool_id = metrics::with_local_recorder(&recorder, || {
-        runtime.block_on(async {
-            let pool = start().await;
-            let good = Provided::serving(pool.jwks_json());
-            let verifier = Verifier::new(provided_pool(&pool, &good)).unwrap();
-            verifier.verify(&pool.id_token().sign()).await.unwrap();
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let pool_id = support::recorded(&recorder, async {
+        let pool = start().await;
+        let good = Provided::serving(pool.jwks_json());
+        let verifier = Verifier::new(provided_pool(&pool, &good)).unwrap();
+        verifier.verify(&pool.id_token().sign()).await.unwrap();
 
-            let other = start().await;
-            let failing = Provided::default();
-            failing.fail("no such secret");
-            let verifier = Verifier::new(provided_pool(&other, &failing)).unwrap();
-            assert!(verifier.prefetch().await.is_err());
-            (pool.pool_id().to_owned(), other.pool_id().to_owned())
-        })
+        let other = start().await;
+        let failing = Provided::default();
+        failing.fail("no such secret");
+        let verifier = Verifier::new(provided_pool(&other, &failing)).unwrap();
+        assert!(verifier.prefetch().await.is_err());
+        (pool.pool_id().to_owned(), other.pool_id().to_owned())
     });
-    let counts: Vec<(String, u64)> = recorder
-        .snapshotter()
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter_map(|(key, _, _, value)| {
-            let key = key.key();
-            if key.name() != "tower_cognito_jwks_fetches_total" {
-                return None;
-            }
-            let labels: Vec<String> = key
-                .labels()
-                .map(|l| format!("{}={}", l.key(), l.value()))
-                .collect();
-            match value {
-                DebugValue::Counter(n) => Some((labels.join(","), n)),
-                _ => None,
-            }
-        })
-        .collect();
+    let counts = Metrics::of(&recorder).counters_named("tower_cognito_jwks_fetches_total");
     let (good, failing) = pool_id;
-    assert!(
-        counts.contains(&(format!("pool={good},outcome=ok"), 1)),
+    assert_eq!(
+        counts.get(&format!("pool={good},outcome=ok")),
+        Some(&1),
         "{counts:?}"
     );
-    assert!(
-        counts.contains(&(format!("pool={failing},outcome=error"), 1)),
+    assert_eq!(
+        counts.get(&format!("pool={failing},outcome=error")),
+        Some(&1),
         "{counts:?}"
     );
 }

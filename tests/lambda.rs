@@ -21,13 +21,13 @@ use http_body_util::BodyExt as _;
 use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 use serde_json::{Value, json};
-use std::io;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tower::ServiceExt as _;
 use tower_cognito::lambda::{Authorizer, AuthorizerErrorKind, AuthorizerEvent, PolicyResource};
 use tower_cognito::test_util::{JwksBehavior, LocalUserPool, TokenBuilder};
 use tower_cognito::{CognitoAuthLayer, Requirement, TokenUseRule};
+
+mod support;
 
 const SUB: &str = "7d8ca528-4931-4254-9273-ea5ee853f271";
 /// `Thu Jul 02 12:39:49 UTC 2026`.
@@ -127,6 +127,17 @@ fn policy(principal: &str, effect: &str, resource: &str, context: Value) -> Valu
 }
 
 /// The context of a `fixed` access token of `pool`: every claim, as a string.
+/// The Allow policy for `resource` that `fixed(pool.access_token())` gets: its
+/// `sub`, its one scope, its claims as strings in the context.
+fn allowed_access(pool: &LocalUserPool, resource: &str) -> Value {
+    policy(
+        SUB,
+        "Allow",
+        resource,
+        access_context(pool, "aws.cognito.signin.user.admin"),
+    )
+}
+
 fn access_context(pool: &LocalUserPool, scope: &str) -> Value {
     json!({
         "auth_time": "1782995989",
@@ -152,15 +163,7 @@ async fn valid_access_token_is_allowed_for_the_method_with_the_claims_as_strings
     let pool = LocalUserPool::start().await.unwrap();
     let token = fixed(pool.access_token()).sign();
     let answer = answer(&notes_authorizer(&pool), token_event(Some(&token))).await;
-    assert_eq!(
-        answer.unwrap(),
-        policy(
-            SUB,
-            "Allow",
-            METHOD_ARN,
-            access_context(&pool, "aws.cognito.signin.user.admin")
-        )
-    );
+    assert_eq!(answer.unwrap(), allowed_access(&pool, METHOD_ARN));
 }
 
 #[tokio::test]
@@ -456,12 +459,7 @@ async fn the_authorizer_is_a_service_of_lambda_events() {
     let response = notes_authorizer(&pool).oneshot(event).await.unwrap();
     assert_eq!(
         serde_json::to_value(response).unwrap(),
-        policy(
-            SUB,
-            "Allow",
-            METHOD_ARN,
-            access_context(&pool, "aws.cognito.signin.user.admin")
-        )
+        allowed_access(&pool, METHOD_ARN)
     );
 }
 
@@ -476,12 +474,7 @@ async fn request_event_reads_the_authorization_header() {
         let event = request_event(&[(name, &format!("Bearer {token}"))]);
         assert_eq!(
             answer(&authorizer, event).await.unwrap(),
-            policy(
-                SUB,
-                "Allow",
-                REQUEST_METHOD_ARN,
-                access_context(&pool, "aws.cognito.signin.user.admin")
-            ),
+            allowed_access(&pool, REQUEST_METHOD_ARN),
             "{name}"
         );
     }
@@ -549,15 +542,7 @@ async fn example_authorizer_answers_as_the_notes_authorizer() {
     let (allowed, answer) =
         authorizer_example::answer(&authorizer, &token_event(Some(&token)).to_string()).await;
     assert!(allowed);
-    assert_eq!(
-        answer,
-        policy(
-            SUB,
-            "Allow",
-            METHOD_ARN,
-            access_context(&pool, "aws.cognito.signin.user.admin")
-        )
-    );
+    assert_eq!(answer, allowed_access(&pool, METHOD_ARN));
     let id_token = pool.id_token().sign();
     let (allowed, answer) =
         authorizer_example::answer(&authorizer, &token_event(Some(&id_token)).to_string()).await;
@@ -609,38 +594,9 @@ async fn example_authorizer_reads_scopes_header_and_resource() {
 
 // ------------------------------------------------------------------ logs
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let writer = capture.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .init();
-        capture
-    })
-}
-
 #[tokio::test]
 async fn no_token_reaches_the_logs_or_the_errors() {
-    let capture = capture();
+    let logs = support::global_logs();
     let pool = LocalUserPool::start().await.unwrap();
     let authorizer = Authorizer::new(pool.verifier())
         .require(Requirement::any_scope(["notes/write"]))
@@ -660,7 +616,7 @@ async fn no_token_reaches_the_logs_or_the_errors() {
             seen.push_str(&format!("{error}\n{error:?}\n"));
         }
     }
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = logs.text();
     assert!(logs.contains("authorizer: deny"), "{logs}");
     assert!(logs.contains("authorizer: unauthorized"), "{logs}");
     for token in &tokens {

@@ -9,66 +9,14 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use http::HeaderValue;
-use std::io;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tower_cognito::test_util::{JwksBehavior, LocalUserPool, SigningKey};
 use tower_cognito::{
     AuthError, AuthErrorKind, Claims, CognitoAuthLayer, Requirement, TokenUse, Verifier,
 };
-use tracing_subscriber::fmt::MakeWriter;
 
 mod support;
 use support::Server;
-
-/// The shared buffer every event is written into.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for CaptureWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = CaptureWriter;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        CaptureWriter(Arc::clone(&self.0))
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-    }
-}
-
-/// Installs the capturing subscriber once for this test binary.
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(capture.clone())
-            .with_max_level(tracing::Level::TRACE)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber)
-            .expect("no other subscriber in this binary");
-        capture
-    })
-}
 
 /// Secrets to look for, with a name for the failure message. Besides whole values,
 /// every 32-character window (at a step of 8) is a secret of its own, so a log that
@@ -115,6 +63,16 @@ impl Secrets {
         );
     }
 
+    /// Every key the pools publish, and one they do not.
+    fn keys_of(&mut self, pools: &[&LocalUserPool], stranger: &SigningKey) {
+        for pool in pools {
+            for key in pool.published_keys() {
+                self.key(&key);
+            }
+        }
+        self.key(stranger);
+    }
+
     /// Fails naming every secret that appears in `text`.
     fn assert_absent(&self, what: &str, text: &str) {
         let found: Vec<&str> = self
@@ -159,7 +117,7 @@ async fn send(client: &reqwest::Client, url: &str, values: &[&str]) -> u16 {
 
 #[tokio::test]
 async fn rejected_requests_leave_no_token_or_key_in_the_logs() {
-    let capture = capture();
+    let capture = support::global_logs();
     let pool = LocalUserPool::start().await.unwrap();
     let other = LocalUserPool::start().await.unwrap();
     let stranger = SigningKey::generate(pool.signing_key(TokenUse::Id).kid());
@@ -231,14 +189,7 @@ async fn rejected_requests_leave_no_token_or_key_in_the_logs() {
         ),
     ];
     let mut secrets = Secrets::default();
-    for key in pool
-        .published_keys()
-        .iter()
-        .chain(other.published_keys().iter())
-        .chain([&stranger])
-    {
-        secrets.key(key);
-    }
+    secrets.keys_of(&[&pool, &other], &stranger);
     for (name, token, url, status) in &cases {
         secrets.token(name, token);
         assert_eq!(
@@ -300,20 +251,13 @@ async fn rejected_requests_leave_no_token_or_key_in_the_logs() {
 
 #[tokio::test]
 async fn errors_and_debug_output_hold_no_token_or_key() {
-    let capture = capture();
+    let capture = support::global_logs();
     let pool = LocalUserPool::start().await.unwrap();
     let other = LocalUserPool::start().await.unwrap();
     let verifier = pool.verifier();
     let stranger = SigningKey::generate(pool.signing_key(TokenUse::Id).kid());
     let mut secrets = Secrets::default();
-    for key in pool
-        .published_keys()
-        .iter()
-        .chain(other.published_keys().iter())
-        .chain([&stranger])
-    {
-        secrets.key(key);
-    }
+    secrets.keys_of(&[&pool, &other], &stranger);
 
     let valid = pool
         .access_token()
@@ -401,7 +345,7 @@ async fn errors_and_debug_output_hold_no_token_or_key() {
 
 #[tokio::test]
 async fn a_hostile_jwks_body_is_not_reflected_into_errors_or_logs() {
-    let capture = capture();
+    let capture = support::global_logs();
     let pool = LocalUserPool::start().await.unwrap();
     let marker = "eyJhbGciOiJSUzI1NiJ9-reflected";
     let body = format!(r#"{{"keys":"{}"}}"#, marker.repeat(1000));

@@ -3,7 +3,8 @@
 //! requests exactly, and no label carries a `sub`, a `kid` or a token.
 
 use http::{Request, Response};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::debugging::DebuggingRecorder;
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use tower::{Layer, ServiceExt, service_fn};
@@ -11,28 +12,10 @@ use tower_cognito::openapi::ApiDefinition;
 use tower_cognito::test_util::LocalUserPool;
 use tower_cognito::{CognitoAuthLayer, Requirement};
 
-type Counts = BTreeMap<String, u64>;
+mod support;
+use support::Metrics;
 
-/// Counters as `name{label=value,...}` → count.
-fn counters(recorder: &DebuggingRecorder) -> Counts {
-    recorder
-        .snapshotter()
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter_map(|(key, _, _, value)| {
-            let DebugValue::Counter(count) = value else {
-                return None;
-            };
-            let key = key.key();
-            let labels: Vec<String> = key
-                .labels()
-                .map(|l| format!("{}={}", l.key(), l.value()))
-                .collect();
-            Some((format!("{}{{{}}}", key.name(), labels.join(",")), count))
-        })
-        .collect()
-}
+type Counts = BTreeMap<String, u64>;
 
 fn request(token: Option<&str>, path: &str) -> Request<String> {
     let mut request = Request::get(path);
@@ -45,82 +28,62 @@ fn request(token: Option<&str>, path: &str) -> Request<String> {
 #[test]
 fn requests_and_cache_lookups_are_counted_exactly() {
     let recorder = DebuggingRecorder::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let counts = metrics::with_local_recorder(&recorder, || {
-        rt.block_on(async {
-            let pool = LocalUserPool::start().await.unwrap();
-            let inner = service_fn(|_: Request<String>| async {
-                Ok::<_, Infallible>(Response::new(String::new()))
-            });
-            let auth = CognitoAuthLayer::new(pool.verifier());
-            let notes = auth
-                .require(Requirement::any_scope(["notes/read"]))
-                .unwrap()
-                .name("notes")
-                .layer(inner);
-            let me = auth.clone().name("me").optional().layer(inner);
-            let reader = pool
-                .access_token()
-                .sub("secret-sub")
-                .scopes(["notes/read"])
-                .sign();
-            let writer = pool.access_token().scopes(["notes/write"]).sign();
-            for token in [
-                Some(&reader),
-                Some(&reader),
-                Some(&reader),
-                Some(&writer),
-                None,
-            ] {
-                notes
-                    .clone()
-                    .oneshot(request(token.map(String::as_str), "/"))
-                    .await
-                    .unwrap();
-            }
-            let id = pool.id_token().sign();
-            for token in [Some(id.as_str()), Some(id.as_str()), None, Some("x.y.z")] {
-                me.clone().oneshot(request(token, "/")).await.unwrap();
-            }
-
-            // The route table names its operations.
-            let api = ApiDefinition::options()
-                .authorizer_pool("Pool", pool.user_pool())
-                .from_yaml(
-                    r#"
-openapi: 3.0.1
-paths:
-  /pets/{petId}:
-    get:
-      security: [{ Pool: [] }]
-components:
-  securitySchemes:
-    Pool:
-      type: apiKey
-      name: Authorization
-      in: header
-      x-amazon-apigateway-authorizer:
-        type: cognito_user_pools
-        providerARNs: ["${Pool.Arn}"]
-"#,
-                )
-                .unwrap();
-            let table = api
-                .layer(api.verifier_builder().build().unwrap())
-                .unwrap()
-                .layer(inner);
-            for (token, path) in [
-                (Some(id.as_str()), "/pets/1"),
-                (None, "/pets/1"),
-                (None, "/cats"),
-            ] {
-                table.clone().oneshot(request(token, path)).await.unwrap();
-            }
+    let counts = support::recorded(&recorder, async {
+        let pool = LocalUserPool::start().await.unwrap();
+        let inner = service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
         });
-        counters(&recorder)
+        let auth = CognitoAuthLayer::new(pool.verifier());
+        let notes = auth
+            .require(Requirement::any_scope(["notes/read"]))
+            .unwrap()
+            .name("notes")
+            .layer(inner);
+        let me = auth.clone().name("me").optional().layer(inner);
+        let reader = pool
+            .access_token()
+            .sub("secret-sub")
+            .scopes(["notes/read"])
+            .sign();
+        let writer = pool.access_token().scopes(["notes/write"]).sign();
+        for token in [
+            Some(&reader),
+            Some(&reader),
+            Some(&reader),
+            Some(&writer),
+            None,
+        ] {
+            notes
+                .clone()
+                .oneshot(request(token.map(String::as_str), "/"))
+                .await
+                .unwrap();
+        }
+        let id = pool.id_token().sign();
+        for token in [Some(id.as_str()), Some(id.as_str()), None, Some("x.y.z")] {
+            me.clone().oneshot(request(token, "/")).await.unwrap();
+        }
+
+        // The route table names its operations.
+        let api = ApiDefinition::options()
+            .authorizer_pool("Pool", pool.user_pool())
+            .parse(&support::openapi3(
+                json!({ "Pool": support::cognito_scheme(json!(["${Pool.Arn}"])) }),
+                json!([{ "Pool": [] }]),
+            ))
+            .unwrap();
+        let table = api
+            .layer(api.verifier_builder().build().unwrap())
+            .unwrap()
+            .layer(inner);
+        for (token, path) in [
+            (Some(id.as_str()), "/pets/1"),
+            (None, "/pets/1"),
+            (None, "/cats"),
+        ] {
+            table.clone().oneshot(request(token, path)).await.unwrap();
+        }
+        Metrics::of(&recorder).counters()
     });
     let expected: Counts = [
         ("tower_cognito_requests_total{route=notes,outcome=admitted,kind=none}", 3),
@@ -153,69 +116,41 @@ components:
     }
 }
 
-/// Every metric as `name{labels}` → its value as text.
-fn all(recorder: &DebuggingRecorder) -> BTreeMap<String, String> {
-    recorder
-        .snapshotter()
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let key = key.key();
-            let labels: Vec<String> = key
-                .labels()
-                .map(|l| format!("{}={}", l.key(), l.value()))
-                .collect();
-            let value = match value {
-                DebugValue::Counter(n) => n.to_string(),
-                DebugValue::Gauge(g) => g.to_string(),
-                DebugValue::Histogram(h) => format!("{} samples", h.len()),
-            };
-            (format!("{}{{{}}}", key.name(), labels.join(",")), value)
-        })
-        .collect()
-}
-
 #[test]
 fn key_set_fetches_are_counted_by_outcome() {
     use std::time::Duration;
     use tower_cognito::test_util::JwksBehavior;
     let recorder = DebuggingRecorder::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (metrics, pool_id, kid) = metrics::with_local_recorder(&recorder, || {
-        rt.block_on(async {
-            let pool = LocalUserPool::start().await.unwrap();
-            let verifier = pool
-                .verifier_builder()
-                .unknown_kid_cooldown(Duration::from_secs(60))
-                .build()
-                .unwrap();
-            // ok: one fetch, two keys.
-            verifier.verify(&pool.id_token().sign()).await.unwrap();
-            // Unknown kids within the cooldown: held back, twice, no fetch.
-            let stranger = LocalUserPool::start().await.unwrap();
-            let foreign = stranger.id_token().issuer(pool.issuer()).sign();
-            for _ in 0..2 {
-                let err = verifier.verify(&foreign).await.unwrap_err();
-                assert_eq!(
-                    err.kind(),
-                    tower_cognito::AuthErrorKind::UnknownKey,
-                    "{err}"
-                );
-            }
-            // A 503 endpoint, for a prefetch on a cold verifier.
-            pool.server().set_behavior(JwksBehavior::Status(503));
-            let cold = pool.verifier();
-            assert!(cold.prefetch().await.is_err());
-            let kid = stranger
-                .signing_key(tower_cognito::TokenUse::Id)
-                .kid()
-                .to_owned();
-            (all(&recorder), pool.user_pool().id().to_owned(), kid)
-        })
+    let (metrics, pool_id, kid) = support::recorded(&recorder, async {
+        let pool = LocalUserPool::start().await.unwrap();
+        let verifier = pool
+            .verifier_builder()
+            .unknown_kid_cooldown(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        // ok: one fetch, two keys.
+        verifier.verify(&pool.id_token().sign()).await.unwrap();
+        // Unknown kids within the cooldown: held back, twice, no fetch.
+        let stranger = LocalUserPool::start().await.unwrap();
+        let foreign = stranger.id_token().issuer(pool.issuer()).sign();
+        for _ in 0..2 {
+            let err = verifier.verify(&foreign).await.unwrap_err();
+            assert_eq!(
+                err.kind(),
+                tower_cognito::AuthErrorKind::UnknownKey,
+                "{err}"
+            );
+        }
+        // A 503 endpoint, for a prefetch on a cold verifier.
+        pool.server().set_behavior(JwksBehavior::Status(503));
+        let cold = pool.verifier();
+        assert!(cold.prefetch().await.is_err());
+        let kid = stranger
+            .signing_key(tower_cognito::TokenUse::Id)
+            .kid()
+            .to_owned();
+        let metrics = Metrics::of(&recorder).values();
+        (metrics, pool.user_pool().id().to_owned(), kid)
     });
     let get = |name: &str| metrics.get(&format!("{name}{{pool={pool_id}}}")).cloned();
     let fetches = |outcome: &str| {

@@ -1,8 +1,8 @@
 //! Property tests: no change to the bytes of a valid token is accepted.
 //!
 //! One local pool, one verifier (token cache off, so every case runs the full
-//! check) and one runtime serve every case; the valid token is checked to pass
-//! first, so each rejection is the mutation's doing.
+//! check) and one runtime (support's shared one) serve every case; the valid
+//! token is checked to pass first, so each rejection is the mutation's doing.
 
 use proptest::prelude::*;
 use std::sync::OnceLock;
@@ -10,8 +10,9 @@ use std::time::Duration;
 use tower_cognito::test_util::LocalUserPool;
 use tower_cognito::{AuthErrorKind, Verifier};
 
+mod support;
+
 struct Env {
-    runtime: tokio::runtime::Runtime,
     verifier: Verifier,
     /// Kept alive: its JWKS server stops when it is dropped.
     _pool: LocalUserPool,
@@ -22,12 +23,7 @@ struct Env {
 fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (pool, verifier, id_token, access_token) = runtime.block_on(async {
+        support::shared_runtime().block_on(async {
             let pool = LocalUserPool::start().await.unwrap();
             let verifier = pool
                 .verifier_builder()
@@ -48,15 +44,13 @@ fn env() -> &'static Env {
                     .await
                     .expect("the unmutated token is valid");
             }
-            (pool, verifier, id_token, access_token)
-        });
-        Env {
-            runtime,
-            verifier,
-            _pool: pool,
-            id_token,
-            access_token,
-        }
+            Env {
+                verifier,
+                _pool: pool,
+                id_token,
+                access_token,
+            }
+        })
     })
 }
 
@@ -66,7 +60,7 @@ fn env() -> &'static Env {
 fn rejection(bytes: &[u8]) -> Result<AuthErrorKind, TestCaseError> {
     let env = env();
     let token = String::from_utf8_lossy(bytes);
-    match env.runtime.block_on(env.verifier.verify(&token)) {
+    match support::shared_runtime().block_on(env.verifier.verify(&token)) {
         Ok(claims) => Err(TestCaseError::fail(format!(
             "a mutated token was accepted (sub {})",
             claims.sub()

@@ -22,6 +22,8 @@ use tower_cognito::test_util::LocalUserPool;
 use tower_cognito::test_util::alb::LocalAlb;
 use tower_cognito::{Claims, CognitoAuthLayer, TokenSource};
 
+mod support;
+
 static CALLS: AtomicUsize = AtomicUsize::new(0);
 
 async fn handler(claims: Claims) -> String {
@@ -49,7 +51,6 @@ const DOORS: [Door; 6] = [
 ];
 
 struct Env {
-    runtime: tokio::runtime::Runtime,
     app: Router,
     /// Kept alive: their servers stop when they are dropped.
     _pool: LocalUserPool,
@@ -62,12 +63,7 @@ struct Env {
 fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let env = runtime.block_on(async {
+        let env = support::shared_runtime().block_on(async {
             let pool = LocalUserPool::start().await.unwrap();
             let alb = LocalAlb::for_pool(&pool).await.unwrap();
             let verifier = pool
@@ -100,18 +96,15 @@ fn env() -> &'static Env {
             let id_token = pool.id_token().sub("ana").sign();
             let access_token = pool.access_token().sub("ana").sign();
             let alb_data = alb.data().sub("ana").sign();
-            (app, pool, alb, id_token, access_token, alb_data)
+            Env {
+                app,
+                _pool: pool,
+                _alb: alb,
+                id_token,
+                access_token,
+                alb_data,
+            }
         });
-        let (app, _pool, _alb, id_token, access_token, alb_data) = env;
-        let env = Env {
-            runtime,
-            app,
-            _pool,
-            _alb,
-            id_token,
-            access_token,
-            alb_data,
-        };
         for door in DOORS {
             let token = valid(&env, door, false).to_vec();
             let (status, called) = send(&env, door, &token).expect("a request");
@@ -175,8 +168,7 @@ fn send(env: &Env, door: Door, token: &[u8]) -> Option<(u16, bool)> {
     };
     let request = request.body(Body::empty()).unwrap();
     let before = CALLS.load(Ordering::SeqCst);
-    let response = env
-        .runtime
+    let response = support::shared_runtime()
         .block_on(env.app.clone().oneshot(request))
         .unwrap();
     Some((

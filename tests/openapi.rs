@@ -38,7 +38,7 @@ const PETS_POOL: &str = "us-east-1_PetsPool1";
 const ADMIN_POOL: &str = "us-east-1_AdminPool";
 
 mod support;
-use support::{Server, send, serve};
+use support::{Server, cognito_scheme, openapi3, send, serve};
 
 /// Every handler: which request it served and for whom.
 async fn echo(method: Method, uri: Uri, claims: Option<Claims>) -> String {
@@ -614,30 +614,8 @@ async fn the_example_serves_each_definition_and_its_commands_work() {
 
 // ---- errors ----
 
-/// A one-operation OpenAPI 3 document (`GET /pets/{petId}`) with these schemes
-/// and this operation security.
-fn openapi3(schemes: Value, security: Value) -> String {
-    json!({
-        "openapi": "3.0.1",
-        "info": { "title": "t", "version": "1" },
-        "paths": { "/pets/{petId}": { "get": { "security": security, "responses": {} } } },
-        "components": { "securitySchemes": schemes }
-    })
-    .to_string()
-}
-
-fn cognito(arns: Value) -> Value {
-    json!({
-        "type": "apiKey",
-        "name": "Authorization",
-        "in": "header",
-        "x-amazon-apigateway-authtype": "cognito_user_pools",
-        "x-amazon-apigateway-authorizer": { "type": "cognito_user_pools", "providerARNs": arns }
-    })
-}
-
 fn good_pool() -> Value {
-    cognito(json!([
+    cognito_scheme(json!([
         "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEfGhI"
     ]))
 }
@@ -725,7 +703,7 @@ fn an_unknown_scheme_is_refused() {
 fn several_schemes_on_one_operation_are_refused() {
     let schemes = json!({
         "Pool": good_pool(),
-        "Other": cognito(json!(["arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Other1"])),
+        "Other": cognito_scheme(json!(["arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Other1"])),
         "api_key": { "type": "apiKey", "name": "x-api-key", "in": "header" }
     });
     assert_operation_error(
@@ -788,7 +766,10 @@ fn a_malformed_arn_is_refused() {
         (json!([42]), "non-string"),
     ] {
         assert_operation_error(
-            &openapi3(json!({ "Pool": cognito(arns) }), json!([{ "Pool": [] }])),
+            &openapi3(
+                json!({ "Pool": cognito_scheme(arns) }),
+                json!([{ "Pool": [] }]),
+            ),
             ImportErrorKind::MalformedArn,
             words,
         );
@@ -913,36 +894,18 @@ fn documents_that_are_not_definitions_are_refused() {
 
 #[test]
 fn security_is_inherited_as_openapi_says() {
-    let text = r#"
-swagger: "2.0"
-security:
-  - Pool: []
-paths:
-  /inherits:
-    get: {}
-  /overrides:
-    get:
-      security:
-        - Pool: [pets/read]
-  /public:
-    get:
-      security: []
-  /anonymous:
-    get:
-      security:
-        - {}
-securityDefinitions:
-  Pool:
-    type: apiKey
-    name: Authorization
-    in: header
-    x-amazon-apigateway-authtype: cognito_user_pools
-    x-amazon-apigateway-authorizer:
-      type: cognito_user_pools
-      providerARNs:
-        - arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEfGhI
-"#;
-    let api = ApiDefinition::from_yaml(text).unwrap();
+    let definition = json!({
+        "swagger": "2.0",
+        "security": [{ "Pool": [] }],
+        "paths": {
+            "/inherits": { "get": {} },
+            "/overrides": { "get": { "security": [{ "Pool": ["pets/read"] }] } },
+            "/public": { "get": { "security": [] } },
+            "/anonymous": { "get": { "security": [{}] } }
+        },
+        "securityDefinitions": { "Pool": good_pool() }
+    });
+    let api = ApiDefinition::parse(&definition.to_string()).unwrap();
     let route = |p: &str| api.route(&Method::GET, p).unwrap();
     assert_eq!(
         (route("/inherits").is_public(), route("/inherits").scopes()),
@@ -952,7 +915,8 @@ securityDefinitions:
     assert!(route("/public").is_public());
     assert!(route("/anonymous").is_public());
     // Without a top-level security, an operation without one is public.
-    let api =
-        ApiDefinition::from_yaml(&text.replace("security:\n  - Pool: []\npaths", "paths")).unwrap();
+    let mut without = definition;
+    without.as_object_mut().unwrap().remove("security");
+    let api = ApiDefinition::parse(&without.to_string()).unwrap();
     assert!(api.route(&Method::GET, "/inherits").unwrap().is_public());
 }

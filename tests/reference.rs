@@ -8,9 +8,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use std::io::Write;
-use std::process::{Command, Stdio};
 use tower_cognito::test_util::{LocalUserPool, SigningKey};
 use tower_cognito::{TokenUse, Verifier};
+
+mod support;
 
 /// Where this crate is stricter than the reference on purpose (README, "Stricter than aws-jwt-verify"),
 /// or more lenient on purpose: a claim that the verification does not read may have
@@ -55,9 +56,7 @@ fn weak_key_token(pool: &LocalUserPool) -> (Value, String) {
 #[tokio::test]
 #[ignore = "needs Node and aws-jwt-verify: run .ci/reference.sh, set REFERENCE_NODE_MODULES"]
 async fn agrees_with_aws_jwt_verify() {
-    let modules = std::env::var("REFERENCE_NODE_MODULES").expect(
-        "REFERENCE_NODE_MODULES must point at the node_modules that .ci/reference.sh installed",
-    );
+    let modules = support::reference_modules();
     let pool = LocalUserPool::start().await.unwrap();
     let id_key = pool.signing_key(TokenUse::Id);
     let (weak_jwk, weak_token) = weak_key_token(&pool);
@@ -261,14 +260,7 @@ async fn agrees_with_aws_jwt_verify() {
         "jwks": jwks,
         "tokens": cases.iter().map(|(_, token, _)| token).collect::<Vec<_>>(),
     });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/verify.mjs");
-    let mut child = Command::new("node")
-        .arg(script)
-        .env("REFERENCE_NODE_MODULES", &modules)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node runs");
+    let mut child = support::reference_node("verify.mjs", &modules);
     child
         .stdin
         .take()

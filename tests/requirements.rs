@@ -87,78 +87,74 @@ async fn call(server: &Server, path: &str, token: &str) -> (u16, String, Option<
     (answer.status, answer.body, error)
 }
 
-const OK: (u16, Option<&str>) = (200, None);
-const WRONG_TOKEN: (u16, Option<&str>) = (401, Some("invalid_token"));
-const NOT_ALLOWED: (u16, Option<&str>) = (403, Some("insufficient_scope"));
+const OK: Outcome = (200, None);
+const WRONG_TOKEN: Outcome = (401, Some("invalid_token"));
+const NOT_ALLOWED: Outcome = (403, Some("insufficient_scope"));
+
+type Outcome = (u16, Option<&'static str>);
 
 /// Sends `token` to `path` and checks the outcome; on success the handler saw the
 /// token's claims (it answers with their `sub`).
-async fn expect(server: &Server, path: &str, token: TokenBuilder, outcome: (u16, Option<&str>)) {
-    let token = token.sub("the-user").sign();
-    let (status, body, error) = call(server, path, &token).await;
-    assert_eq!((status, error.as_deref()), outcome, "{path}: body {body:?}");
+async fn expect(server: &Server, path: &str, token: TokenBuilder, outcome: Outcome) {
+    let token = token.sub("the-user");
+    let claims = serde_json::Value::Object(token.payload().clone());
+    let (status, body, error) = call(server, path, &token.sign()).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        outcome,
+        "{path} with {claims}: body {body:?}"
+    );
     if status == 200 {
         assert_eq!(body, "the-user", "{path}");
+    }
+}
+
+/// [`expect`] for each token in turn, with its outcome.
+async fn expect_each(
+    server: &Server,
+    path: &str,
+    cases: impl IntoIterator<Item = (TokenBuilder, Outcome)>,
+) {
+    for (token, outcome) in cases {
+        expect(server, path, token, outcome).await;
     }
 }
 
 #[tokio::test]
 async fn any_of_scopes() {
     let (pool, server) = start(Responses::rfc6750("pets")).await;
-    let p = "/any-scope";
-    expect(&server, p, pool.access_token().scopes(["pets/admin"]), OK).await;
-    expect(
+    let access = || pool.access_token();
+    expect_each(
         &server,
-        p,
-        pool.access_token().scopes(["openid", "pets/read"]),
-        OK,
+        "/any-scope",
+        [
+            (access().scopes(["pets/admin"]), OK),
+            (access().scopes(["openid", "pets/read"]), OK),
+            (access().scopes(["pets/write"]), NOT_ALLOWED),
+            // Exact, case-sensitive comparison.
+            (access().scopes(["pets/READ", "pets"]), NOT_ALLOWED),
+            // A route with scopes takes access tokens only.
+            (pool.id_token(), WRONG_TOKEN),
+        ],
     )
     .await;
-    expect(
-        &server,
-        p,
-        pool.access_token().scopes(["pets/write"]),
-        NOT_ALLOWED,
-    )
-    .await;
-    // Exact, case-sensitive comparison.
-    expect(
-        &server,
-        p,
-        pool.access_token().scopes(["pets/READ", "pets"]),
-        NOT_ALLOWED,
-    )
-    .await;
-    // A route with scopes takes access tokens only.
-    expect(&server, p, pool.id_token(), WRONG_TOKEN).await;
 }
 
 #[tokio::test]
 async fn all_of_scopes() {
     let (pool, server) = start(Responses::rfc6750("pets")).await;
-    let p = "/all-scopes";
-    expect(
+    let access = || pool.access_token();
+    expect_each(
         &server,
-        p,
-        pool.access_token().scopes(["pets/write", "pets/read"]),
-        OK,
+        "/all-scopes",
+        [
+            (access().scopes(["pets/write", "pets/read"]), OK),
+            (access().scopes(["pets/read"]), NOT_ALLOWED),
+            (access().scopes(["pets/write"]), NOT_ALLOWED),
+            (pool.id_token(), WRONG_TOKEN),
+        ],
     )
     .await;
-    expect(
-        &server,
-        p,
-        pool.access_token().scopes(["pets/read"]),
-        NOT_ALLOWED,
-    )
-    .await;
-    expect(
-        &server,
-        p,
-        pool.access_token().scopes(["pets/write"]),
-        NOT_ALLOWED,
-    )
-    .await;
-    expect(&server, p, pool.id_token(), WRONG_TOKEN).await;
 }
 
 #[tokio::test]
@@ -195,32 +191,23 @@ async fn token_use() {
 #[tokio::test]
 async fn app_client_allow_list() {
     let (pool, server) = start(Responses::rfc6750("pets")).await;
-    let p = "/clients";
-    // `aud` of ID tokens, `client_id` of access tokens.
-    expect(&server, p, pool.id_token().client_id("web-app"), OK).await;
-    expect(&server, p, pool.access_token().client_id("cli-app"), OK).await;
-    expect(
+    expect_each(
         &server,
-        p,
-        pool.id_token().client_id("other-app"),
-        WRONG_TOKEN,
-    )
-    .await;
-    expect(
-        &server,
-        p,
-        pool.access_token().client_id("other-app"),
-        WRONG_TOKEN,
-    )
-    .await;
-    // An ID token's client is its aud, not a client_id claim.
-    expect(
-        &server,
-        p,
-        pool.id_token()
-            .client_id("other-app")
-            .claim("client_id", "web-app"),
-        WRONG_TOKEN,
+        "/clients",
+        [
+            // `aud` of ID tokens, `client_id` of access tokens.
+            (pool.id_token().client_id("web-app"), OK),
+            (pool.access_token().client_id("cli-app"), OK),
+            (pool.id_token().client_id("other-app"), WRONG_TOKEN),
+            (pool.access_token().client_id("other-app"), WRONG_TOKEN),
+            // An ID token's client is its aud, not a client_id claim.
+            (
+                pool.id_token()
+                    .client_id("other-app")
+                    .claim("client_id", "web-app"),
+                WRONG_TOKEN,
+            ),
+        ],
     )
     .await;
 }
@@ -228,38 +215,29 @@ async fn app_client_allow_list() {
 #[tokio::test]
 async fn token_validation_expression_on_aud() {
     let (pool, server) = start(Responses::rfc6750("pets")).await;
-    expect(&server, "/aud", pool.id_token().client_id("web-shop"), OK).await;
-    expect(
+    let id_for = |client: &str| pool.id_token().client_id(client);
+    expect_each(
         &server,
         "/aud",
-        pool.id_token().client_id("mobile-shop"),
-        WRONG_TOKEN,
-    )
-    .await;
-    // The whole aud must match.
-    expect(
-        &server,
-        "/aud",
-        pool.id_token().client_id("web-shop-2"),
-        WRONG_TOKEN,
-    )
-    .await;
-    expect(
-        &server,
-        "/aud",
-        pool.id_token().client_id("my-web-shop"),
-        WRONG_TOKEN,
+        [
+            (id_for("web-shop"), OK),
+            (id_for("mobile-shop"), WRONG_TOKEN),
+            // The whole aud must match.
+            (id_for("web-shop-2"), WRONG_TOKEN),
+            (id_for("my-web-shop"), WRONG_TOKEN),
+        ],
     )
     .await;
     // Access tokens have no aud: they always fail the expression, even `.*` on a
     // route that takes either kind, and even with an aud-looking client_id.
-    expect(&server, "/aud-either", pool.id_token(), OK).await;
-    expect(&server, "/aud-either", pool.access_token(), WRONG_TOKEN).await;
-    expect(
+    expect_each(
         &server,
         "/aud-either",
-        pool.access_token().client_id("web-shop"),
-        WRONG_TOKEN,
+        [
+            (pool.id_token(), OK),
+            (pool.access_token(), WRONG_TOKEN),
+            (pool.access_token().client_id("web-shop"), WRONG_TOKEN),
+        ],
     )
     .await;
 }
@@ -267,28 +245,20 @@ async fn token_validation_expression_on_aud() {
 #[tokio::test]
 async fn custom_check() {
     let (pool, server) = start(Responses::rfc6750("pets")).await;
-    let p = "/check";
-    expect(
+    let tenant = |name: &str| pool.id_token().attribute("custom:tenant", name);
+    expect_each(
         &server,
-        p,
-        pool.id_token().attribute("custom:tenant", "acme"),
-        OK,
-    )
-    .await;
-    expect(
-        &server,
-        p,
-        pool.id_token().attribute("custom:tenant", "umbrella"),
-        NOT_ALLOWED,
-    )
-    .await;
-    expect(&server, p, pool.id_token(), NOT_ALLOWED).await;
-    // The check runs after the token use rule.
-    expect(
-        &server,
-        p,
-        pool.access_token().claim("custom:tenant", "acme"),
-        WRONG_TOKEN,
+        "/check",
+        [
+            (tenant("acme"), OK),
+            (tenant("umbrella"), NOT_ALLOWED),
+            (pool.id_token(), NOT_ALLOWED),
+            // The check runs after the token use rule.
+            (
+                pool.access_token().claim("custom:tenant", "acme"),
+                WRONG_TOKEN,
+            ),
+        ],
     )
     .await;
 }
@@ -296,38 +266,23 @@ async fn custom_check() {
 #[tokio::test]
 async fn composed_scope_or_scope_and_group() {
     let (pool, server) = start(Responses::rfc6750("pets")).await;
-    let p = "/scope-and-group";
-    expect(
-        &server,
-        p,
-        pool.access_token().scopes(["B"]).groups(["admins"]),
-        OK,
-    )
-    .await;
-    expect(
-        &server,
-        p,
+    let access = |scopes: &[&str], groups: &[&str]| {
         pool.access_token()
-            .scopes(["A", "C"])
-            .groups(["x", "admins"]),
-        OK,
-    )
-    .await;
-    expect(
+            .scopes(scopes.iter().copied())
+            .groups(groups.iter().copied())
+    };
+    expect_each(
         &server,
-        p,
-        pool.access_token().scopes(["C"]).groups(["admins"]),
-        NOT_ALLOWED,
+        "/scope-and-group",
+        [
+            (access(&["B"], &["admins"]), OK),
+            (access(&["A", "C"], &["x", "admins"]), OK),
+            (access(&["C"], &["admins"]), NOT_ALLOWED),
+            (access(&["A"], &["users"]), NOT_ALLOWED),
+            (pool.id_token().groups(["admins"]), WRONG_TOKEN),
+        ],
     )
     .await;
-    expect(
-        &server,
-        p,
-        pool.access_token().scopes(["A"]).groups(["users"]),
-        NOT_ALLOWED,
-    )
-    .await;
-    expect(&server, p, pool.id_token().groups(["admins"]), WRONG_TOKEN).await;
 }
 
 /// A claim of an unexpected shape (a Pre Token Generation trigger can put

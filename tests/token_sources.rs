@@ -120,10 +120,7 @@ async fn an_ambiguous_request_is_an_invalid_request() {
         .body(axum::body::Body::empty())
         .unwrap();
     let response = app(&pool).oneshot(request).await.unwrap();
-    let kind = response
-        .extensions()
-        .get::<tower_cognito::AuthError>()
-        .map(tower_cognito::AuthError::kind);
+    let kind = support::auth_error_kind(&response);
     assert_eq!(kind, Some(AuthErrorKind::InvalidRequest));
 }
 
@@ -146,10 +143,7 @@ async fn a_query_token_with_a_sign_in_a_percent_escape_is_an_invalid_request() {
             .body(())
             .unwrap();
         let response = service.clone().oneshot(request).await.unwrap();
-        let kind = response
-            .extensions()
-            .get::<tower_cognito::AuthError>()
-            .map(tower_cognito::AuthError::kind);
+        let kind = support::auth_error_kind(&response);
         assert_eq!(kind, Some(AuthErrorKind::InvalidRequest), "{query}");
     }
 }
@@ -225,10 +219,7 @@ async fn a_websocket_upgrade_takes_its_token_from_the_subprotocol_or_the_query()
 
 #[test]
 fn an_empty_list_of_sources_is_a_config_error() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let pool = rt.block_on(LocalUserPool::start()).unwrap();
     let auth = CognitoAuthLayer::new(pool.verifier());
     assert!(auth.clone().token_sources([]).is_err());

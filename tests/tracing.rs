@@ -4,42 +4,25 @@
 
 use http::{Request, Response};
 use std::convert::Infallible;
-use std::io;
-use std::sync::{Arc, Mutex};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_cognito::CognitoAuthLayer;
 use tower_cognito::test_util::LocalUserPool;
 use tracing_subscriber::fmt::format::FmtSpan;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+mod support;
+use support::LogBuffer;
 
 /// Runs requests under a subscriber at `level`, on this thread, and returns what
 /// it printed: one accepted token twice (a miss, then a hit), no token, a bad one.
 fn run(level: tracing::Level, trace_sub: bool) -> String {
-    let capture = Capture::default();
-    let writer = capture.clone();
+    let logs = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
+        .with_writer(logs.clone())
         .with_max_level(level)
         .with_span_events(FmtSpan::CLOSE)
         .with_ansi(false)
         .finish();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     // Keys loaded before: loading them is logged at info, once per key set.
     let (_pool, verifier, token) = rt.block_on(async {
         let pool = LocalUserPool::start().await.unwrap();
@@ -75,7 +58,7 @@ fn run(level: tracing::Level, trace_sub: bool) -> String {
             }
         })
     });
-    String::from_utf8(capture.0.lock().unwrap().clone()).unwrap()
+    logs.text()
 }
 
 #[test]
@@ -118,23 +101,19 @@ fn info_is_quiet_and_debug_shows_every_decision() {
 
 #[test]
 fn key_fetches_have_spans_of_their_own() {
-    let capture = Capture::default();
-    let writer = capture.clone();
+    let logs = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
+        .with_writer(logs.clone())
         .with_max_level(tracing::Level::DEBUG)
         .with_ansi(false)
         .finish();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let pool = rt.block_on(LocalUserPool::start()).unwrap();
     let id = pool.user_pool().id().to_owned();
     tracing::subscriber::with_default(subscriber, || {
         rt.block_on(async { pool.verifier().prefetch().await.unwrap() })
     });
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let fetched = text
         .lines()
         .find(|l| l.contains("fetched JWKS"))

@@ -8,6 +8,8 @@ use std::time::Duration;
 use tower_cognito::test_util::{LocalUserPool, SigningKey};
 use tower_cognito::{AuthErrorKind, Requirement, TokenUse, UserPool, Verifier};
 
+mod support;
+
 async fn pool() -> LocalUserPool {
     LocalUserPool::start().await.expect("local pool")
 }
@@ -489,11 +491,7 @@ async fn size_limit_comes_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cold_cache_is_filled_by_exactly_one_fetch() {
     let pool = pool().await;
-    let verifier = pool
-        .verifier_builder()
-        .token_cache_capacity(0)
-        .build()
-        .unwrap();
+    let verifier = support::uncached(&pool);
     let token: Arc<str> = pool.access_token().sign().into();
     let tasks: Vec<_> = (0..100)
         .map(|_| {
@@ -536,28 +534,12 @@ async fn repeated_tokens_come_from_the_cache_and_still_expire() {
         let (verifier, token) = (verifier.clone(), token.clone());
         tokio::task::spawn_blocking(move || {
             let recorder = metrics_util::debugging::DebuggingRecorder::new();
-            let snapshotter = recorder.snapshotter();
-            let claims = metrics::with_local_recorder(&recorder, || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap()
-                    .block_on(verifier.verify(&token))
-            });
+            let claims = support::recorded(&recorder, verifier.verify(&token));
+            let metrics = support::Metrics::of(&recorder);
             let count = |result: &str| {
-                snapshotter
-                    .snapshot()
-                    .into_vec()
-                    .into_iter()
-                    .filter(|(key, ..)| {
-                        key.key().name() == "tower_cognito_token_cache_total"
-                            && key.key().labels().any(|l| l.value() == result)
-                    })
-                    .map(|(.., value)| match value {
-                        metrics_util::debugging::DebugValue::Counter(n) => n,
-                        _ => 0,
-                    })
-                    .sum::<u64>()
+                metrics.counter(&format!(
+                    "tower_cognito_token_cache_total{{result={result}}}"
+                ))
             };
             (claims, count("hit"), count("miss"))
         })
@@ -572,11 +554,7 @@ async fn repeated_tokens_come_from_the_cache_and_still_expire() {
         "read again from the token: the shared cache holds no claims"
     );
 
-    let uncached = pool
-        .verifier_builder()
-        .token_cache_capacity(0)
-        .build()
-        .unwrap();
+    let uncached = support::uncached(&pool);
     let a = uncached.verify(&token).await.unwrap();
     let b = uncached.verify(&token).await.unwrap();
     assert_eq!(a.jti(), b.jti());

@@ -1,21 +1,70 @@
 //! Shared by the integration tests: servers on 127.0.0.1 for the length of one
 //! test (an axum app, any server a test starts on a listener, a raw TCP server),
-//! clients that never go through a proxy, and the requests the tests send.
+//! clients that never go through a proxy, and the requests the tests send; the
+//! runtimes and verifiers the tests build by hand, and what they read back (the
+//! rejection's kind, metrics from a debugging recorder, captured logs, small
+//! OpenAPI definitions).
 //!
 //! Each test binary uses part of it.
 #![allow(dead_code)]
 
 use axum::Router;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower_cognito::test_util::LocalUserPool;
+use tower_cognito::{AuthError, AuthErrorKind, Verifier};
+use tracing_subscriber::fmt::MakeWriter;
+
+// ---------------------------------------------------------------------------
+// Runtimes and verifiers
+// ---------------------------------------------------------------------------
+
+/// A runtime like `#[tokio::test]`'s: one thread, driven only inside `block_on`.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A runtime with a worker thread of its own, so that the servers spawned on
+/// it keep serving between (and outside) calls to `block_on`.
+pub fn worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A [`worker_runtime`] built the first time it is asked for and kept for the
+/// whole test binary: for what the cases of property tests share (the servers
+/// started on it keep serving from one case to the next).
+pub fn shared_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(worker_runtime)
+}
+
+/// The pool's verifier with the token cache off, so that every verification
+/// runs the full check.
+pub fn uncached(pool: &LocalUserPool) -> Verifier {
+    pool.verifier_builder()
+        .token_cache_capacity(0)
+        .build()
+        .unwrap()
+}
 
 // ---------------------------------------------------------------------------
 // Clients
@@ -297,6 +346,15 @@ pub fn expose_auth_error<B>(mut response: http::Response<B>) -> http::Response<B
     response
 }
 
+/// The kind of the `AuthError` a refusal carries in its extensions (`None`
+/// when there is none: the request got through, or something else answered).
+pub fn auth_error_kind<B>(response: &http::Response<B>) -> Option<AuthErrorKind> {
+    response
+        .extensions()
+        .get::<AuthError>()
+        .map(AuthError::kind)
+}
+
 /// What came back.
 #[derive(Debug)]
 pub struct Answer {
@@ -321,6 +379,12 @@ impl Answer {
         self.headers
             .get(name)
             .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    /// The `WWW-Authenticate` challenge, which must be there.
+    pub fn challenge(&self) -> String {
+        self.header("www-authenticate")
+            .unwrap_or_else(|| panic!("no WWW-Authenticate: {self:?}"))
     }
 
     /// The rejection's kind in the [`AUTH_ERROR`] header (where
@@ -379,4 +443,193 @@ pub async fn call(
             .body(body);
     }
     send(request).await
+}
+
+// ---------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------
+
+/// Runs `test` to the end on a fresh [`runtime`], with `recorder` as this
+/// thread's metrics recorder (so nothing else a test binary runs meanwhile
+/// counts in it).
+pub fn recorded<T>(recorder: &DebuggingRecorder, test: impl Future<Output = T>) -> T {
+    let runtime = runtime();
+    metrics::with_local_recorder(recorder, || runtime.block_on(test))
+}
+
+/// What a debugging recorder holds at one moment: each metric by its name and
+/// its labels (`key=value`, joined by commas, in the order they were given).
+#[derive(Debug)]
+pub struct Metrics(Vec<(String, String, DebugValue)>);
+
+impl Metrics {
+    /// The recorder's metrics now.
+    pub fn of(recorder: &DebuggingRecorder) -> Self {
+        let metrics = recorder
+            .snapshotter()
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let key = key.key();
+                let labels: Vec<String> = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                (key.name().to_owned(), labels.join(","), value)
+            })
+            .collect();
+        Self(metrics)
+    }
+
+    /// Every counter as `name{labels}` → count.
+    pub fn counters(&self) -> BTreeMap<String, u64> {
+        self.0
+            .iter()
+            .filter_map(|(name, labels, value)| match value {
+                DebugValue::Counter(count) => Some((format!("{name}{{{labels}}}"), *count)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The counters called `name`, as their labels → count.
+    pub fn counters_named(&self, name: &str) -> BTreeMap<String, u64> {
+        self.0
+            .iter()
+            .filter_map(|(n, labels, value)| match value {
+                DebugValue::Counter(count) if n == name => Some((labels.clone(), *count)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The count of the counter `name{labels}`: 0 when it was never counted.
+    pub fn counter(&self, key: &str) -> u64 {
+        self.counters().get(key).copied().unwrap_or(0)
+    }
+
+    /// Every metric as `name{labels}` → its value as text: a counter's or a
+    /// gauge's number, a histogram's `N samples`.
+    pub fn values(&self) -> BTreeMap<String, String> {
+        self.0
+            .iter()
+            .map(|(name, labels, value)| {
+                let value = match value {
+                    DebugValue::Counter(n) => n.to_string(),
+                    DebugValue::Gauge(g) => g.to_string(),
+                    DebugValue::Histogram(h) => format!("{} samples", h.len()),
+                };
+                (format!("{name}{{{labels}}}"), value)
+            })
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Logs
+// ---------------------------------------------------------------------------
+
+/// A buffer that `tracing_subscriber::fmt` writes into (`.with_writer(buffer.clone())`);
+/// its clones write into the same bytes.
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// What has been written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+impl io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// The buffer of the process-wide subscriber at TRACE level, installed the
+/// first time this is called: events of every thread and task end up in it.
+/// The test binary must install no other global subscriber.
+pub fn global_logs() -> &'static LogBuffer {
+    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = LogBuffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in this binary");
+        logs
+    })
+}
+
+// ---------------------------------------------------------------------------
+// OpenAPI definitions
+// ---------------------------------------------------------------------------
+
+/// A one-operation OpenAPI 3 document (`GET /pets/{petId}`) with these schemes
+/// and this operation security, as JSON text (which is YAML, too).
+pub fn openapi3(schemes: Value, security: Value) -> String {
+    json!({
+        "openapi": "3.0.1",
+        "info": { "title": "t", "version": "1" },
+        "paths": { "/pets/{petId}": { "get": { "security": security, "responses": {} } } },
+        "components": { "securitySchemes": schemes }
+    })
+    .to_string()
+}
+
+/// A security scheme of API Gateway's Cognito user pool authorizer, for the
+/// pools of these ARNs (a JSON array).
+pub fn cognito_scheme(arns: Value) -> Value {
+    json!({
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "x-amazon-apigateway-authtype": "cognito_user_pools",
+        "x-amazon-apigateway-authorizer": { "type": "cognito_user_pools", "providerARNs": arns }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The reference verifier (aws-jwt-verify, under Node)
+// ---------------------------------------------------------------------------
+
+/// The `node_modules` holding aws-jwt-verify that `.ci/reference.sh` installed
+/// and printed, from `REFERENCE_NODE_MODULES`.
+pub fn reference_modules() -> String {
+    std::env::var("REFERENCE_NODE_MODULES").expect(
+        "REFERENCE_NODE_MODULES must point at the node_modules that .ci/reference.sh installed",
+    )
+}
+
+/// Node running `tests/reference/{script}` with the `modules` of
+/// [`reference_modules`], its stdin and stdout piped.
+pub fn reference_node(script: &str, modules: &str) -> std::process::Child {
+    let script = format!("{}/tests/reference/{script}", env!("CARGO_MANIFEST_DIR"));
+    std::process::Command::new("node")
+        .arg(script)
+        .env("REFERENCE_NODE_MODULES", modules)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs")
 }
