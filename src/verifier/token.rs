@@ -7,7 +7,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
 use std::fmt;
 
 /// The parts of a token that are needed to pick and apply a key.
@@ -47,7 +46,8 @@ impl<'de> Deserialize<'de> for Header {
                     kid: None,
                     crit: false,
                 };
-                let mut seen = HashSet::new();
+                // A header has a handful of members: a list is faster than a set.
+                let mut seen: Vec<String> = Vec::new();
                 while let Some(name) = access.next_key::<String>()? {
                     match name.as_str() {
                         "alg" => header.alg = Some(access.next_value()?),
@@ -60,9 +60,10 @@ impl<'de> Deserialize<'de> for Header {
                             access.next_value::<de::IgnoredAny>()?;
                         }
                     }
-                    if !seen.insert(name) {
+                    if seen.contains(&name) {
                         return Err(de::Error::custom("duplicate member name"));
                     }
+                    seen.push(name);
                 }
                 Ok(header)
             }
@@ -168,11 +169,16 @@ impl<'de> Deserialize<'de> for UniqueMap {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueMap, A::Error> {
                 let mut map = Map::new();
-                while let Some((name, value)) = access.next_entry::<String, Value>()? {
-                    if map.contains_key(&name) {
-                        return Err(de::Error::custom("duplicate member name"));
+                while let Some(name) = access.next_key::<String>()? {
+                    // One search a name: the vacant entry is where it goes.
+                    match map.entry(name) {
+                        serde_json::map::Entry::Vacant(entry) => {
+                            entry.insert(access.next_value()?);
+                        }
+                        serde_json::map::Entry::Occupied(_) => {
+                            return Err(de::Error::custom("duplicate member name"));
+                        }
                     }
-                    map.insert(name, value);
                 }
                 Ok(UniqueMap(map))
             }
