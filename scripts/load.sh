@@ -318,8 +318,8 @@ printf '| %-44s | %9s | %5s | %9s | %5s |\n' "server (same handler)" "repeated" 
 echo "| --- | ---: | ---: | ---: | ---: |"
 row "bare axum handler, no auth" bare
 row "this crate's layer (CognitoAuthLayer)" crate_rep crate_dist
-row "axum + jsonwebtoken 11, no cache" jwt_rep jwt_dist
-row "axum + jsonwebtoken 11 + moka (SHA-256 key)" moka_rep moka_dist
+row "axum + jsonwebtoken 12, no cache" jwt_rep jwt_dist
+row "axum + jsonwebtoken 12 + moka (SHA-256 key)" moka_rep moka_dist
 row "Node http + aws-jwt-verify $ajv_version" node_rep node_dist
 if [[ $SPIN_NS -gt 0 ]]; then
     row "bare handler + ${SPIN_NS} ns busy wait" spin
