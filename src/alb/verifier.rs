@@ -3,6 +3,7 @@
 use super::keys::{KeySettings, KeySource};
 use super::token;
 use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
+use crate::setters::shared_setters;
 use crate::verifier::SharedSettings;
 use crate::verifier::claims::Claims;
 use moka::Expiry;
@@ -541,37 +542,25 @@ impl AlbVerifierBuilder {
         self
     }
 
-    /// Clock skew allowed on `exp` and `nbf`. Default: none. At most 5 minutes.
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.shared.leeway = leeway;
-        self
-    }
-
-    /// Largest token accepted, in bytes, checked before anything is decoded.
-    /// Default: [`DEFAULT_MAX_ALB_TOKEN_SIZE`] (16 KiB).
-    pub fn max_token_size(mut self, bytes: usize) -> Self {
-        self.shared.max_token_size = bytes;
-        self
-    }
-
-    /// The HTTP client for key fetches. Default: a rustls client with the
-    /// [`connect_timeout`](Self::connect_timeout) that follows no redirects.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.shared.client = Some(client);
-        self
-    }
-
-    /// Longest a key fetch may take, from connecting to the last byte. Requests
-    /// that wait for a new key wait at most this long. Default: 5 s.
-    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.shared.fetch_timeout = timeout;
-        self
-    }
-
-    /// Longest the default client waits to connect. Default: 2 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.shared.connect_timeout = timeout;
-        self
+    shared_setters! { leeway, max_token_size, http_client, fetch_timeout, connect_timeout;
+        {
+            /// Clock skew allowed on `exp` and `nbf`. Default: none. At most 5 minutes.
+        }
+        {
+            /// Largest token accepted, in bytes, checked before anything is decoded.
+            /// Default: [`DEFAULT_MAX_ALB_TOKEN_SIZE`] (16 KiB).
+        }
+        {
+            /// The HTTP client for key fetches. Default: a rustls client with the
+            /// [`connect_timeout`](Self::connect_timeout) that follows no redirects.
+        }
+        {
+            /// Longest a key fetch may take, from connecting to the last byte. Requests
+            /// that wait for a new key wait at most this long. Default: 5 s.
+        }
+        {
+            /// Longest the default client waits to connect. Default: 2 s.
+        }
     }
 
     /// Largest key document read; a larger one is a failed fetch, cut off at the
@@ -581,15 +570,15 @@ impl AlbVerifierBuilder {
         self
     }
 
-    /// After the [burst](Self::unknown_kid_burst), the least time between two
-    /// fetches for `kid`s not held, so that a flood of random `kid`s costs one
-    /// fetch per cooldown; also how long a `kid` the endpoint does not have is
-    /// remembered, and the first step of the back-off after a failed fetch
-    /// (doubling up to [`max_backoff`](Self::max_backoff)). Must not be zero.
-    /// Default: 5 s.
-    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
-        self.shared.unknown_kid_cooldown = cooldown;
-        self
+    shared_setters! { unknown_kid_cooldown;
+        {
+            /// After the [burst](Self::unknown_kid_burst), the least time between two
+            /// fetches for `kid`s not held, so that a flood of random `kid`s costs one
+            /// fetch per cooldown; also how long a `kid` the endpoint does not have is
+            /// remembered, and the first step of the back-off after a failed fetch
+            /// (doubling up to [`max_backoff`](Self::max_backoff)). Must not be zero.
+            /// Default: 5 s.
+        }
     }
 
     /// How many fetches for new `kid`s may start at once (a service starting
@@ -600,11 +589,11 @@ impl AlbVerifierBuilder {
         self
     }
 
-    /// Longest wait between fetch attempts while the key endpoint fails.
-    /// Default: 60 s.
-    pub fn max_backoff(mut self, backoff: Duration) -> Self {
-        self.shared.max_backoff = backoff;
-        self
+    shared_setters! { max_backoff;
+        {
+            /// Longest wait between fetch attempts while the key endpoint fails.
+            /// Default: 60 s.
+        }
     }
 
     /// How long a fetched key is kept before it is fetched again when next
@@ -614,12 +603,12 @@ impl AlbVerifierBuilder {
         self
     }
 
-    /// Most verified tokens remembered (each until its `exp`), so that a
-    /// repeated token skips the signature check. `0` turns the cache off.
-    /// Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`](crate::DEFAULT_TOKEN_CACHE_CAPACITY) (10,000).
-    pub fn token_cache_capacity(mut self, entries: u64) -> Self {
-        self.shared.token_cache_capacity = entries;
-        self
+    shared_setters! { token_cache_capacity;
+        {
+            /// Most verified tokens remembered (each until its `exp`), so that a
+            /// repeated token skips the signature check. `0` turns the cache off.
+            /// Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`](crate::DEFAULT_TOKEN_CACHE_CAPACITY) (10,000).
+        }
     }
 
     /// Checks the configuration and builds the verifier. Fails without a load
