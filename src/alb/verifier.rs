@@ -6,9 +6,9 @@ use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 use crate::setters::shared_setters;
 use crate::verifier::SharedSettings;
 use crate::verifier::claims::Claims;
+use crate::verifier::pool::{check_region, parse_https};
 use moka::Expiry;
 use moka::sync::Cache;
-use reqwest::Url;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
@@ -360,24 +360,6 @@ fn parse_arn(arn: &str) -> Result<Arn, ConfigError> {
     })
 }
 
-fn check_region(region: &str) -> Result<(), String> {
-    let ok = region.len() <= 32
-        && region.contains('-')
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && region.as_bytes().last().is_some_and(u8::is_ascii_digit)
-        && region.as_bytes()[0].is_ascii_lowercase();
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "has `{}` where an AWS region such as `us-east-1` belongs",
-            region.escape_debug()
-        ))
-    }
-}
-
 /// The key endpoint AWS documents for a partition and region ("Authenticate
 /// users using an Application Load Balancer", "User claims encoding and
 /// signature verification").
@@ -400,49 +382,16 @@ fn documented_endpoint(arn: &Arn) -> Result<String, ConfigError> {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 fn check_endpoint(endpoint: &str, allow_http: bool) -> Result<String, ConfigError> {
-    let url = Url::parse(endpoint).map_err(|e| {
-        ConfigError::new(
-            ConfigErrorKind::InvalidKeyEndpoint,
-            format!("load balancer key endpoint `{endpoint}` is not a valid URL ({e})"),
-        )
-    })?;
-    match url.scheme() {
-        "https" => {}
-        "http" if allow_http || is_loopback(&url) => {}
-        "http" => {
-            return Err(ConfigError::new(
-                ConfigErrorKind::InvalidKeyEndpoint,
-                format!(
-                    "load balancer key endpoint `{endpoint}` uses plain http on a non-loopback host; \
-                 use https, or AlbVerifierBuilder::insecure_allow_http if you really mean it"
-                ),
-            ));
-        }
-        other => {
-            return Err(ConfigError::new(
-                ConfigErrorKind::InvalidKeyEndpoint,
-                format!(
-                    "load balancer key endpoint `{endpoint}` has scheme `{other}`, expected https"
-                ),
-            ));
-        }
-    }
+    let subject = format!("load balancer key endpoint `{endpoint}`");
+    let kind = ConfigErrorKind::InvalidKeyEndpoint;
+    let url = parse_https(endpoint, &subject, kind, allow_http, "AlbVerifierBuilder")?;
     if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
         return Err(ConfigError::new(
-            ConfigErrorKind::InvalidKeyEndpoint,
+            kind,
             format!(
-                "load balancer key endpoint `{endpoint}` must be a base URL with a host and \
-             without query or fragment (keys are read from `{{endpoint}}/{{kid}}`)"
+                "{subject} must be a base URL with a host and without query or fragment \
+                 (keys are read from `{{endpoint}}/{{kid}}`)"
             ),
         ));
     }
