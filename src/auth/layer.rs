@@ -1,4 +1,3 @@
-use super::service::CognitoAuth;
 use super::token_source::TokenSource;
 use crate::auth::profile::Profile;
 use crate::auth::requirement::Requirement;
@@ -7,7 +6,6 @@ use crate::error::{ConfigError, ConfigErrorKind};
 use crate::verifier::Verifier;
 use http::HeaderName;
 use std::sync::Arc;
-use tower_layer::Layer;
 
 /// Verifies each request's Cognito token and applies the route's
 /// [`Requirement`], as API Gateway's Cognito authorizer does.
@@ -234,17 +232,5 @@ impl CognitoAuthLayer {
     /// The front door this layer stands in for.
     pub fn front_door(&self) -> &Profile {
         &self.route.profile
-    }
-}
-
-impl<S> Layer<S> for CognitoAuthLayer {
-    type Service = CognitoAuth<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        CognitoAuth {
-            inner,
-            verifier: self.verifier.clone(),
-            route: Arc::clone(&self.route),
-        }
     }
 }

@@ -23,6 +23,7 @@ pub use profile::Profile;
 pub use requirement::{Requirement, TokenUseRule};
 pub use response::Responses;
 pub use service::CognitoAuth;
+pub(crate) use service::middleware_service;
 #[cfg(feature = "lambda")]
 pub(crate) use token_source::token;
 pub use token_source::{RequestHead, TokenSource};
