@@ -249,9 +249,9 @@ middleware_service! {
 mod tests {
     use super::*;
     use crate::test_util::LocalUserPool;
+    use http::Response;
     use std::convert::Infallible;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use http::Response;
     use tower::{Layer, ServiceExt};
 
     #[test]

@@ -3,7 +3,7 @@
 use super::verifier::{AlbVerifier, Verified};
 use crate::auth::requirement::{Requirement, TokenUseRule};
 use crate::auth::response::Responses;
-use crate::auth::{ResponseFuture, RouteConfig, TokenSource, middleware_service};
+use crate::auth::{ResponseFuture, RouteConfig, TokenSource, middleware_service, route_setters};
 use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 use crate::verifier::Verifier;
 use crate::verifier::claims::Claims;
@@ -143,20 +143,17 @@ impl AlbAuthLayer {
         Ok(self)
     }
 
-    /// Lets requests without `x-amzn-oidc-data` through, without claims (the
-    /// load balancer's `OnUnauthenticatedRequest: allow`); handlers take
-    /// `Option<Claims>`. Claims that are present must still be valid, and a
-    /// request with `x-amzn-oidc-identity` or `x-amzn-oidc-accesstoken` but no
-    /// `x-amzn-oidc-data` is refused.
-    pub fn optional(mut self) -> Self {
-        Arc::make_mut(&mut self.route).optional = true;
-        self
-    }
-
-    /// Answers rejections this way (default: [`Responses::api_gateway`]).
-    pub fn responses(mut self, responses: Responses) -> Self {
-        Arc::make_mut(&mut self.route).responses = responses;
-        self
+    route_setters! { optional, responses;
+        {
+            /// Lets requests without `x-amzn-oidc-data` through, without claims (the
+            /// load balancer's `OnUnauthenticatedRequest: allow`); handlers take
+            /// `Option<Claims>`. Claims that are present must still be valid, and a
+            /// request with `x-amzn-oidc-identity` or `x-amzn-oidc-accesstoken` but no
+            /// `x-amzn-oidc-data` is refused.
+        }
+        {
+            /// Answers rejections this way (default: [`Responses::api_gateway`]).
+        }
     }
 
     /// The user claims' verifier.

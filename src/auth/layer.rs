@@ -66,6 +66,31 @@ pub(crate) struct RouteConfig {
     pub(crate) trace_sub: bool,
 }
 
+/// Writes setters of a layer's `route: Arc<RouteConfig>` (this one's and the
+/// load balancer's), as `setters::shared_setters!` does for the builders: the
+/// setters' names, then one `{ /// doc }` block per name, in the same order.
+macro_rules! route_setters {
+    ($($name:ident),+; $({ $(#[$doc:meta])* })+) => {
+        $( $crate::auth::route_setters!(@$name $(#[$doc])*); )+
+    };
+    (@optional $(#[$doc:meta])*) => {
+        $(#[$doc])*
+        pub fn optional(mut self) -> Self {
+            ::std::sync::Arc::make_mut(&mut self.route).optional = true;
+            self
+        }
+    };
+    (@responses $(#[$doc:meta])*) => {
+        $(#[$doc])*
+        pub fn responses(mut self, responses: $crate::Responses) -> Self {
+            ::std::sync::Arc::make_mut(&mut self.route).responses = responses;
+            self
+        }
+    };
+}
+
+pub(crate) use route_setters;
+
 impl CognitoAuthLayer {
     /// A layer that requires an ID token (API Gateway's method without scopes),
     /// read from `Authorization`, answered with API Gateway's responses.
@@ -188,18 +213,15 @@ impl CognitoAuthLayer {
         Ok(self)
     }
 
-    /// Lets requests without a token through, without [`Claims`](crate::Claims);
-    /// a token that is present must still be valid. Handlers take
-    /// `Option<Claims>`.
-    pub fn optional(mut self) -> Self {
-        Arc::make_mut(&mut self.route).optional = true;
-        self
-    }
-
-    /// Answers rejections this way (default: [`Responses::api_gateway`]).
-    pub fn responses(mut self, responses: Responses) -> Self {
-        Arc::make_mut(&mut self.route).responses = responses;
-        self
+    route_setters! { optional, responses;
+        {
+            /// Lets requests without a token through, without [`Claims`](crate::Claims);
+            /// a token that is present must still be valid. Handlers take
+            /// `Option<Claims>`.
+        }
+        {
+            /// Answers rejections this way (default: [`Responses::api_gateway`]).
+        }
     }
 
     /// Names the route in metrics (the `route` label) and traces (default

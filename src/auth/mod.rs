@@ -19,6 +19,7 @@ pub(crate) use future::admit;
 pub use layer::CognitoAuthLayer;
 #[cfg(feature = "alb")]
 pub(crate) use layer::RouteConfig;
+pub(crate) use layer::route_setters;
 pub use profile::Profile;
 pub use requirement::{Requirement, TokenUseRule};
 pub use response::Responses;
