@@ -21,7 +21,8 @@
 //! # }
 //! ```
 
-use super::{LocalUserPool, TokenBuilder, random_string, uuid};
+use super::server::{loopback_server_impls, read_head, spawn_loopback};
+use super::{LocalUserPool, TokenBuilder, lock, now, random_string, uuid};
 use crate::alb::{AlbVerifier, AlbVerifierBuilder};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
@@ -34,23 +35,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// A load balancer's ES256 signing key (P-256).
 #[derive(Clone)]
@@ -156,38 +147,18 @@ struct ServerState {
     paths: Mutex<Vec<String>>,
 }
 
-impl fmt::Debug for AlbKeyServer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AlbKeyServer")
-            .field("addr", &self.addr)
-            .field("requests", &self.requests())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for AlbKeyServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+loopback_server_impls!(AlbKeyServer);
 
 impl AlbKeyServer {
     /// Starts serving these keys on an ephemeral port of 127.0.0.1.
     pub async fn start(keys: Vec<AlbSigningKey>) -> io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(ServerState {
             keys: Mutex::new(keys),
             behavior: Mutex::new(AlbKeyBehavior::Serve),
             requests: AtomicUsize::new(0),
             paths: Mutex::new(Vec::new()),
         });
-        let task_state = Arc::clone(&state);
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, Arc::clone(&task_state)));
-            }
-        });
+        let (addr, task) = spawn_loopback(&state, serve).await?;
         Ok(Self { addr, state, task })
     }
 
@@ -237,17 +208,9 @@ fn percent_decode(path: &str) -> String {
 }
 
 async fn serve(mut stream: TcpStream, state: Arc<ServerState>) {
-    let mut request = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&buf[..n]),
-        }
-        if request.len() > 16 * 1024 {
-            return;
-        }
-    }
+    let Some(request) = read_head(&mut stream).await else {
+        return;
+    };
     state.requests.fetch_add(1, Ordering::SeqCst);
     let line = String::from_utf8_lossy(&request);
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();

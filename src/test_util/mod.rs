@@ -204,6 +204,11 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Locks `m`, also when a panic while it was held poisoned it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl LocalUserPool {
     /// Generates the pool's keys and starts its JWKS endpoint.
     pub async fn start() -> io::Result<Self> {
@@ -336,7 +341,7 @@ impl LocalUserPool {
     }
 
     fn lock_keys(&self) -> std::sync::MutexGuard<'_, Keys> {
-        self.inner.keys.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner.keys)
     }
 
     fn publish(&self, keys: &Keys) {

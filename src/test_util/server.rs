@@ -1,8 +1,9 @@
 //! A JWKS endpoint on 127.0.0.1 whose behaviour a test controls.
 
+use super::lock;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::VecDeque;
-use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -91,26 +92,37 @@ struct State {
     bytes_sent: AtomicUsize,
 }
 
-impl fmt::Debug for JwksServer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwksServer")
-            .field("addr", &self.addr)
-            .field("requests", &self.requests())
-            .finish_non_exhaustive()
-    }
+/// Writes the `Debug` (the address and the request count) and the `Drop`
+/// (which stops accepting) of a loopback server with an `addr`, the `task` of
+/// [`spawn_loopback`] and a `requests()` count: this one and the load
+/// balancer's key endpoint (`alb::AlbKeyServer`).
+macro_rules! loopback_server_impls {
+    ($name:ident) => {
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("addr", &self.addr)
+                    .field("requests", &self.requests())
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl Drop for $name {
+            fn drop(&mut self) {
+                self.task.abort();
+            }
+        }
+    };
 }
 
-impl Drop for JwksServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+#[cfg(feature = "alb")]
+pub(super) use loopback_server_impls;
+
+loopback_server_impls!(JwksServer);
 
 impl JwksServer {
     /// Starts serving `jwks` on an ephemeral port of 127.0.0.1.
     pub async fn start(jwks: Vec<u8>) -> io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(State {
             jwks: Mutex::new(jwks),
             behavior: Mutex::new(JwksBehavior::Serve),
@@ -118,12 +130,7 @@ impl JwksServer {
             recorded: Mutex::new(VecDeque::new()),
             bytes_sent: AtomicUsize::new(0),
         });
-        let task_state = Arc::clone(&state);
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, Arc::clone(&task_state)));
-            }
-        });
+        let (addr, task) = spawn_loopback(&state, serve).await?;
         Ok(Self { addr, state, task })
     }
 
@@ -164,22 +171,53 @@ impl JwksServer {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// Accepts connections on an ephemeral port of 127.0.0.1 and serves each with
+/// `serve` and `state`, on a task of its own: the loop of both loopback servers
+/// (this one and the load balancer's key endpoint, `alb::AlbKeyServer`).
+/// Returns the address and the accepting task, which the server aborts when
+/// dropped.
+pub(super) async fn spawn_loopback<T, F, Fut>(
+    state: &Arc<T>,
+    serve: F,
+) -> io::Result<(SocketAddr, JoinHandle<()>)>
+where
+    T: Send + Sync + 'static,
+    F: Fn(TcpStream, Arc<T>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let state = Arc::clone(state);
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve(stream, Arc::clone(&state)));
+        }
+    });
+    Ok((addr, task))
 }
 
-async fn serve(mut stream: TcpStream, state: Arc<State>) {
+/// Reads a request up to the blank line that ends its head (and whatever came
+/// with it); `None` when the connection closes or fails first, or sends more
+/// than 16 KiB without one.
+pub(super) async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
         match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return None,
             Ok(n) => request.extend_from_slice(&buf[..n]),
         }
         if request.len() > 16 * 1024 {
-            return;
+            return None;
         }
     }
+    Some(request)
+}
+
+async fn serve(mut stream: TcpStream, state: Arc<State>) {
+    let Some(request) = read_head(&mut stream).await else {
+        return;
+    };
     record(&state, &request);
     let behavior = lock(&state.behavior).clone();
     let jwks = lock(&state.jwks).clone();
