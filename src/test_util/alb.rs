@@ -22,7 +22,7 @@
 //! ```
 
 use super::server::{loopback_server_impls, read_head, spawn_loopback};
-use super::{LocalUserPool, TokenBuilder, lock, now, random_string, uuid};
+use super::{LocalUserPool, TokenBuilder, lock, map_setters, now, random_string, uuid};
 use crate::alb::{AlbVerifier, AlbVerifierBuilder};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
@@ -455,22 +455,16 @@ impl AlbDataBuilder {
         }
     }
 
-    /// Sets a user claim.
-    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.claims.insert(name.into(), value.into());
-        self
-    }
-
-    /// Removes a user claim.
-    pub fn without(mut self, name: &str) -> Self {
-        self.claims.remove(name);
-        self
-    }
-
-    /// `sub` (also what [`headers`](Self::headers) sends as `x-amzn-oidc-identity`).
-    #[allow(clippy::should_implement_trait)]
-    pub fn sub(self, sub: impl Into<String>) -> Self {
-        self.claim("sub", sub.into())
+    map_setters! { claims: claim, without, sub;
+        {
+            /// Sets a user claim.
+        }
+        {
+            /// Removes a user claim.
+        }
+        {
+            /// `sub` (also what [`headers`](Self::headers) sends as `x-amzn-oidc-identity`).
+        }
     }
 
     /// `email`.
@@ -483,16 +477,13 @@ impl AlbDataBuilder {
         self.claim("username", username.into())
     }
 
-    /// Sets a header field.
-    pub fn header_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.header.insert(name.into(), value.into());
-        self
-    }
-
-    /// Removes a header field.
-    pub fn without_header(mut self, name: &str) -> Self {
-        self.header.remove(name);
-        self
+    map_setters! { header: header_field, without_header;
+        {
+            /// Sets a header field.
+        }
+        {
+            /// Removes a header field.
+        }
     }
 
     /// The header's `signer` (another load balancer's ARN).
