@@ -633,12 +633,9 @@ impl AlbVerifierBuilder {
             None => documented_endpoint(&first)?,
         };
         let settings = KeySettings {
-            client: self.shared.client()?,
-            fetch_timeout: self.shared.fetch_timeout,
+            fetch: self.shared.fetch()?,
             max_key_size: self.max_key_size,
-            unknown_kid_cooldown: self.shared.unknown_kid_cooldown,
             unknown_kid_burst: self.unknown_kid_burst,
-            max_backoff: self.shared.max_backoff(),
             max_key_age: self.max_key_age,
         };
         let capacity = self.shared.token_cache_capacity;

@@ -1,7 +1,7 @@
 //! [`VerifierBuilder`]: the verifier's configuration, its defaults, and its checks.
 
 use super::cache::TokenCache;
-use super::keys::{KeyOrigin, KeySettings, KeySource};
+use super::keys::{FetchSettings, KeyOrigin, KeySettings, KeySource};
 use super::pool::UserPool;
 use super::revocation::Revocation;
 use super::{Hook, Inner, Pool, Verifier, crypto};
@@ -216,12 +216,9 @@ impl VerifierBuilder {
             ));
         }
         let settings = Arc::new(KeySettings {
-            client: self.shared.client()?,
-            fetch_timeout: self.shared.fetch_timeout,
+            fetch: self.shared.fetch()?,
             max_jwks_size: self.max_jwks_size,
             refresh_interval: self.refresh_interval,
-            unknown_kid_cooldown: self.shared.unknown_kid_cooldown,
-            max_backoff: self.shared.max_backoff(),
             max_stale: self.max_stale,
         });
 
@@ -352,31 +349,33 @@ impl SharedSettings {
         Ok(())
     }
 
-    /// The HTTP client for key fetches: the one given, or the default one,
-    /// with rustls and these timeouts. The default follows no redirects (the
-    /// keys come from the configured URL or not at all) and keeps no idle
-    /// connections (fetches are minutes apart, and a pooled connection can
-    /// outlive the runtime that opened it).
-    pub(crate) fn client(&self) -> Result<reqwest::Client, ConfigError> {
-        if let Some(client) = &self.client {
-            return Ok(client.clone());
-        }
-        reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(0)
-            .build()
-            .map_err(|e| {
-                ConfigError::new(
-                    ConfigErrorKind::HttpClient,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })
-    }
-
-    /// The longest back-off, never shorter than the cooldown.
-    pub(crate) fn max_backoff(&self) -> Duration {
-        self.max_backoff.max(self.unknown_kid_cooldown)
+    /// How keys are fetched: the HTTP client (the one given, or the default
+    /// one, with rustls and these timeouts), the fetch timeout, the cooldown,
+    /// and the longest back-off, never shorter than the cooldown. The default
+    /// client follows no redirects (the keys come from the configured URL or
+    /// not at all) and keeps no idle connections (fetches are minutes apart,
+    /// and a pooled connection can outlive the runtime that opened it).
+    pub(crate) fn fetch(&self) -> Result<FetchSettings, ConfigError> {
+        let client = match &self.client {
+            Some(client) => client.clone(),
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.fetch_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(0)
+                .build()
+                .map_err(|e| {
+                    ConfigError::new(
+                        ConfigErrorKind::HttpClient,
+                        format!("cannot build the HTTP client: {e}"),
+                    )
+                })?,
+        };
+        Ok(FetchSettings {
+            client,
+            fetch_timeout: self.fetch_timeout,
+            unknown_kid_cooldown: self.unknown_kid_cooldown,
+            max_backoff: self.max_backoff.max(self.unknown_kid_cooldown),
+        })
     }
 }
