@@ -194,27 +194,24 @@ impl AlbVerifier {
                 "token signer is not a configured load balancer",
             ));
         }
-        if !inner.client_ids.is_empty()
-            && !header
-                .client
-                .as_ref()
-                .is_some_and(|c| inner.client_ids.contains(c))
-        {
-            return Err(AuthError::new(
+        // The header's client and issuer, where the configuration names some.
+        for (allowed, value, kind, why) in [
+            (
+                &inner.client_ids,
+                &header.client,
                 AuthErrorKind::WrongClient,
                 "token client is not a configured app client",
-            ));
-        }
-        if !inner.issuers.is_empty()
-            && !header
-                .iss
-                .as_ref()
-                .is_some_and(|iss| inner.issuers.contains(iss))
-        {
-            return Err(AuthError::new(
+            ),
+            (
+                &inner.issuers,
+                &header.iss,
                 AuthErrorKind::WrongIssuer,
                 "token iss is not a configured issuer",
-            ));
+            ),
+        ] {
+            if !allowed.is_empty() && !value.as_ref().is_some_and(|v| allowed.contains(v)) {
+                return Err(AuthError::new(kind, why));
+            }
         }
         match parsed.payload.get("iss") {
             None => {}
