@@ -21,7 +21,7 @@
 //! # }
 //! ```
 
-use super::server::{loopback_server_impls, read_head, spawn_loopback};
+use super::server::{loopback_server, read_head};
 use super::{LocalUserPool, TokenBuilder, lock, map_setters, now, random_string, uuid};
 use crate::alb::{AlbVerifier, AlbVerifierBuilder};
 use aws_lc_rs::encoding::AsDer;
@@ -32,13 +32,11 @@ use http::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
@@ -131,15 +129,6 @@ pub enum AlbKeyBehavior {
     Body(Vec<u8>),
 }
 
-/// A key endpoint on `127.0.0.1`: `GET /{kid}` answers with the PEM of that
-/// published key, or 404. Counts requests, remembers their paths, and can be
-/// told to fail, hang or send garbage. Stopped when dropped.
-pub struct AlbKeyServer {
-    addr: SocketAddr,
-    state: Arc<ServerState>,
-    task: JoinHandle<()>,
-}
-
 struct ServerState {
     keys: Mutex<Vec<AlbSigningKey>>,
     behavior: Mutex<AlbKeyBehavior>,
@@ -147,19 +136,23 @@ struct ServerState {
     paths: Mutex<Vec<String>>,
 }
 
-loopback_server_impls!(AlbKeyServer);
+loopback_server! {
+    /// A key endpoint on `127.0.0.1`: `GET /{kid}` answers with the PEM of that
+    /// published key, or 404. Counts requests, remembers their paths, and can be
+    /// told to fail, hang or send garbage. Stopped when dropped.
+    pub struct AlbKeyServer serving ServerState;
+}
 
 impl AlbKeyServer {
     /// Starts serving these keys on an ephemeral port of 127.0.0.1.
     pub async fn start(keys: Vec<AlbSigningKey>) -> io::Result<Self> {
-        let state = Arc::new(ServerState {
+        Self::spawn(ServerState {
             keys: Mutex::new(keys),
             behavior: Mutex::new(AlbKeyBehavior::Serve),
             requests: AtomicUsize::new(0),
             paths: Mutex::new(Vec::new()),
-        });
-        let (addr, task) = spawn_loopback(&state, serve).await?;
-        Ok(Self { addr, state, task })
+        })
+        .await
     }
 
     /// The base URL keys are served under (`{url}/{kid}`).

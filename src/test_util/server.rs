@@ -55,49 +55,20 @@ pub struct RecordedRequest {
 /// How many requests a [`JwksServer`] keeps for [`JwksServer::recorded`].
 const RECORDED_LIMIT: usize = 10_000;
 
-/// A minimal HTTP/1.1 server on `127.0.0.1` that serves a JWKS document, counts
-/// and records requests, and can be told to fail, hang or send garbage. Stopped
-/// when dropped.
-///
-/// Counting and inspecting the key fetches a service makes:
-///
-/// ```
-/// use tower_cognito::test_util::LocalUserPool;
-///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let pool = LocalUserPool::start().await.unwrap();
-/// let verifier = pool.verifier();
-/// verifier.verify(&pool.id_token().sign()).await.unwrap();
-/// verifier.verify(&pool.id_token().sign()).await.unwrap();
-///
-/// // One fetch for both tokens, of the pool's JWKS URL and nothing else.
-/// let fetches = pool.server().recorded();
-/// assert_eq!((fetches.len(), pool.server().requests()), (1, 1));
-/// assert_eq!(fetches[0].method, "GET");
-/// assert_eq!(pool.server().url(&fetches[0].path), pool.jwks_url());
-/// assert!(fetches[0].headers.contains_key("host"));
-/// # }
-/// ```
-pub struct JwksServer {
-    addr: SocketAddr,
-    state: Arc<State>,
-    task: JoinHandle<()>,
-}
+/// Writes a loopback server's struct (its `addr`, its `state: Arc<$state>`
+/// and the accepting `task` of [`spawn_loopback`]), its `Debug` (the address
+/// and the `requests()` count), its `Drop` (which stops accepting) and its
+/// `spawn`, which starts it with the `serve` of the module it is written in:
+/// for this one and the load balancer's key endpoint (`alb::AlbKeyServer`).
+macro_rules! loopback_server {
+    ($(#[$attr:meta])* pub struct $name:ident serving $state:ty;) => {
+        $(#[$attr])*
+        pub struct $name {
+            addr: ::std::net::SocketAddr,
+            state: ::std::sync::Arc<$state>,
+            task: ::tokio::task::JoinHandle<()>,
+        }
 
-struct State {
-    jwks: Mutex<Vec<u8>>,
-    behavior: Mutex<JwksBehavior>,
-    requests: AtomicUsize,
-    recorded: Mutex<VecDeque<RecordedRequest>>,
-    bytes_sent: AtomicUsize,
-}
-
-/// Writes the `Debug` (the address and the request count) and the `Drop`
-/// (which stops accepting) of a loopback server with an `addr`, the `task` of
-/// [`spawn_loopback`] and a `requests()` count: this one and the load
-/// balancer's key endpoint (`alb::AlbKeyServer`).
-macro_rules! loopback_server_impls {
-    ($name:ident) => {
         impl ::std::fmt::Debug for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.debug_struct(stringify!($name))
@@ -112,26 +83,67 @@ macro_rules! loopback_server_impls {
                 self.task.abort();
             }
         }
+
+        impl $name {
+            /// Starts serving `state` with `serve` on an ephemeral port of 127.0.0.1.
+            async fn spawn(state: $state) -> ::std::io::Result<Self> {
+                let state = ::std::sync::Arc::new(state);
+                let (addr, task) = $crate::test_util::server::spawn_loopback(&state, serve).await?;
+                Ok(Self { addr, state, task })
+            }
+        }
     };
 }
 
 #[cfg(feature = "alb")]
-pub(super) use loopback_server_impls;
+pub(super) use loopback_server;
 
-loopback_server_impls!(JwksServer);
+struct State {
+    jwks: Mutex<Vec<u8>>,
+    behavior: Mutex<JwksBehavior>,
+    requests: AtomicUsize,
+    recorded: Mutex<VecDeque<RecordedRequest>>,
+    bytes_sent: AtomicUsize,
+}
+
+loopback_server! {
+    /// A minimal HTTP/1.1 server on `127.0.0.1` that serves a JWKS document, counts
+    /// and records requests, and can be told to fail, hang or send garbage. Stopped
+    /// when dropped.
+    ///
+    /// Counting and inspecting the key fetches a service makes:
+    ///
+    /// ```
+    /// use tower_cognito::test_util::LocalUserPool;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let pool = LocalUserPool::start().await.unwrap();
+    /// let verifier = pool.verifier();
+    /// verifier.verify(&pool.id_token().sign()).await.unwrap();
+    /// verifier.verify(&pool.id_token().sign()).await.unwrap();
+    ///
+    /// // One fetch for both tokens, of the pool's JWKS URL and nothing else.
+    /// let fetches = pool.server().recorded();
+    /// assert_eq!((fetches.len(), pool.server().requests()), (1, 1));
+    /// assert_eq!(fetches[0].method, "GET");
+    /// assert_eq!(pool.server().url(&fetches[0].path), pool.jwks_url());
+    /// assert!(fetches[0].headers.contains_key("host"));
+    /// # }
+    /// ```
+    pub struct JwksServer serving State;
+}
 
 impl JwksServer {
     /// Starts serving `jwks` on an ephemeral port of 127.0.0.1.
     pub async fn start(jwks: Vec<u8>) -> io::Result<Self> {
-        let state = Arc::new(State {
+        Self::spawn(State {
             jwks: Mutex::new(jwks),
             behavior: Mutex::new(JwksBehavior::Serve),
             requests: AtomicUsize::new(0),
             recorded: Mutex::new(VecDeque::new()),
             bytes_sent: AtomicUsize::new(0),
-        });
-        let (addr, task) = spawn_loopback(&state, serve).await?;
-        Ok(Self { addr, state, task })
+        })
+        .await
     }
 
     /// The address it listens on.
