@@ -92,7 +92,7 @@ macro_rules! middleware_service {
             fn poll_ready(
                 &mut self,
                 cx: &mut ::std::task::Context<'_>,
-            ) -> ::std::task::Poll<Result<(), Self::Error>> {
+            ) -> ::std::task::Poll<::std::result::Result<(), Self::Error>> {
                 ::tower_service::Service::poll_ready(&mut self.inner, cx)
             }
 
