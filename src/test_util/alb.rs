@@ -22,7 +22,9 @@
 //! ```
 
 use super::server::{loopback_server, read_head};
-use super::{LocalUserPool, TokenBuilder, lock, map_setters, now, random_string, uuid};
+use super::{
+    LocalUserPool, TokenBuilder, lock, map_setters, now, random_string, signing_key, uuid,
+};
 use crate::alb::{AlbVerifier, AlbVerifierBuilder};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
@@ -41,20 +43,9 @@ use tokio::net::TcpStream;
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
 
-/// A load balancer's ES256 signing key (P-256).
-#[derive(Clone)]
-pub struct AlbSigningKey {
-    kid: String,
-    pair: Arc<EcdsaKeyPair>,
-}
-
-impl fmt::Debug for AlbSigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AlbSigningKey")
-            .field("kid", &self.kid)
-            .field("private", &"<redacted>")
-            .finish()
-    }
+signing_key! {
+    /// A load balancer's ES256 signing key (P-256).
+    pub struct AlbSigningKey(EcdsaKeyPair);
 }
 
 impl AlbSigningKey {
@@ -62,10 +53,7 @@ impl AlbSigningKey {
     pub fn generate(kid: impl Into<String>) -> Self {
         let pair =
             EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("EC key generation");
-        Self {
-            kid: kid.into(),
-            pair: Arc::new(pair),
-        }
+        Self::with_pair(kid, pair)
     }
 
     /// The key's `kid`.

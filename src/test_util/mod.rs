@@ -58,20 +58,45 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A signing key of a [`LocalUserPool`].
-#[derive(Clone)]
-pub struct SigningKey {
-    kid: String,
-    pair: Arc<KeyPair>,
+/// Writes a signing key's struct (its `kid` and its key pair, `$pair`), its
+/// `Debug`, which shows the `kid` and never the private key, and `with_pair`,
+/// which makes one: for the pool's RSA keys and the load balancer's P-256
+/// keys (`alb::AlbSigningKey`).
+macro_rules! signing_key {
+    ($(#[$attr:meta])* pub struct $name:ident($pair:ty);) => {
+        $(#[$attr])*
+        #[derive(Clone)]
+        pub struct $name {
+            kid: String,
+            pair: ::std::sync::Arc<$pair>,
+        }
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("kid", &self.kid)
+                    .field("private", &"<redacted>")
+                    .finish()
+            }
+        }
+
+        impl $name {
+            fn with_pair(kid: impl Into<String>, pair: $pair) -> Self {
+                Self {
+                    kid: kid.into(),
+                    pair: ::std::sync::Arc::new(pair),
+                }
+            }
+        }
+    };
 }
 
-impl fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("private", &"<redacted>")
-            .finish()
-    }
+#[cfg(feature = "alb")]
+use signing_key;
+
+signing_key! {
+    /// A signing key of a [`LocalUserPool`].
+    pub struct SigningKey(KeyPair);
 }
 
 impl SigningKey {
@@ -81,11 +106,7 @@ impl SigningKey {
     }
 
     fn generate_sized(kid: impl Into<String>, size: KeySize) -> Self {
-        let pair = KeyPair::generate(size).expect("RSA key generation");
-        Self {
-            kid: kid.into(),
-            pair: Arc::new(pair),
-        }
+        Self::with_pair(kid, KeyPair::generate(size).expect("RSA key generation"))
     }
 
     /// The key's `kid`.
