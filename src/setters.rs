@@ -7,7 +7,7 @@
 /// document them differently). A name and its block are a pair by place, and
 /// a count that differs does not compile.
 ///
-/// ```ignore
+/// ```text
 /// shared_setters! { leeway, max_token_size;
 ///     {
 ///         /// Clock skew allowed ...
