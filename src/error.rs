@@ -1,7 +1,6 @@
 //! Errors: [`AuthError`] for rejected requests and [`ConfigError`] for bad configuration.
 
 use std::borrow::Cow;
-use std::fmt;
 
 /// Why a request was not authorized.
 ///
@@ -142,11 +141,21 @@ impl AuthErrorKind {
     }
 }
 
-impl fmt::Display for AuthErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// Writes `Display` for a kind as its `as_str` name: for this one, and for
+/// `TokenUse` and the kinds of import and Lambda authorizer errors.
+macro_rules! display_as_str {
+    ($kind:ty) => {
+        impl ::std::fmt::Display for $kind {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
 }
+
+pub(crate) use display_as_str;
+
+display_as_str!(AuthErrorKind);
 
 impl AuthError {
     pub(crate) fn new(kind: AuthErrorKind, detail: impl Into<Cow<'static, str>>) -> Self {
@@ -265,7 +274,7 @@ impl ConfigError {
     /// The same error, its message prefixed with where it was found (such as
     /// the route of an API definition).
     #[cfg(feature = "openapi")]
-    pub(crate) fn at(self, place: impl fmt::Display) -> Self {
+    pub(crate) fn at(self, place: impl std::fmt::Display) -> Self {
         Self {
             kind: self.kind,
             message: format!("{place}: {}", self.message),

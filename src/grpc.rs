@@ -66,17 +66,13 @@
 
 use crate::auth::requirement::Requirement;
 use crate::auth::response::Responses;
-use crate::auth::{self, CognitoAuthLayer, ResponseBody, ResponseFuture};
+use crate::auth::{self, CognitoAuthLayer, ResponseFuture, middleware_service};
 use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 use crate::verifier::Verifier;
-use http::{Request, Response};
+use http::Request;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::fmt;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use tower_layer::Layer;
-use tower_service::Service;
 
 /// Authorizes each gRPC call by its method: a table from the method's path
 /// (`/package.Service/Method`) to a [`Requirement`], or public.
@@ -226,62 +222,11 @@ fn check_path(path: &str) -> Result<(), ConfigError> {
     }
 }
 
-impl<S> Layer<S> for GrpcAuthLayer {
-    type Service = GrpcAuth<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        GrpcAuth {
-            inner,
-            table: Arc::clone(&self.table),
-        }
+middleware_service! {
+    /// The service made by [`GrpcAuthLayer`].
+    pub struct GrpcAuth<S>, made by GrpcAuthLayer {
+        table: Arc<Table>,
     }
-}
-
-/// The service made by [`GrpcAuthLayer`].
-#[derive(Clone)]
-pub struct GrpcAuth<S> {
-    inner: S,
-    table: Arc<Table>,
-}
-
-impl<S: fmt::Debug> fmt::Debug for GrpcAuth<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GrpcAuth")
-            .field("inner", &self.inner)
-            .field("table", &self.table)
-            .finish()
-    }
-}
-
-impl<S> GrpcAuth<S> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes the middleware, returning the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcAuth<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-{
-    type Response = Response<ResponseBody<ResBody>>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let table = &*self.table;
         match table.find(request.uri().path()) {
@@ -304,9 +249,10 @@ where
 mod tests {
     use super::*;
     use crate::test_util::LocalUserPool;
+    use http::Response;
     use std::convert::Infallible;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use tower::ServiceExt;
+    use tower::{Layer, ServiceExt};
 
     #[test]
     fn method_paths() {

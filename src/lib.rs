@@ -147,7 +147,7 @@
 // `auth` (the Tower layer, requirements, responses) stands on it, and the
 // integrations (`axum`, `openapi`, `alb`, `grpc`, `lambda`, `test_util`) are on
 // top, behind their features. `defaults`, `error` and `observe` are shared by
-// all of them.
+// all of them, and `setters` by the two verifiers' builders.
 #[cfg(feature = "alb")]
 pub mod alb;
 mod auth;
@@ -162,6 +162,7 @@ pub mod lambda;
 mod observe;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+mod setters;
 mod verifier;
 
 #[cfg(any(test, feature = "test-util"))]

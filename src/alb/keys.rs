@@ -22,6 +22,7 @@
 
 use crate::defaults::{FETCH_TIMEOUT_SLACK, MAX_ALB_KEYS, MAX_MISSING_KIDS, MIN_RETRY_DELAY};
 use crate::error::{AuthError, AuthErrorKind};
+use crate::verifier::keys::FetchSettings;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use moka::sync::Cache;
@@ -134,12 +135,10 @@ impl fmt::Debug for AlbKey {
 /// `AlbVerifierBuilder`, from the constants of [`crate::defaults`].
 #[derive(Clone, Debug)]
 pub(crate) struct KeySettings {
-    pub(crate) client: reqwest::Client,
-    pub(crate) fetch_timeout: Duration,
+    /// The client, the timeout and the pace of fetches, as the JWKS source's.
+    pub(crate) fetch: FetchSettings,
     pub(crate) max_key_size: usize,
-    pub(crate) unknown_kid_cooldown: Duration,
     pub(crate) unknown_kid_burst: u32,
-    pub(crate) max_backoff: Duration,
     pub(crate) max_key_age: Duration,
 }
 
@@ -213,7 +212,7 @@ impl KeySource {
             .build();
         let missing = Cache::builder()
             .max_capacity(MAX_MISSING_KIDS)
-            .time_to_live(settings.unknown_kid_cooldown.max(MIN_RETRY_DELAY))
+            .time_to_live(settings.fetch.unknown_kid_cooldown.max(MIN_RETRY_DELAY))
             .build();
         Self {
             base,
@@ -314,7 +313,7 @@ impl KeySource {
                 state.retry_at_ms - now
             )));
         }
-        let cooldown = millis(self.settings.unknown_kid_cooldown);
+        let cooldown = millis(self.settings.fetch.unknown_kid_cooldown);
         let burst = u64::from(self.settings.unknown_kid_burst.max(1));
         let from = state.bucket_ms.max(now);
         if from - now > cooldown.saturating_mul(burst - 1) {
@@ -363,6 +362,7 @@ impl KeySource {
         tracing::debug!(endpoint = %self.base, kid = %kid.escape_debug(), "fetching load balancer key");
         let limit = self
             .settings
+            .fetch
             .fetch_timeout
             .saturating_add(FETCH_TIMEOUT_SLACK);
         let result = match tokio::time::timeout(limit, self.download(url)).await {
@@ -391,11 +391,7 @@ impl KeySource {
         match &outcome {
             Outcome::Failed(reason) => {
                 state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-                let first = self.settings.unknown_kid_cooldown.max(MIN_RETRY_DELAY);
-                let doublings = state.consecutive_failures.saturating_sub(1).min(20);
-                let backoff = first
-                    .saturating_mul(1 << doublings)
-                    .min(self.settings.max_backoff.max(first));
+                let backoff = self.settings.fetch.backoff(state.consecutive_failures);
                 state.retry_at_ms = self.now_ms().saturating_add(millis(backoff));
                 tracing::warn!(
                     endpoint = %self.base,
@@ -435,9 +431,10 @@ impl KeySource {
         let max = self.settings.max_key_size;
         let mut response = self
             .settings
+            .fetch
             .client
             .get(url)
-            .timeout(self.settings.fetch_timeout)
+            .timeout(self.settings.fetch.fetch_timeout)
             .send()
             .await
             .map_err(|e| Fetched::Failed(describe(e)))?;

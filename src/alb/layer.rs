@@ -3,17 +3,14 @@
 use super::verifier::{AlbVerifier, Verified};
 use crate::auth::requirement::{Requirement, TokenUseRule};
 use crate::auth::response::Responses;
-use crate::auth::{ResponseBody, ResponseFuture, RouteConfig, TokenSource};
+use crate::auth::{ResponseFuture, RouteConfig, TokenSource, middleware_service, route_setters};
 use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 use crate::verifier::Verifier;
 use crate::verifier::claims::Claims;
-use http::{Extensions, HeaderMap, HeaderName, Request, Response};
+use http::{Extensions, HeaderMap, HeaderName, Request};
 use std::fmt;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
-use tower_layer::Layer;
-use tower_service::Service;
 
 /// `x-amzn-oidc-data`: the user claims, signed by the load balancer.
 pub const DATA_HEADER: HeaderName = HeaderName::from_static("x-amzn-oidc-data");
@@ -146,20 +143,17 @@ impl AlbAuthLayer {
         Ok(self)
     }
 
-    /// Lets requests without `x-amzn-oidc-data` through, without claims (the
-    /// load balancer's `OnUnauthenticatedRequest: allow`); handlers take
-    /// `Option<Claims>`. Claims that are present must still be valid, and a
-    /// request with `x-amzn-oidc-identity` or `x-amzn-oidc-accesstoken` but no
-    /// `x-amzn-oidc-data` is refused.
-    pub fn optional(mut self) -> Self {
-        Arc::make_mut(&mut self.route).optional = true;
-        self
-    }
-
-    /// Answers rejections this way (default: [`Responses::api_gateway`]).
-    pub fn responses(mut self, responses: Responses) -> Self {
-        Arc::make_mut(&mut self.route).responses = responses;
-        self
+    route_setters! { optional, responses;
+        {
+            /// Lets requests without `x-amzn-oidc-data` through, without claims (the
+            /// load balancer's `OnUnauthenticatedRequest: allow`); handlers take
+            /// `Option<Claims>`. Claims that are present must still be valid, and a
+            /// request with `x-amzn-oidc-identity` or `x-amzn-oidc-accesstoken` but no
+            /// `x-amzn-oidc-data` is refused.
+        }
+        {
+            /// Answers rejections this way (default: [`Responses::api_gateway`]).
+        }
     }
 
     /// The user claims' verifier.
@@ -196,56 +190,6 @@ fn check(requirement: &Requirement, access: bool) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
-}
-
-impl<S> Layer<S> for AlbAuthLayer {
-    type Service = AlbAuth<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        AlbAuth {
-            inner,
-            verifier: self.verifier.clone(),
-            access: self.access.clone(),
-            route: Arc::clone(&self.route),
-        }
-    }
-}
-
-/// The service made by [`AlbAuthLayer`].
-#[derive(Clone)]
-pub struct AlbAuth<S> {
-    inner: S,
-    verifier: AlbVerifier,
-    access: Option<Verifier>,
-    route: Arc<RouteConfig>,
-}
-
-impl<S: fmt::Debug> fmt::Debug for AlbAuth<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AlbAuth")
-            .field("inner", &self.inner)
-            .field("verifier", &self.verifier)
-            .field("access_verifier", &self.access)
-            .field("route", &self.route)
-            .finish()
-    }
-}
-
-impl<S> AlbAuth<S> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes the middleware, returning the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
 }
 
 /// The headers of one request, read once.
@@ -357,18 +301,24 @@ async fn verify(
     Ok(claims)
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AlbAuth<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-{
-    type Response = Response<ResponseBody<ResBody>>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+impl<S: fmt::Debug> fmt::Debug for AlbAuth<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AlbAuth")
+            .field("inner", &self.inner)
+            .field("verifier", &self.verifier)
+            .field("access_verifier", &self.access)
+            .field("route", &self.route)
+            .finish()
     }
+}
 
+middleware_service! {
+    /// The service made by [`AlbAuthLayer`].
+    pub struct AlbAuth<S>, made by AlbAuthLayer, with its own Debug {
+        verifier: AlbVerifier,
+        access: Option<Verifier>,
+        route: Arc<RouteConfig>,
+    }
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let route = &self.route;
         let read = read(request.headers(), self.access.is_some()).and_then(|read| {

@@ -3,11 +3,12 @@
 use super::keys::{KeySettings, KeySource};
 use super::token;
 use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
+use crate::setters::shared_setters;
 use crate::verifier::SharedSettings;
 use crate::verifier::claims::Claims;
+use crate::verifier::pool::{check_region, parse_https};
 use moka::Expiry;
 use moka::sync::Cache;
-use reqwest::Url;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
@@ -193,27 +194,24 @@ impl AlbVerifier {
                 "token signer is not a configured load balancer",
             ));
         }
-        if !inner.client_ids.is_empty()
-            && !header
-                .client
-                .as_ref()
-                .is_some_and(|c| inner.client_ids.contains(c))
-        {
-            return Err(AuthError::new(
+        // The header's client and issuer, where the configuration names some.
+        for (allowed, value, kind, why) in [
+            (
+                &inner.client_ids,
+                &header.client,
                 AuthErrorKind::WrongClient,
                 "token client is not a configured app client",
-            ));
-        }
-        if !inner.issuers.is_empty()
-            && !header
-                .iss
-                .as_ref()
-                .is_some_and(|iss| inner.issuers.contains(iss))
-        {
-            return Err(AuthError::new(
+            ),
+            (
+                &inner.issuers,
+                &header.iss,
                 AuthErrorKind::WrongIssuer,
                 "token iss is not a configured issuer",
-            ));
+            ),
+        ] {
+            if !allowed.is_empty() && !value.as_ref().is_some_and(|v| allowed.contains(v)) {
+                return Err(AuthError::new(kind, why));
+            }
         }
         match parsed.payload.get("iss") {
             None => {}
@@ -359,24 +357,6 @@ fn parse_arn(arn: &str) -> Result<Arn, ConfigError> {
     })
 }
 
-fn check_region(region: &str) -> Result<(), String> {
-    let ok = region.len() <= 32
-        && region.contains('-')
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && region.as_bytes().last().is_some_and(u8::is_ascii_digit)
-        && region.as_bytes()[0].is_ascii_lowercase();
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "has `{}` where an AWS region such as `us-east-1` belongs",
-            region.escape_debug()
-        ))
-    }
-}
-
 /// The key endpoint AWS documents for a partition and region ("Authenticate
 /// users using an Application Load Balancer", "User claims encoding and
 /// signature verification").
@@ -399,49 +379,16 @@ fn documented_endpoint(arn: &Arn) -> Result<String, ConfigError> {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 fn check_endpoint(endpoint: &str, allow_http: bool) -> Result<String, ConfigError> {
-    let url = Url::parse(endpoint).map_err(|e| {
-        ConfigError::new(
-            ConfigErrorKind::InvalidKeyEndpoint,
-            format!("load balancer key endpoint `{endpoint}` is not a valid URL ({e})"),
-        )
-    })?;
-    match url.scheme() {
-        "https" => {}
-        "http" if allow_http || is_loopback(&url) => {}
-        "http" => {
-            return Err(ConfigError::new(
-                ConfigErrorKind::InvalidKeyEndpoint,
-                format!(
-                    "load balancer key endpoint `{endpoint}` uses plain http on a non-loopback host; \
-                 use https, or AlbVerifierBuilder::insecure_allow_http if you really mean it"
-                ),
-            ));
-        }
-        other => {
-            return Err(ConfigError::new(
-                ConfigErrorKind::InvalidKeyEndpoint,
-                format!(
-                    "load balancer key endpoint `{endpoint}` has scheme `{other}`, expected https"
-                ),
-            ));
-        }
-    }
+    let subject = format!("load balancer key endpoint `{endpoint}`");
+    let kind = ConfigErrorKind::InvalidKeyEndpoint;
+    let url = parse_https(endpoint, &subject, kind, allow_http, "AlbVerifierBuilder")?;
     if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
         return Err(ConfigError::new(
-            ConfigErrorKind::InvalidKeyEndpoint,
+            kind,
             format!(
-                "load balancer key endpoint `{endpoint}` must be a base URL with a host and \
-             without query or fragment (keys are read from `{{endpoint}}/{{kid}}`)"
+                "{subject} must be a base URL with a host and without query or fragment \
+                 (keys are read from `{{endpoint}}/{{kid}}`)"
             ),
         ));
     }
@@ -541,37 +488,25 @@ impl AlbVerifierBuilder {
         self
     }
 
-    /// Clock skew allowed on `exp` and `nbf`. Default: none. At most 5 minutes.
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.shared.leeway = leeway;
-        self
-    }
-
-    /// Largest token accepted, in bytes, checked before anything is decoded.
-    /// Default: [`DEFAULT_MAX_ALB_TOKEN_SIZE`] (16 KiB).
-    pub fn max_token_size(mut self, bytes: usize) -> Self {
-        self.shared.max_token_size = bytes;
-        self
-    }
-
-    /// The HTTP client for key fetches. Default: a rustls client with the
-    /// [`connect_timeout`](Self::connect_timeout) that follows no redirects.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.shared.client = Some(client);
-        self
-    }
-
-    /// Longest a key fetch may take, from connecting to the last byte. Requests
-    /// that wait for a new key wait at most this long. Default: 5 s.
-    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.shared.fetch_timeout = timeout;
-        self
-    }
-
-    /// Longest the default client waits to connect. Default: 2 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.shared.connect_timeout = timeout;
-        self
+    shared_setters! { leeway, max_token_size, http_client, fetch_timeout, connect_timeout;
+        {
+            /// Clock skew allowed on `exp` and `nbf`. Default: none. At most 5 minutes.
+        }
+        {
+            /// Largest token accepted, in bytes, checked before anything is decoded.
+            /// Default: [`DEFAULT_MAX_ALB_TOKEN_SIZE`] (16 KiB).
+        }
+        {
+            /// The HTTP client for key fetches. Default: a rustls client with the
+            /// [`connect_timeout`](Self::connect_timeout) that follows no redirects.
+        }
+        {
+            /// Longest a key fetch may take, from connecting to the last byte. Requests
+            /// that wait for a new key wait at most this long. Default: 5 s.
+        }
+        {
+            /// Longest the default client waits to connect. Default: 2 s.
+        }
     }
 
     /// Largest key document read; a larger one is a failed fetch, cut off at the
@@ -581,15 +516,15 @@ impl AlbVerifierBuilder {
         self
     }
 
-    /// After the [burst](Self::unknown_kid_burst), the least time between two
-    /// fetches for `kid`s not held, so that a flood of random `kid`s costs one
-    /// fetch per cooldown; also how long a `kid` the endpoint does not have is
-    /// remembered, and the first step of the back-off after a failed fetch
-    /// (doubling up to [`max_backoff`](Self::max_backoff)). Must not be zero.
-    /// Default: 5 s.
-    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
-        self.shared.unknown_kid_cooldown = cooldown;
-        self
+    shared_setters! { unknown_kid_cooldown;
+        {
+            /// After the [burst](Self::unknown_kid_burst), the least time between two
+            /// fetches for `kid`s not held, so that a flood of random `kid`s costs one
+            /// fetch per cooldown; also how long a `kid` the endpoint does not have is
+            /// remembered, and the first step of the back-off after a failed fetch
+            /// (doubling up to [`max_backoff`](Self::max_backoff)). Must not be zero.
+            /// Default: 5 s.
+        }
     }
 
     /// How many fetches for new `kid`s may start at once (a service starting
@@ -600,11 +535,11 @@ impl AlbVerifierBuilder {
         self
     }
 
-    /// Longest wait between fetch attempts while the key endpoint fails.
-    /// Default: 60 s.
-    pub fn max_backoff(mut self, backoff: Duration) -> Self {
-        self.shared.max_backoff = backoff;
-        self
+    shared_setters! { max_backoff;
+        {
+            /// Longest wait between fetch attempts while the key endpoint fails.
+            /// Default: 60 s.
+        }
     }
 
     /// How long a fetched key is kept before it is fetched again when next
@@ -614,12 +549,12 @@ impl AlbVerifierBuilder {
         self
     }
 
-    /// Most verified tokens remembered (each until its `exp`), so that a
-    /// repeated token skips the signature check. `0` turns the cache off.
-    /// Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`](crate::DEFAULT_TOKEN_CACHE_CAPACITY) (10,000).
-    pub fn token_cache_capacity(mut self, entries: u64) -> Self {
-        self.shared.token_cache_capacity = entries;
-        self
+    shared_setters! { token_cache_capacity;
+        {
+            /// Most verified tokens remembered (each until its `exp`), so that a
+            /// repeated token skips the signature check. `0` turns the cache off.
+            /// Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`](crate::DEFAULT_TOKEN_CACHE_CAPACITY) (10,000).
+        }
     }
 
     /// Checks the configuration and builds the verifier. Fails without a load
@@ -695,12 +630,9 @@ impl AlbVerifierBuilder {
             None => documented_endpoint(&first)?,
         };
         let settings = KeySettings {
-            client: self.shared.client()?,
-            fetch_timeout: self.shared.fetch_timeout,
+            fetch: self.shared.fetch()?,
             max_key_size: self.max_key_size,
-            unknown_kid_cooldown: self.shared.unknown_kid_cooldown,
             unknown_kid_burst: self.unknown_kid_burst,
-            max_backoff: self.shared.max_backoff(),
             max_key_age: self.max_key_age,
         };
         let capacity = self.shared.token_cache_capacity;

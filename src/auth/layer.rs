@@ -1,4 +1,3 @@
-use super::service::CognitoAuth;
 use super::token_source::TokenSource;
 use crate::auth::profile::Profile;
 use crate::auth::requirement::Requirement;
@@ -7,7 +6,6 @@ use crate::error::{ConfigError, ConfigErrorKind};
 use crate::verifier::Verifier;
 use http::HeaderName;
 use std::sync::Arc;
-use tower_layer::Layer;
 
 /// Verifies each request's Cognito token and applies the route's
 /// [`Requirement`], as API Gateway's Cognito authorizer does.
@@ -67,6 +65,31 @@ pub(crate) struct RouteConfig {
     /// Whether traces carry the caller's `sub`.
     pub(crate) trace_sub: bool,
 }
+
+/// Writes setters of a layer's `route: Arc<RouteConfig>` (this one's and the
+/// load balancer's), as `setters::shared_setters!` does for the builders: the
+/// setters' names, then one `{ /// doc }` block per name, in the same order.
+macro_rules! route_setters {
+    ($($name:ident),+; $({ $(#[$doc:meta])* })+) => {
+        $( $crate::auth::route_setters!(@$name $(#[$doc])*); )+
+    };
+    (@optional $(#[$doc:meta])*) => {
+        $(#[$doc])*
+        pub fn optional(mut self) -> Self {
+            ::std::sync::Arc::make_mut(&mut self.route).optional = true;
+            self
+        }
+    };
+    (@responses $(#[$doc:meta])*) => {
+        $(#[$doc])*
+        pub fn responses(mut self, responses: $crate::Responses) -> Self {
+            ::std::sync::Arc::make_mut(&mut self.route).responses = responses;
+            self
+        }
+    };
+}
+
+pub(crate) use route_setters;
 
 impl CognitoAuthLayer {
     /// A layer that requires an ID token (API Gateway's method without scopes),
@@ -190,18 +213,15 @@ impl CognitoAuthLayer {
         Ok(self)
     }
 
-    /// Lets requests without a token through, without [`Claims`](crate::Claims);
-    /// a token that is present must still be valid. Handlers take
-    /// `Option<Claims>`.
-    pub fn optional(mut self) -> Self {
-        Arc::make_mut(&mut self.route).optional = true;
-        self
-    }
-
-    /// Answers rejections this way (default: [`Responses::api_gateway`]).
-    pub fn responses(mut self, responses: Responses) -> Self {
-        Arc::make_mut(&mut self.route).responses = responses;
-        self
+    route_setters! { optional, responses;
+        {
+            /// Lets requests without a token through, without [`Claims`](crate::Claims);
+            /// a token that is present must still be valid. Handlers take
+            /// `Option<Claims>`.
+        }
+        {
+            /// Answers rejections this way (default: [`Responses::api_gateway`]).
+        }
     }
 
     /// Names the route in metrics (the `route` label) and traces (default
@@ -234,17 +254,5 @@ impl CognitoAuthLayer {
     /// The front door this layer stands in for.
     pub fn front_door(&self) -> &Profile {
         &self.route.profile
-    }
-}
-
-impl<S> Layer<S> for CognitoAuthLayer {
-    type Service = CognitoAuth<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        CognitoAuth {
-            inner,
-            verifier: self.verifier.clone(),
-            route: Arc::clone(&self.route),
-        }
     }
 }

@@ -19,10 +19,12 @@ pub(crate) use future::admit;
 pub use layer::CognitoAuthLayer;
 #[cfg(feature = "alb")]
 pub(crate) use layer::RouteConfig;
+pub(crate) use layer::route_setters;
 pub use profile::Profile;
 pub use requirement::{Requirement, TokenUseRule};
 pub use response::Responses;
 pub use service::CognitoAuth;
+pub(crate) use service::middleware_service;
 #[cfg(feature = "lambda")]
 pub(crate) use token_source::token;
 pub use token_source::{RequestHead, TokenSource};

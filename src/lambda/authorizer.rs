@@ -187,8 +187,7 @@ impl Authorizer {
         &self,
         event: ApiGatewayCustomAuthorizerRequest,
     ) -> Result<ApiGatewayCustomAuthorizerResponse, AuthorizerError> {
-        check_type(event.type_.as_deref(), "TOKEN")?;
-        let method_arn = method_arn(event.method_arn.as_deref())?;
+        let method_arn = method_arn(event.type_.as_deref(), "TOKEN", event.method_arn.as_deref())?;
         // The value of the token source header, read as the layer reads one.
         let mut headers = HeaderMap::new();
         if let Some(text) = event.authorization_token.as_deref() {
@@ -212,8 +211,11 @@ impl Authorizer {
         &self,
         event: ApiGatewayCustomAuthorizerRequestTypeRequest,
     ) -> Result<ApiGatewayCustomAuthorizerResponse, AuthorizerError> {
-        check_type(event.type_.as_deref(), "REQUEST")?;
-        let method_arn = method_arn(event.method_arn.as_deref())?;
+        let method_arn = method_arn(
+            event.type_.as_deref(),
+            "REQUEST",
+            event.method_arn.as_deref(),
+        )?;
         let name = &self.config.header;
         // multiValueHeaders holds every value sent; headers only one of them.
         let headers = if event.multi_value_headers.contains_key(name) {
@@ -340,7 +342,14 @@ fn check_type(found: Option<&str>, expected: &'static str) -> Result<(), Authori
     }
 }
 
-fn method_arn(arn: Option<&str>) -> Result<&str, AuthorizerError> {
+/// The event's `methodArn`, once its `type` (`event_type`, when it has one)
+/// is the one `expected`.
+fn method_arn<'a>(
+    event_type: Option<&str>,
+    expected: &'static str,
+    arn: Option<&'a str>,
+) -> Result<&'a str, AuthorizerError> {
+    check_type(event_type, expected)?;
     match arn {
         Some(arn) if !arn.is_empty() => Ok(arn),
         _ => Err(AuthorizerError::invalid_event("the event has no methodArn")),

@@ -1,6 +1,7 @@
 //! [`AuthorizerError`]: what the authorizer returns instead of a policy.
 
 use crate::error::AuthError;
+use crate::error::display_as_str;
 use std::fmt;
 
 /// The error an [`Authorizer`](super::Authorizer) returns instead of a policy.
@@ -48,11 +49,7 @@ impl AuthorizerErrorKind {
     }
 }
 
-impl fmt::Display for AuthorizerErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_as_str!(AuthorizerErrorKind);
 
 /// The message API Gateway maps to 401.
 const UNAUTHORIZED: &str = "Unauthorized";

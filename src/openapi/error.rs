@@ -1,5 +1,6 @@
 //! [`ImportError`]: why a definition could not be imported.
 
+use crate::error::display_as_str;
 use std::fmt;
 
 /// Why an API definition could not be imported. Its `Display` names the
@@ -68,11 +69,7 @@ impl ImportErrorKind {
     }
 }
 
-impl fmt::Display for ImportErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_as_str!(ImportErrorKind);
 
 impl ImportError {
     pub(crate) fn new(kind: ImportErrorKind, message: impl Into<String>) -> Self {

@@ -3,14 +3,11 @@
 use super::template::{self, Matcher, Methods};
 use super::{Route, parse};
 use crate::auth::response::Responses;
-use crate::auth::{self, CognitoAuthLayer, ResponseBody, ResponseFuture};
+use crate::auth::{self, CognitoAuthLayer, ResponseFuture, middleware_service};
 use crate::error::{AuthError, AuthErrorKind};
-use http::{Method, Request, Response};
+use http::{Method, Request};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use tower_layer::Layer;
-use tower_service::Service;
 
 /// Which operation a request is for, from the definition's own templates.
 #[derive(Clone, Debug, Default)]
@@ -181,53 +178,11 @@ impl RouteTableLayer {
     }
 }
 
-impl<S> Layer<S> for RouteTableLayer {
-    type Service = RouteTable<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RouteTable {
-            inner,
-            table: Arc::clone(&self.table),
-        }
+middleware_service! {
+    /// The service made by [`RouteTableLayer`].
+    pub struct RouteTable<S>, made by RouteTableLayer {
+        table: Arc<Table>,
     }
-}
-
-/// The service made by [`RouteTableLayer`].
-#[derive(Clone, Debug)]
-pub struct RouteTable<S> {
-    inner: S,
-    table: Arc<Table>,
-}
-
-impl<S> RouteTable<S> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes the middleware, returning the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RouteTable<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-{
-    type Response = Response<ResponseBody<ResBody>>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let table = &*self.table;
         let Some(i) = table.index.find(request.method(), request.uri().path()) else {

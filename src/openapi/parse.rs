@@ -660,28 +660,56 @@ fn scheme(name: &str, value: &Value, options: &ImportOptions) -> Scheme {
             "x-amazon-apigateway-authorizer has no `type`".to_owned(),
         );
     };
+    let declared = Authorizer {
+        name,
+        scheme,
+        authorizer,
+        kind,
+        auth_type,
+        options,
+    };
     if authorizer_type.eq_ignore_ascii_case("jwt") {
-        return jwt(name, scheme, authorizer, kind, auth_type, options)
-            .unwrap_or_else(|(kind, why)| Scheme::Broken(kind, why));
+        return jwt(&declared).unwrap_or_else(|(kind, why)| Scheme::Broken(kind, why));
     }
     if !authorizer_type.eq_ignore_ascii_case("cognito_user_pools") {
         return Scheme::Other(format!("a `{authorizer_type}` authorizer"));
     }
-    match cognito(name, scheme, authorizer, kind, auth_type, options) {
+    match cognito(&declared) {
         Ok(cognito) => Scheme::Cognito(cognito),
         Err((kind, why)) => Scheme::Broken(kind, why),
     }
 }
 
-fn cognito(
-    scheme_name: &str,
-    scheme: &Map<String, Value>,
-    authorizer: &Map<String, Value>,
-    kind: Option<&str>,
-    auth_type: Option<&str>,
-    options: &ImportOptions,
-) -> Result<CognitoScheme, (Kind, String)> {
-    if let Some(t) = auth_type
+/// A security scheme with an `x-amazon-apigateway-authorizer` object, as
+/// [`scheme`] found it: what [`cognito`] and [`jwt`] read.
+struct Authorizer<'a> {
+    /// The scheme's name, as operations' `security` lists it.
+    name: &'a str,
+    scheme: &'a Map<String, Value>,
+    authorizer: &'a Map<String, Value>,
+    /// The scheme's `type`.
+    kind: Option<&'a str>,
+    /// Its `x-amazon-apigateway-authtype`.
+    auth_type: Option<&'a str>,
+    options: &'a ImportOptions,
+}
+
+impl Authorizer<'_> {
+    /// `why` the pool cannot be read from the definition, with the way out
+    /// when what it reads (`whose`, such as "ARNs are") is only filled in at
+    /// deploy time.
+    fn name_the_pool(&self, why: &str, whose: &str) -> String {
+        format!(
+            "{why}; if the definition comes from infrastructure code whose {whose} filled in \
+             at deploy time, name the pool: \
+             ImportOptions::authorizer_pool(\"{}\", UserPool::new(\"...\"))",
+            self.name
+        )
+    }
+}
+
+fn cognito(a: &Authorizer<'_>) -> Result<CognitoScheme, (Kind, String)> {
+    if let Some(t) = a.auth_type
         && !t.eq_ignore_ascii_case("cognito_user_pools")
     {
         return Err((
@@ -691,7 +719,7 @@ fn cognito(
             ),
         ));
     }
-    if let Some(t) = kind
+    if let Some(t) = a.kind
         && t != "apiKey"
     {
         return Err((
@@ -704,7 +732,7 @@ fn cognito(
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err((Kind::Invalid, format!("`{field}` is not a string"))),
     };
-    if let Some(place) = text(scheme, "in")?
+    if let Some(place) = text(a.scheme, "in")?
         && place != "header"
     {
         return Err((
@@ -714,8 +742,8 @@ fn cognito(
             ),
         ));
     }
-    let name = text(scheme, "name")?;
-    let source = match text(authorizer, "identitySource")? {
+    let name = text(a.scheme, "name")?;
+    let source = match text(a.authorizer, "identitySource")? {
         None => None,
         Some(source) => match source.strip_prefix("method.request.header.") {
             Some(header) => Some(header.to_owned()),
@@ -740,29 +768,16 @@ fn cognito(
         (None, Some(source)) => source,
         (None, None) => "Authorization".to_owned(),
     };
-    let header = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
-        (
-            Kind::Invalid,
-            format!("`{header}` is not a valid header name"),
-        )
-    })?;
+    let header = header_name(&header)?;
 
-    let pools = match options.authorizer_pools.get(scheme_name) {
+    let pools = match a.options.authorizer_pools.get(a.name) {
         // Mapped by the user: the ARNs (placeholders, often) are not read.
         Some(pools) => pools.clone(),
-        None => provider_pools(authorizer).map_err(|why| {
-            (
-                Kind::MalformedArn,
-                format!(
-                    "{why}; if the definition comes from infrastructure code whose ARNs are \
-                     filled in at deploy time, name the pool: \
-                     ImportOptions::authorizer_pool(\"{scheme_name}\", UserPool::new(\"...\"))"
-                ),
-            )
-        })?,
+        None => provider_pools(a.authorizer)
+            .map_err(|why| (Kind::MalformedArn, a.name_the_pool(&why, "ARNs are")))?,
     };
 
-    let aud = text(authorizer, "identityValidationExpression")?.filter(|e| !e.is_empty());
+    let aud = text(a.authorizer, "identityValidationExpression")?.filter(|e| !e.is_empty());
     if let Some(expression) = &aud {
         Requirement::new()
             .aud_matches(expression.clone())
@@ -782,15 +797,8 @@ fn cognito(
 /// `openIdConnect` whose `openIdConnectUrl` gives the issuer). Its issuer
 /// must be a Cognito user pool's, unless `ImportOptions::authorizer_pool`
 /// names the pool; another issuer is a protection this crate cannot check.
-fn jwt(
-    scheme_name: &str,
-    scheme: &Map<String, Value>,
-    authorizer: &Map<String, Value>,
-    kind: Option<&str>,
-    auth_type: Option<&str>,
-    options: &ImportOptions,
-) -> Result<Scheme, (Kind, String)> {
-    if let Some(t) = auth_type {
+fn jwt(a: &Authorizer<'_>) -> Result<Scheme, (Kind, String)> {
+    if let Some(t) = a.auth_type {
         return Err((
             Kind::Contradictory,
             format!(
@@ -804,10 +812,10 @@ fn jwt(
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err((Kind::Invalid, format!("`{field}` is not a string"))),
     };
-    let discovered = match kind {
+    let discovered = match a.kind {
         Some("oauth2") | None => None,
         Some("openIdConnect") => {
-            let url = text(scheme, "openIdConnectUrl")?.ok_or_else(|| {
+            let url = text(a.scheme, "openIdConnectUrl")?.ok_or_else(|| {
                 (
                     Kind::Invalid,
                     "an openIdConnect scheme without openIdConnectUrl".to_owned(),
@@ -836,7 +844,7 @@ fn jwt(
             ));
         }
     };
-    let config = match authorizer.get("jwtConfiguration") {
+    let config = match a.authorizer.get("jwtConfiguration") {
         None | Some(Value::Null) => &Map::new(),
         Some(Value::Object(config)) => config,
         Some(_) => {
@@ -886,7 +894,7 @@ fn jwt(
             "jwtConfiguration.audience lists no audience: every token would be refused".to_owned(),
         ));
     }
-    let header = match text(authorizer, "identitySource")? {
+    let header = match text(a.authorizer, "identitySource")? {
         None => "Authorization".to_owned(),
         Some(source) => {
             let entries: Vec<&str> = source.split(',').map(str::trim).collect();
@@ -913,13 +921,8 @@ fn jwt(
             }
         }
     };
-    let header = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
-        (
-            Kind::Invalid,
-            format!("`{header}` is not a valid header name"),
-        )
-    })?;
-    let pools = match options.authorizer_pools.get(scheme_name) {
+    let header = header_name(&header)?;
+    let pools = match a.options.authorizer_pools.get(a.name) {
         Some(pools) => pools.clone(),
         None => match issuer_pool(&issuer) {
             Ok(Some(pool)) => vec![pool],
@@ -929,14 +932,7 @@ fn jwt(
                 )));
             }
             Err(why) => {
-                return Err((
-                    Kind::Invalid,
-                    format!(
-                        "{why}; if the definition comes from infrastructure code whose issuer is \
-                         filled in at deploy time, name the pool: \
-                         ImportOptions::authorizer_pool(\"{scheme_name}\", UserPool::new(\"...\"))"
-                    ),
-                ));
+                return Err((Kind::Invalid, a.name_the_pool(&why, "issuer is")));
             }
         },
     };
@@ -1015,6 +1011,16 @@ fn issuer_pool(issuer: &str) -> Result<Option<UserPool>, String> {
     } else {
         pool
     }))
+}
+
+/// The header an authorizer reads the token from, as named in the definition.
+fn header_name(header: &str) -> Result<HeaderName, (Kind, String)> {
+    HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+        (
+            Kind::Invalid,
+            format!("`{header}` is not a valid header name"),
+        )
+    })
 }
 
 /// The pools of an authorizer's `providerARNs`.

@@ -21,7 +21,10 @@
 //! # }
 //! ```
 
-use super::{LocalUserPool, TokenBuilder, random_string, uuid};
+use super::server::{loopback_server, read_head};
+use super::{
+    LocalUserPool, TokenBuilder, lock, map_setters, now, random_string, signing_key, uuid,
+};
 use crate::alb::{AlbVerifier, AlbVerifierBuilder};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
@@ -31,41 +34,18 @@ use http::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A load balancer's ES256 signing key (P-256).
-#[derive(Clone)]
-pub struct AlbSigningKey {
-    kid: String,
-    pair: Arc<EcdsaKeyPair>,
-}
-
-impl fmt::Debug for AlbSigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AlbSigningKey")
-            .field("kid", &self.kid)
-            .field("private", &"<redacted>")
-            .finish()
-    }
+signing_key! {
+    /// A load balancer's ES256 signing key (P-256).
+    pub struct AlbSigningKey(EcdsaKeyPair);
 }
 
 impl AlbSigningKey {
@@ -73,10 +53,7 @@ impl AlbSigningKey {
     pub fn generate(kid: impl Into<String>) -> Self {
         let pair =
             EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("EC key generation");
-        Self {
-            kid: kid.into(),
-            pair: Arc::new(pair),
-        }
+        Self::with_pair(kid, pair)
     }
 
     /// The key's `kid`.
@@ -140,15 +117,6 @@ pub enum AlbKeyBehavior {
     Body(Vec<u8>),
 }
 
-/// A key endpoint on `127.0.0.1`: `GET /{kid}` answers with the PEM of that
-/// published key, or 404. Counts requests, remembers their paths, and can be
-/// told to fail, hang or send garbage. Stopped when dropped.
-pub struct AlbKeyServer {
-    addr: SocketAddr,
-    state: Arc<ServerState>,
-    task: JoinHandle<()>,
-}
-
 struct ServerState {
     keys: Mutex<Vec<AlbSigningKey>>,
     behavior: Mutex<AlbKeyBehavior>,
@@ -156,39 +124,23 @@ struct ServerState {
     paths: Mutex<Vec<String>>,
 }
 
-impl fmt::Debug for AlbKeyServer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AlbKeyServer")
-            .field("addr", &self.addr)
-            .field("requests", &self.requests())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for AlbKeyServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+loopback_server! {
+    /// A key endpoint on `127.0.0.1`: `GET /{kid}` answers with the PEM of that
+    /// published key, or 404. Counts requests, remembers their paths, and can be
+    /// told to fail, hang or send garbage. Stopped when dropped.
+    pub struct AlbKeyServer serving ServerState;
 }
 
 impl AlbKeyServer {
     /// Starts serving these keys on an ephemeral port of 127.0.0.1.
     pub async fn start(keys: Vec<AlbSigningKey>) -> io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
-        let state = Arc::new(ServerState {
+        Self::spawn(ServerState {
             keys: Mutex::new(keys),
             behavior: Mutex::new(AlbKeyBehavior::Serve),
             requests: AtomicUsize::new(0),
             paths: Mutex::new(Vec::new()),
-        });
-        let task_state = Arc::clone(&state);
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, Arc::clone(&task_state)));
-            }
-        });
-        Ok(Self { addr, state, task })
+        })
+        .await
     }
 
     /// The base URL keys are served under (`{url}/{kid}`).
@@ -237,17 +189,9 @@ fn percent_decode(path: &str) -> String {
 }
 
 async fn serve(mut stream: TcpStream, state: Arc<ServerState>) {
-    let mut request = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&buf[..n]),
-        }
-        if request.len() > 16 * 1024 {
-            return;
-        }
-    }
+    let Some(request) = read_head(&mut stream).await else {
+        return;
+    };
     state.requests.fetch_add(1, Ordering::SeqCst);
     let line = String::from_utf8_lossy(&request);
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
@@ -492,22 +436,16 @@ impl AlbDataBuilder {
         }
     }
 
-    /// Sets a user claim.
-    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.claims.insert(name.into(), value.into());
-        self
-    }
-
-    /// Removes a user claim.
-    pub fn without(mut self, name: &str) -> Self {
-        self.claims.remove(name);
-        self
-    }
-
-    /// `sub` (also what [`headers`](Self::headers) sends as `x-amzn-oidc-identity`).
-    #[allow(clippy::should_implement_trait)]
-    pub fn sub(self, sub: impl Into<String>) -> Self {
-        self.claim("sub", sub.into())
+    map_setters! { claims: claim, without, sub;
+        {
+            /// Sets a user claim.
+        }
+        {
+            /// Removes a user claim.
+        }
+        {
+            /// `sub` (also what [`headers`](Self::headers) sends as `x-amzn-oidc-identity`).
+        }
     }
 
     /// `email`.
@@ -520,16 +458,13 @@ impl AlbDataBuilder {
         self.claim("username", username.into())
     }
 
-    /// Sets a header field.
-    pub fn header_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.header.insert(name.into(), value.into());
-        self
-    }
-
-    /// Removes a header field.
-    pub fn without_header(mut self, name: &str) -> Self {
-        self.header.remove(name);
-        self
+    map_setters! { header: header_field, without_header;
+        {
+            /// Sets a header field.
+        }
+        {
+            /// Removes a header field.
+        }
     }
 
     /// The header's `signer` (another load balancer's ARN).

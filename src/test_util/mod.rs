@@ -58,20 +58,45 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A signing key of a [`LocalUserPool`].
-#[derive(Clone)]
-pub struct SigningKey {
-    kid: String,
-    pair: Arc<KeyPair>,
+/// Writes a signing key's struct (its `kid` and its key pair, `$pair`), its
+/// `Debug`, which shows the `kid` and never the private key, and `with_pair`,
+/// which makes one: for the pool's RSA keys and the load balancer's P-256
+/// keys (`alb::AlbSigningKey`).
+macro_rules! signing_key {
+    ($(#[$attr:meta])* pub struct $name:ident($pair:ty);) => {
+        $(#[$attr])*
+        #[derive(Clone)]
+        pub struct $name {
+            kid: String,
+            pair: ::std::sync::Arc<$pair>,
+        }
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("kid", &self.kid)
+                    .field("private", &"<redacted>")
+                    .finish()
+            }
+        }
+
+        impl $name {
+            fn with_pair(kid: impl Into<String>, pair: $pair) -> Self {
+                Self {
+                    kid: kid.into(),
+                    pair: ::std::sync::Arc::new(pair),
+                }
+            }
+        }
+    };
 }
 
-impl fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("private", &"<redacted>")
-            .finish()
-    }
+#[cfg(feature = "alb")]
+use signing_key;
+
+signing_key! {
+    /// A signing key of a [`LocalUserPool`].
+    pub struct SigningKey(KeyPair);
 }
 
 impl SigningKey {
@@ -81,11 +106,7 @@ impl SigningKey {
     }
 
     fn generate_sized(kid: impl Into<String>, size: KeySize) -> Self {
-        let pair = KeyPair::generate(size).expect("RSA key generation");
-        Self {
-            kid: kid.into(),
-            pair: Arc::new(pair),
-        }
+        Self::with_pair(kid, KeyPair::generate(size).expect("RSA key generation"))
     }
 
     /// The key's `kid`.
@@ -202,6 +223,55 @@ fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A JSON array of these strings.
+fn strings<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Value {
+    Value::Array(items.into_iter().map(|s| Value::String(s.into())).collect())
+}
+
+/// Writes a token builder's setter and remover of one of its JSON maps
+/// (`TokenBuilder`'s claims, and `alb::AlbDataBuilder`'s claims and header),
+/// and for claims, the setter of `sub`: the map, the names, then a
+/// `{ /// doc }` block for each.
+macro_rules! map_setters {
+    ($map:ident: $set:ident, $remove:ident $(, $sub:ident)?;
+        { $(#[$set_doc:meta])* }
+        { $(#[$remove_doc:meta])* }
+        $({ $(#[$sub_doc:meta])* })?
+    ) => {
+        $(#[$set_doc])*
+        pub fn $set(
+            mut self,
+            name: impl Into<String>,
+            value: impl Into<::serde_json::Value>,
+        ) -> Self {
+            self.$map.insert(name.into(), value.into());
+            self
+        }
+
+        $(#[$remove_doc])*
+        pub fn $remove(mut self, name: &str) -> Self {
+            self.$map.remove(name);
+            self
+        }
+
+        $(
+            $(#[$sub_doc])*
+            #[allow(clippy::should_implement_trait)]
+            pub fn $sub(self, sub: impl Into<String>) -> Self {
+                self.$set("sub", sub.into())
+            }
+        )?
+    };
+}
+
+#[cfg(feature = "alb")]
+use map_setters;
+
+/// Locks `m`, also when a panic while it was held poisoned it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl LocalUserPool {
@@ -336,7 +406,7 @@ impl LocalUserPool {
     }
 
     fn lock_keys(&self) -> std::sync::MutexGuard<'_, Keys> {
-        self.inner.keys.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner.keys)
     }
 
     fn publish(&self, keys: &Keys) {
@@ -458,30 +528,21 @@ impl TokenBuilder {
         }
     }
 
-    /// Sets any claim.
-    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.claims.insert(name.into(), value.into());
-        self
-    }
-
-    /// Removes a claim.
-    pub fn without(mut self, name: &str) -> Self {
-        self.claims.remove(name);
-        self
-    }
-
-    /// `sub`.
-    #[allow(clippy::should_implement_trait)]
-    pub fn sub(self, sub: impl Into<String>) -> Self {
-        self.claim("sub", sub.into())
+    map_setters! { claims: claim, without, sub;
+        {
+            /// Sets any claim.
+        }
+        {
+            /// Removes a claim.
+        }
+        {
+            /// `sub`.
+        }
     }
 
     /// The username (`cognito:username` in ID tokens, `username` in access tokens).
     pub fn username(self, username: impl Into<String>) -> Self {
-        let name = match self.token_use {
-            crate::TokenUse::Access => "username",
-            _ => "cognito:username",
-        };
+        let name = self.by_use("username", "cognito:username");
         self.claim(name, username.into())
     }
 
@@ -493,11 +554,7 @@ impl TokenBuilder {
 
     /// `cognito:groups`.
     pub fn groups<I: IntoIterator<Item = S>, S: Into<String>>(self, groups: I) -> Self {
-        let groups: Vec<Value> = groups
-            .into_iter()
-            .map(|g| Value::String(g.into()))
-            .collect();
-        self.claim("cognito:groups", groups)
+        self.claim("cognito:groups", strings(groups))
     }
 
     /// A user attribute such as `custom:role`.
@@ -513,11 +570,16 @@ impl TokenBuilder {
 
     /// The app client: `aud` of an ID token, `client_id` of an access token.
     pub fn client_id(self, client_id: impl Into<String>) -> Self {
-        let name = match self.token_use {
-            crate::TokenUse::Access => "client_id",
-            _ => "aud",
-        };
+        let name = self.by_use("client_id", "aud");
         self.claim(name, client_id.into())
+    }
+
+    /// The claim called `access` in access tokens and `id` in ID tokens.
+    fn by_use(&self, access: &'static str, id: &'static str) -> &'static str {
+        match self.token_use {
+            crate::TokenUse::Access => access,
+            _ => id,
+        }
     }
 
     /// `aud`, on any token: an access token with an `aud`, as HTTP API's JWT
@@ -529,11 +591,7 @@ impl TokenBuilder {
     /// `scp`, an array of scopes (the claim HTTP API's JWT authorizer reads
     /// beside `scope`; other providers issue it, Cognito does not).
     pub fn scp<I: IntoIterator<Item = S>, S: Into<String>>(self, scopes: I) -> Self {
-        let scopes: Vec<Value> = scopes
-            .into_iter()
-            .map(|s| Value::String(s.into()))
-            .collect();
-        self.claim("scp", scopes)
+        self.claim("scp", strings(scopes))
     }
 
     /// `token_use`, for tokens that claim to be of the other kind.

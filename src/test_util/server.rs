@@ -1,8 +1,9 @@
 //! A JWKS endpoint on 127.0.0.1 whose behaviour a test controls.
 
+use super::lock;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::VecDeque;
-use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,34 +55,48 @@ pub struct RecordedRequest {
 /// How many requests a [`JwksServer`] keeps for [`JwksServer::recorded`].
 const RECORDED_LIMIT: usize = 10_000;
 
-/// A minimal HTTP/1.1 server on `127.0.0.1` that serves a JWKS document, counts
-/// and records requests, and can be told to fail, hang or send garbage. Stopped
-/// when dropped.
-///
-/// Counting and inspecting the key fetches a service makes:
-///
-/// ```
-/// use tower_cognito::test_util::LocalUserPool;
-///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let pool = LocalUserPool::start().await.unwrap();
-/// let verifier = pool.verifier();
-/// verifier.verify(&pool.id_token().sign()).await.unwrap();
-/// verifier.verify(&pool.id_token().sign()).await.unwrap();
-///
-/// // One fetch for both tokens, of the pool's JWKS URL and nothing else.
-/// let fetches = pool.server().recorded();
-/// assert_eq!((fetches.len(), pool.server().requests()), (1, 1));
-/// assert_eq!(fetches[0].method, "GET");
-/// assert_eq!(pool.server().url(&fetches[0].path), pool.jwks_url());
-/// assert!(fetches[0].headers.contains_key("host"));
-/// # }
-/// ```
-pub struct JwksServer {
-    addr: SocketAddr,
-    state: Arc<State>,
-    task: JoinHandle<()>,
+/// Writes a loopback server's struct (its `addr`, its `state: Arc<$state>`
+/// and the accepting `task` of [`spawn_loopback`]), its `Debug` (the address
+/// and the `requests()` count), its `Drop` (which stops accepting) and its
+/// `spawn`, which starts it with the `serve` of the module it is written in:
+/// for this one and the load balancer's key endpoint (`alb::AlbKeyServer`).
+macro_rules! loopback_server {
+    ($(#[$attr:meta])* pub struct $name:ident serving $state:ty;) => {
+        $(#[$attr])*
+        pub struct $name {
+            addr: ::std::net::SocketAddr,
+            state: ::std::sync::Arc<$state>,
+            task: ::tokio::task::JoinHandle<()>,
+        }
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("addr", &self.addr)
+                    .field("requests", &self.requests())
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl Drop for $name {
+            fn drop(&mut self) {
+                self.task.abort();
+            }
+        }
+
+        impl $name {
+            /// Starts serving `state` with `serve` on an ephemeral port of 127.0.0.1.
+            async fn spawn(state: $state) -> ::std::io::Result<Self> {
+                let state = ::std::sync::Arc::new(state);
+                let (addr, task) = $crate::test_util::server::spawn_loopback(&state, serve).await?;
+                Ok(Self { addr, state, task })
+            }
+        }
+    };
 }
+
+#[cfg(feature = "alb")]
+pub(super) use loopback_server;
 
 struct State {
     jwks: Mutex<Vec<u8>>,
@@ -91,40 +106,44 @@ struct State {
     bytes_sent: AtomicUsize,
 }
 
-impl fmt::Debug for JwksServer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwksServer")
-            .field("addr", &self.addr)
-            .field("requests", &self.requests())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for JwksServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+loopback_server! {
+    /// A minimal HTTP/1.1 server on `127.0.0.1` that serves a JWKS document, counts
+    /// and records requests, and can be told to fail, hang or send garbage. Stopped
+    /// when dropped.
+    ///
+    /// Counting and inspecting the key fetches a service makes:
+    ///
+    /// ```
+    /// use tower_cognito::test_util::LocalUserPool;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let pool = LocalUserPool::start().await.unwrap();
+    /// let verifier = pool.verifier();
+    /// verifier.verify(&pool.id_token().sign()).await.unwrap();
+    /// verifier.verify(&pool.id_token().sign()).await.unwrap();
+    ///
+    /// // One fetch for both tokens, of the pool's JWKS URL and nothing else.
+    /// let fetches = pool.server().recorded();
+    /// assert_eq!((fetches.len(), pool.server().requests()), (1, 1));
+    /// assert_eq!(fetches[0].method, "GET");
+    /// assert_eq!(pool.server().url(&fetches[0].path), pool.jwks_url());
+    /// assert!(fetches[0].headers.contains_key("host"));
+    /// # }
+    /// ```
+    pub struct JwksServer serving State;
 }
 
 impl JwksServer {
     /// Starts serving `jwks` on an ephemeral port of 127.0.0.1.
     pub async fn start(jwks: Vec<u8>) -> io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
-        let state = Arc::new(State {
+        Self::spawn(State {
             jwks: Mutex::new(jwks),
             behavior: Mutex::new(JwksBehavior::Serve),
             requests: AtomicUsize::new(0),
             recorded: Mutex::new(VecDeque::new()),
             bytes_sent: AtomicUsize::new(0),
-        });
-        let task_state = Arc::clone(&state);
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, Arc::clone(&task_state)));
-            }
-        });
-        Ok(Self { addr, state, task })
+        })
+        .await
     }
 
     /// The address it listens on.
@@ -164,22 +183,53 @@ impl JwksServer {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// Accepts connections on an ephemeral port of 127.0.0.1 and serves each with
+/// `serve` and `state`, on a task of its own: the loop of both loopback servers
+/// (this one and the load balancer's key endpoint, `alb::AlbKeyServer`).
+/// Returns the address and the accepting task, which the server aborts when
+/// dropped.
+pub(super) async fn spawn_loopback<T, F, Fut>(
+    state: &Arc<T>,
+    serve: F,
+) -> io::Result<(SocketAddr, JoinHandle<()>)>
+where
+    T: Send + Sync + 'static,
+    F: Fn(TcpStream, Arc<T>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let state = Arc::clone(state);
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve(stream, Arc::clone(&state)));
+        }
+    });
+    Ok((addr, task))
 }
 
-async fn serve(mut stream: TcpStream, state: Arc<State>) {
+/// Reads a request up to the blank line that ends its head (and whatever came
+/// with it); `None` when the connection closes or fails first, or sends more
+/// than 16 KiB without one.
+pub(super) async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
         match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return None,
             Ok(n) => request.extend_from_slice(&buf[..n]),
         }
         if request.len() > 16 * 1024 {
-            return;
+            return None;
         }
     }
+    Some(request)
+}
+
+async fn serve(mut stream: TcpStream, state: Arc<State>) {
+    let Some(request) = read_head(&mut stream).await else {
+        return;
+    };
     record(&state, &request);
     let behavior = lock(&state.behavior).clone();
     let jwks = lock(&state.jwks).clone();

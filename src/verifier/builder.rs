@@ -1,7 +1,7 @@
 //! [`VerifierBuilder`]: the verifier's configuration, its defaults, and its checks.
 
 use super::cache::TokenCache;
-use super::keys::{KeyOrigin, KeySettings, KeySource};
+use super::keys::{FetchSettings, KeyOrigin, KeySettings, KeySource};
 use super::pool::UserPool;
 use super::revocation::Revocation;
 use super::{Hook, Inner, Pool, Verifier, crypto};
@@ -10,6 +10,7 @@ pub use crate::defaults::{
     DEFAULT_MAX_JWKS_SIZE, DEFAULT_MAX_TOKEN_SIZE, DEFAULT_TOKEN_CACHE_CAPACITY,
 };
 use crate::error::{ConfigError, ConfigErrorKind};
+use crate::setters::shared_setters;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,41 +85,29 @@ impl VerifierBuilder {
         self
     }
 
-    /// Clock skew allowed on `exp` and `nbf`. Default: none. At most 5 minutes.
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.shared.leeway = leeway;
-        self
-    }
-
-    /// Largest token accepted, in bytes, checked before anything is decoded.
-    /// Default: [`DEFAULT_MAX_TOKEN_SIZE`] (16 KiB; Cognito tokens are 1 to 4 KiB).
-    pub fn max_token_size(mut self, bytes: usize) -> Self {
-        self.shared.max_token_size = bytes;
-        self
-    }
-
-    /// The HTTP client for JWKS fetches. Default: a rustls client with a 2 s
-    /// connect timeout that follows no redirects. The [`fetch_timeout`](Self::fetch_timeout) applies to
-    /// every fetch either way.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.shared.client = Some(client);
-        self
-    }
-
-    /// Longest a JWKS fetch may take, from connecting to the last byte. A request
-    /// that waits for keys waits no longer than this (plus 250 ms), even when the
-    /// fetch it waits for was started on a Tokio runtime that has since shut down
-    /// or stopped running it: the next request then starts a fetch of its own.
-    /// Default: 5 s.
-    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.shared.fetch_timeout = timeout;
-        self
-    }
-
-    /// Longest the default client waits to connect. Default: 2 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.shared.connect_timeout = timeout;
-        self
+    shared_setters! { leeway, max_token_size, http_client, fetch_timeout, connect_timeout;
+        {
+            /// Clock skew allowed on `exp` and `nbf`. Default: none. At most 5 minutes.
+        }
+        {
+            /// Largest token accepted, in bytes, checked before anything is decoded.
+            /// Default: [`DEFAULT_MAX_TOKEN_SIZE`] (16 KiB; Cognito tokens are 1 to 4 KiB).
+        }
+        {
+            /// The HTTP client for JWKS fetches. Default: a rustls client with a 2 s
+            /// connect timeout that follows no redirects. The [`fetch_timeout`](Self::fetch_timeout) applies to
+            /// every fetch either way.
+        }
+        {
+            /// Longest a JWKS fetch may take, from connecting to the last byte. A request
+            /// that waits for keys waits no longer than this (plus 250 ms), even when the
+            /// fetch it waits for was started on a Tokio runtime that has since shut down
+            /// or stopped running it: the next request then starts a fetch of its own.
+            /// Default: 5 s.
+        }
+        {
+            /// Longest the default client waits to connect. Default: 2 s.
+        }
     }
 
     /// Largest JWKS response read, in bytes; a larger one is a failed fetch, cut
@@ -142,20 +131,17 @@ impl VerifierBuilder {
         self
     }
 
-    /// Least time between two fetches caused by tokens with unknown `kid`s, counted
-    /// from the start of any fetch: a flood of random `kid`s causes at most one
-    /// fetch per cooldown, and a real rotation is seen within one. Also the first
-    /// step of the back-off after a failed fetch (doubling up to
-    /// [`max_backoff`](Self::max_backoff)). Must not be zero. Default: 5 s.
-    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
-        self.shared.unknown_kid_cooldown = cooldown;
-        self
-    }
-
-    /// Longest wait between fetch attempts while the JWKS endpoint fails. Default: 60 s.
-    pub fn max_backoff(mut self, backoff: Duration) -> Self {
-        self.shared.max_backoff = backoff;
-        self
+    shared_setters! { unknown_kid_cooldown, max_backoff;
+        {
+            /// Least time between two fetches caused by tokens with unknown `kid`s, counted
+            /// from the start of any fetch: a flood of random `kid`s causes at most one
+            /// fetch per cooldown, and a real rotation is seen within one. Also the first
+            /// step of the back-off after a failed fetch (doubling up to
+            /// [`max_backoff`](Self::max_backoff)). Must not be zero. Default: 5 s.
+        }
+        {
+            /// Longest wait between fetch attempts while the JWKS endpoint fails. Default: 60 s.
+        }
     }
 
     /// How long the last good key set keeps serving while every refresh fails.
@@ -166,12 +152,12 @@ impl VerifierBuilder {
         self
     }
 
-    /// Most verified tokens remembered, so a repeated token skips the signature
-    /// check (each is forgotten at its `exp`, or when its key leaves the key set).
-    /// `0` turns the cache off. Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`] (10,000).
-    pub fn token_cache_capacity(mut self, entries: u64) -> Self {
-        self.shared.token_cache_capacity = entries;
-        self
+    shared_setters! { token_cache_capacity;
+        {
+            /// Most verified tokens remembered, so a repeated token skips the signature
+            /// check (each is forgotten at its `exp`, or when its key leaves the key set).
+            /// `0` turns the cache off. Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`] (10,000).
+        }
     }
 
     /// Consults `revocation` for every token after it verifies and before it is
@@ -230,12 +216,9 @@ impl VerifierBuilder {
             ));
         }
         let settings = Arc::new(KeySettings {
-            client: self.shared.client()?,
-            fetch_timeout: self.shared.fetch_timeout,
+            fetch: self.shared.fetch()?,
             max_jwks_size: self.max_jwks_size,
             refresh_interval: self.refresh_interval,
-            unknown_kid_cooldown: self.shared.unknown_kid_cooldown,
-            max_backoff: self.shared.max_backoff(),
             max_stale: self.max_stale,
         });
 
@@ -366,31 +349,33 @@ impl SharedSettings {
         Ok(())
     }
 
-    /// The HTTP client for key fetches: the one given, or the default one,
-    /// with rustls and these timeouts. The default follows no redirects (the
-    /// keys come from the configured URL or not at all) and keeps no idle
-    /// connections (fetches are minutes apart, and a pooled connection can
-    /// outlive the runtime that opened it).
-    pub(crate) fn client(&self) -> Result<reqwest::Client, ConfigError> {
-        if let Some(client) = &self.client {
-            return Ok(client.clone());
-        }
-        reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(0)
-            .build()
-            .map_err(|e| {
-                ConfigError::new(
-                    ConfigErrorKind::HttpClient,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })
-    }
-
-    /// The longest back-off, never shorter than the cooldown.
-    pub(crate) fn max_backoff(&self) -> Duration {
-        self.max_backoff.max(self.unknown_kid_cooldown)
+    /// How keys are fetched: the HTTP client (the one given, or the default
+    /// one, with rustls and these timeouts), the fetch timeout, the cooldown,
+    /// and the longest back-off, never shorter than the cooldown. The default
+    /// client follows no redirects (the keys come from the configured URL or
+    /// not at all) and keeps no idle connections (fetches are minutes apart,
+    /// and a pooled connection can outlive the runtime that opened it).
+    pub(crate) fn fetch(&self) -> Result<FetchSettings, ConfigError> {
+        let client = match &self.client {
+            Some(client) => client.clone(),
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.fetch_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(0)
+                .build()
+                .map_err(|e| {
+                    ConfigError::new(
+                        ConfigErrorKind::HttpClient,
+                        format!("cannot build the HTTP client: {e}"),
+                    )
+                })?,
+        };
+        Ok(FetchSettings {
+            client,
+            fetch_timeout: self.fetch_timeout,
+            unknown_kid_cooldown: self.unknown_kid_cooldown,
+            max_backoff: self.max_backoff.max(self.unknown_kid_cooldown),
+        })
     }
 }

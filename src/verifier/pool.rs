@@ -424,7 +424,10 @@ pub(crate) fn check_pool_id(id: &str, explicit: bool) -> Result<Option<String>, 
     }
 }
 
-fn check_region(region: &str) -> Result<(), String> {
+/// Checks that `region` looks like an AWS region (`us-east-1`); the error
+/// completes a sentence about the id or ARN it came from. Shared with the load
+/// balancer's ARNs (`alb`).
+pub(crate) fn check_region(region: &str) -> Result<(), String> {
     let ok = region.len() <= 32
         && region.contains('-')
         && region
@@ -450,38 +453,42 @@ fn check_url(
     allow_http: bool,
     pool: &str,
 ) -> Result<Url, ConfigError> {
-    let parsed = Url::parse(url).map_err(|e| {
-        ConfigError::new(
-            kind,
-            format!("user pool `{pool}`: {what} `{url}` is not a valid URL ({e})"),
-        )
-    })?;
-    match parsed.scheme() {
-        "https" => {}
-        "http" if allow_http || is_loopback(&parsed) => {}
-        "http" => {
-            return Err(ConfigError::new(
-                kind,
-                format!(
-                    "user pool `{pool}`: {what} `{url}` uses plain http on a non-loopback host; \
-                 use https, or UserPool::insecure_allow_http if you really mean it"
-                ),
-            ));
-        }
-        other => {
-            return Err(ConfigError::new(
-                kind,
-                format!("user pool `{pool}`: {what} `{url}` has scheme `{other}`, expected https"),
-            ));
-        }
-    }
+    let subject = format!("user pool `{pool}`: {what} `{url}`");
+    let parsed = parse_https(url, &subject, kind, allow_http, "UserPool")?;
     if parsed.host().is_none() {
-        return Err(ConfigError::new(
-            kind,
-            format!("user pool `{pool}`: {what} `{url}` has no host"),
-        ));
+        return Err(ConfigError::new(kind, format!("{subject} has no host")));
     }
     Ok(parsed)
+}
+
+/// Parses a URL keys or issuers are read from, and refuses a scheme other than
+/// `https`, except plain `http` on loopback or where the `insecure_allow_http`
+/// of `setter` (the type the error names) allows it. Errors are of `kind`, and
+/// start with `subject`. Shared with the load balancer's key endpoint (`alb`).
+pub(crate) fn parse_https(
+    url: &str,
+    subject: &str,
+    kind: ConfigErrorKind,
+    allow_http: bool,
+    setter: &str,
+) -> Result<Url, ConfigError> {
+    let parsed = Url::parse(url)
+        .map_err(|e| ConfigError::new(kind, format!("{subject} is not a valid URL ({e})")))?;
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if allow_http || is_loopback(&parsed) => Ok(parsed),
+        "http" => Err(ConfigError::new(
+            kind,
+            format!(
+                "{subject} uses plain http on a non-loopback host; \
+                 use https, or {setter}::insecure_allow_http if you really mean it"
+            ),
+        )),
+        other => Err(ConfigError::new(
+            kind,
+            format!("{subject} has scheme `{other}`, expected https"),
+        )),
+    }
 }
 
 /// An explicit issuer is compared with the token's `iss` exactly, and the JWKS

@@ -7,6 +7,52 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
+/// Writes a view's `impl` block with the `new` given and what both views have
+/// beside it (`get`, `as_map`, `into_map`), and its `Index<&str>`, which reads
+/// a claim the view does not have as `""`.
+macro_rules! string_map_view {
+    (impl $name:ident { $($new:tt)* }) => {
+        impl $name {
+            $($new)*
+
+            /// One claim.
+            pub fn get(&self, name: &str) -> Option<&str> {
+                self.0.get(name).map(String::as_str)
+            }
+
+            /// The whole map.
+            pub fn as_map(&self) -> &BTreeMap<String, String> {
+                &self.0
+            }
+
+            /// The map, owned.
+            pub fn into_map(self) -> BTreeMap<String, String> {
+                self.0
+            }
+        }
+
+        impl std::ops::Index<&str> for $name {
+            type Output = str;
+            fn index(&self, name: &str) -> &str {
+                self.get(name).unwrap_or_default()
+            }
+        }
+    };
+}
+
+/// Each claim with the text `text` gives it in a view, leaving out those it
+/// gives none.
+fn each_claim(
+    claims: &Claims,
+    text: impl Fn(&str, &Value) -> Option<String>,
+) -> BTreeMap<String, String> {
+    claims
+        .as_map()
+        .iter()
+        .filter_map(|(name, value)| Some((name.clone(), text(name, value)?)))
+        .collect()
+}
+
 /// The claims as a REST API's Cognito authorizer hands them to a Lambda or
 /// HTTP backend (`event.requestContext.authorizer.claims`): a flat map of
 /// strings.
@@ -22,47 +68,19 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ApiGatewayClaims(BTreeMap<String, String>);
 
-impl ApiGatewayClaims {
-    /// Renders the claims.
-    pub fn new(claims: &Claims) -> Self {
-        let map = claims
-            .as_map()
-            .iter()
-            .filter_map(|(name, value)| {
-                let text = match (name.as_str(), value) {
-                    // A NumericDate, fractions included, as the date of its whole
-                    // second; one before 1970 stays a number.
-                    ("exp" | "iat", Value::Number(n)) if n.as_f64().is_some_and(|v| v >= 0.0) => {
-                        http_date(numeric_secs(n, Round::Down))
-                    }
-                    _ => render(value, claims.raw_json(name))?,
-                };
-                Some((name.clone(), text))
-            })
-            .collect();
-        Self(map)
-    }
-
-    /// One claim.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    /// The whole map.
-    pub fn as_map(&self) -> &BTreeMap<String, String> {
-        &self.0
-    }
-
-    /// The map, owned.
-    pub fn into_map(self) -> BTreeMap<String, String> {
-        self.0
-    }
-}
-
-impl std::ops::Index<&str> for ApiGatewayClaims {
-    type Output = str;
-    fn index(&self, name: &str) -> &str {
-        self.get(name).unwrap_or_default()
+string_map_view! {
+    impl ApiGatewayClaims {
+        /// Renders the claims.
+        pub fn new(claims: &Claims) -> Self {
+            Self(each_claim(claims, |name, value| match (name, value) {
+                // A NumericDate, fractions included, as the date of its whole
+                // second; one before 1970 stays a number.
+                ("exp" | "iat", Value::Number(n)) if n.as_f64().is_some_and(|v| v >= 0.0) => {
+                    Some(http_date(numeric_secs(n, Round::Down)))
+                }
+                _ => render(value, claims.raw_json(name)),
+            }))
+        }
     }
 }
 
@@ -139,48 +157,20 @@ fn compact(json: &str) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HttpApiClaims(BTreeMap<String, String>);
 
-impl HttpApiClaims {
-    /// Renders the claims.
-    pub fn new(claims: &Claims) -> Self {
-        let map = claims
-            .as_map()
-            .iter()
-            .filter_map(|(name, value)| {
-                let text = match value {
-                    Value::Null => return None,
-                    Value::String(s) => s.clone(),
-                    other => {
-                        let mut text = String::new();
-                        go_value(other, &mut text);
-                        text
-                    }
-                };
-                Some((name.clone(), text))
-            })
-            .collect();
-        Self(map)
-    }
-
-    /// One claim.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    /// The whole map.
-    pub fn as_map(&self) -> &BTreeMap<String, String> {
-        &self.0
-    }
-
-    /// The map, owned.
-    pub fn into_map(self) -> BTreeMap<String, String> {
-        self.0
-    }
-}
-
-impl std::ops::Index<&str> for HttpApiClaims {
-    type Output = str;
-    fn index(&self, name: &str) -> &str {
-        self.get(name).unwrap_or_default()
+string_map_view! {
+    impl HttpApiClaims {
+        /// Renders the claims.
+        pub fn new(claims: &Claims) -> Self {
+            Self(each_claim(claims, |_, value| match value {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                other => {
+                    let mut text = String::new();
+                    go_value(other, &mut text);
+                    Some(text)
+                }
+            }))
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! [`Claims`]: the verified contents of a Cognito token.
 
 use crate::error::AuthError;
+use crate::error::display_as_str;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -38,11 +39,7 @@ impl TokenUse {
     }
 }
 
-impl fmt::Display for TokenUse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_as_str!(TokenUse);
 
 /// The verified claims of a Cognito ID or access token.
 ///

@@ -13,10 +13,11 @@ pub(super) async fn download_http(
 ) -> Result<Vec<u8>, FetchError> {
     let max = settings.max_jwks_size;
     let mut response = settings
+        .fetch
         .client
         .get(url.clone())
         .header(http::header::ACCEPT, "application/json")
-        .timeout(settings.fetch_timeout)
+        .timeout(settings.fetch.fetch_timeout)
         .send()
         .await
         .map_err(describe)?;
@@ -56,7 +57,7 @@ pub(super) async fn call_provider(
     let provider = Arc::clone(provider);
     let task = tokio::spawn(async move { provider.fetch().await });
     let abort = task.abort_handle();
-    let body = match tokio::time::timeout(settings.fetch_timeout, task).await {
+    let body = match tokio::time::timeout(settings.fetch.fetch_timeout, task).await {
         Err(_) => {
             abort.abort();
             return Err(FetchError {

@@ -19,4 +19,4 @@ pub(crate) use jwk::parse_jwks;
 pub(crate) use jwk::{RsaJwk, parse_static_jwks};
 pub(crate) use key::Key;
 pub use provider::{JwksFuture, JwksProvider};
-pub(crate) use source::{KeyOrigin, KeySettings, KeySource};
+pub(crate) use source::{FetchSettings, KeyOrigin, KeySettings, KeySource};

@@ -79,12 +79,8 @@ use tokio::sync::watch;
 /// constants of [`crate::defaults`], which give the reason for each.
 #[derive(Clone, Debug)]
 pub(crate) struct KeySettings {
-    /// Default: rustls, with a [`CONNECT_TIMEOUT`](crate::defaults::CONNECT_TIMEOUT),
-    /// following no redirects.
-    pub(crate) client: reqwest::Client,
-    /// Longest one fetch may take, from connecting to the last body byte.
-    /// Default: [`FETCH_TIMEOUT`](crate::defaults::FETCH_TIMEOUT).
-    pub(crate) fetch_timeout: Duration,
+    /// The client, the timeout and the pace of fetches.
+    pub(crate) fetch: FetchSettings,
     /// Largest body read; a larger one is a failed fetch. Default:
     /// [`DEFAULT_MAX_JWKS_SIZE`](crate::defaults::DEFAULT_MAX_JWKS_SIZE): a
     /// Cognito JWKS is under 1 KiB, and 1 MiB bounds what a hostile or broken
@@ -93,16 +89,44 @@ pub(crate) struct KeySettings {
     /// Time from one successful fetch to the next background refresh.
     /// Default: [`REFRESH_INTERVAL`](crate::defaults::REFRESH_INTERVAL).
     pub(crate) refresh_interval: Duration,
-    /// Least time between the starts of two fetches (except a prefetch), and the
-    /// first step of the back-off after a failure. Default:
-    /// [`UNKNOWN_KID_COOLDOWN`](crate::defaults::UNKNOWN_KID_COOLDOWN).
-    pub(crate) unknown_kid_cooldown: Duration,
-    /// Longest wait between two attempts while the endpoint fails. Default:
-    /// [`MAX_BACKOFF`](crate::defaults::MAX_BACKOFF).
-    pub(crate) max_backoff: Duration,
     /// How long after its last successful fetch a key set may still be used.
     /// Default: [`MAX_STALE`](crate::defaults::MAX_STALE).
     pub(crate) max_stale: Duration,
+}
+
+/// How keys are fetched, and how often: the settings this key source shares
+/// with the load balancer's (`alb::keys`), both built by
+/// `SharedSettings::fetch`.
+#[derive(Clone, Debug)]
+pub(crate) struct FetchSettings {
+    /// Default: rustls, with a [`CONNECT_TIMEOUT`](crate::defaults::CONNECT_TIMEOUT),
+    /// following no redirects.
+    pub(crate) client: reqwest::Client,
+    /// Longest one fetch may take, from connecting to the last body byte.
+    /// Default: [`FETCH_TIMEOUT`](crate::defaults::FETCH_TIMEOUT).
+    pub(crate) fetch_timeout: Duration,
+    /// Least time between the starts of two fetches (for the JWKS, except a
+    /// prefetch; for the load balancer, after its burst), and the first step
+    /// of the back-off after a failure. Default:
+    /// [`UNKNOWN_KID_COOLDOWN`](crate::defaults::UNKNOWN_KID_COOLDOWN).
+    pub(crate) unknown_kid_cooldown: Duration,
+    /// Longest wait between two attempts while the endpoint fails, never
+    /// below the cooldown. Default: [`MAX_BACKOFF`](crate::defaults::MAX_BACKOFF).
+    pub(crate) max_backoff: Duration,
+}
+
+impl FetchSettings {
+    /// The wait before the next attempt after `failures` (at least one)
+    /// failed fetches in a row: the cooldown, at least
+    /// [`MIN_RETRY_DELAY`], doubled for each failure after the first, up to
+    /// the longest back-off (or the first step, when that is longer).
+    pub(crate) fn backoff(&self, failures: u32) -> Duration {
+        let first = self.unknown_kid_cooldown.max(MIN_RETRY_DELAY);
+        let doublings = failures.saturating_sub(1).min(20);
+        first
+            .saturating_mul(1 << doublings)
+            .min(self.max_backoff.max(first))
+    }
 }
 
 /// What asked for a fetch; decides whether the rate limit applies, and is logged.
@@ -312,7 +336,12 @@ impl KeySource {
     /// The longest a fetch may stay under way: the fetch timeout plus
     /// [`FLIGHT_GRACE`].
     fn flight_span_ms(&self) -> u64 {
-        millis(self.settings.fetch_timeout.saturating_add(FLIGHT_GRACE))
+        millis(
+            self.settings
+                .fetch
+                .fetch_timeout
+                .saturating_add(FLIGHT_GRACE),
+        )
     }
 
     /// The key with this `kid`. An unknown `kid` joins the fetch under way or
@@ -506,7 +535,8 @@ impl KeySource {
         };
         state.flight = Some(flight);
         // The cooldown counts from the start of a fetch, whatever started it.
-        state.next_attempt_ms = now.saturating_add(millis(self.settings.unknown_kid_cooldown));
+        state.next_attempt_ms =
+            now.saturating_add(millis(self.settings.fetch.unknown_kid_cooldown));
         // Nothing for the hot path to do until this fetch has ended.
         self.refresh_due_ms
             .store(flight.deadline_ms, Ordering::Release);
@@ -664,11 +694,7 @@ impl KeySource {
             }
             Err(FetchError { reason, .. }) => {
                 state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-                let first = self.settings.unknown_kid_cooldown.max(MIN_RETRY_DELAY);
-                let doublings = state.consecutive_failures.saturating_sub(1).min(20);
-                let backoff = first
-                    .saturating_mul(1 << doublings)
-                    .min(self.settings.max_backoff.max(first));
+                let backoff = self.settings.fetch.backoff(state.consecutive_failures);
                 let retry = now.saturating_add(millis(backoff));
                 state.next_attempt_ms = state.next_attempt_ms.max(retry);
                 // Retry in the background too, so the set recovers without traffic.
@@ -700,7 +726,7 @@ impl KeySource {
             .refresh_due_ms
             .load(Ordering::Acquire)
             .saturating_add(self.flight_span_ms())
-            .saturating_add(millis(self.settings.unknown_kid_cooldown));
+            .saturating_add(millis(self.settings.fetch.unknown_kid_cooldown));
         self.schedule_kept_until_ms
             .store(kept_until, Ordering::Release);
         self.done
@@ -759,6 +785,7 @@ impl FlightGuard {
         tracing::debug!(source = %source.location, why = why.as_str(), "fetching JWKS");
         let limit = source
             .settings
+            .fetch
             .fetch_timeout
             .saturating_add(FETCH_TIMEOUT_SLACK);
         let result = match tokio::time::timeout(limit, source.download()).await {
