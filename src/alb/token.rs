@@ -39,17 +39,7 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, AuthError
     if token.len() > max_len {
         return Err(AuthError::malformed("token is larger than the size limit"));
     }
-    let mut segments = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) else {
-        return Err(AuthError::malformed(
-            "token does not have exactly three segments",
-        ));
-    };
+    let [header_b64, payload_b64, signature_b64] = crate::verifier::token::segments(token)?;
     let header_json = decode_segment(header_b64)
         .ok_or_else(|| AuthError::malformed("token header is not canonical base64url"))?;
     let payload_json = decode_segment(payload_b64)

@@ -82,15 +82,7 @@ impl<'de> Deserialize<'de> for Header {
 /// The size limit is not checked here: it comes first, once per request, in
 /// [`Verifier::check_size`](crate::Verifier), before the token cache is looked up.
 pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, AuthError> {
-    let mut segments = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature), None) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) else {
-        return Err(AuthError::malformed(NOT_THREE_SEGMENTS));
-    };
+    let [header_b64, payload_b64, signature] = segments(token)?;
     if signature.is_empty() {
         return Err(AuthError::malformed("token has an empty signature"));
     }
@@ -132,6 +124,21 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, AuthError> {
         signature,
         payload,
     })
+}
+
+/// The three `.`-separated segments of a compact JWS (of a Cognito token or a
+/// load balancer's), or the error HTTP API's responses name.
+pub(crate) fn segments(token: &str) -> Result<[&str; 3], AuthError> {
+    let mut segments = token.split('.');
+    match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some(header), Some(payload), Some(signature), None) => Ok([header, payload, signature]),
+        _ => Err(AuthError::malformed(NOT_THREE_SEGMENTS)),
+    }
 }
 
 /// The payload of a token the cache holds a verdict for (the token's digest is
