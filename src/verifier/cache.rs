@@ -13,7 +13,7 @@
 //!
 //! The shared table is set-associative: the digest picks one of 64 shards (each
 //! behind its own mutex) and, in it, a set of [`WAYS`] entries. A lookup compares
-//! at most eight digests; an insert writes one entry in place. Nothing is
+//! at most sixteen digests; an insert writes one entry in place. Nothing is
 //! allocated, and no background work or queue follows an insert: a general
 //! concurrent cache (moka, measured) spent 2 to 7 µs per miss-and-insert on this
 //! machine, half the cost of the RSA check the cache exists to skip.
@@ -75,7 +75,7 @@ fn reduce(hash: u64, n: usize) -> usize {
 }
 
 /// Entries per set.
-const WAYS: usize = 8;
+const WAYS: usize = 16;
 /// Most shards: enough that two cores (or sixty-four) rarely wait for one lock.
 const MAX_SHARDS: usize = 64;
 
@@ -97,7 +97,7 @@ pub(super) struct TokenCache {
 
 impl TokenCache {
     /// A cache of at least `capacity` tokens (more than zero): the table holds
-    /// `capacity` rounded up to whole sets in every shard (at most 511 more).
+    /// `capacity` rounded up to whole sets in every shard (at most 1,023 more).
     pub(super) fn new(capacity: u64) -> Self {
         let capacity = usize::try_from(capacity).unwrap_or(usize::MAX).max(1);
         let sets = capacity.div_ceil(WAYS);
@@ -542,10 +542,9 @@ mod tests {
     #[test]
     fn capacity_is_what_was_asked_rounded_up_to_whole_sets() {
         for (asked, held) in [
-            (1, 8),
-            (8, 8),
-            (9, 16),
+            (1, 16),
             (16, 16),
+            (17, 32),
             (10_000, 10_240),
             (100_000, 100_352),
         ] {
