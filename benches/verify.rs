@@ -14,7 +14,8 @@
 //! 3. a memory pass: 100,000 distinct tokens verified through verifiers with
 //!    token caches of 0, 10,000 and 100,000 entries (and, to size the claims
 //!    alone, with the cache off and every `Claims` kept), each in a fresh child
-//!    process, printing the resident-size growth read from `/proc/self/status`.
+//!    process, printing the resident-size growth read from `/proc/self/status`
+//!    from before the verifier is built (its token table included) to after.
 //!
 //! Environment: `VERIFY_BENCH_TOKENS` (distinct tokens cycled by the
 //! new-token cases, default 2,048), `VERIFY_BENCH_MEMORY_TOKENS` (default
@@ -527,12 +528,17 @@ struct MemoryRun {
     hold: bool,
 }
 
-/// In a child: verifies every token of the file once, prints what resident
-/// memory grew by, then how many of the tokens a second pass finds cached.
+/// In a child: builds a verifier and verifies every token of the file once,
+/// prints what resident memory grew by, then how many of the tokens a second
+/// pass finds cached.
 fn memory_child(run: &MemoryRun, tokens_file: &Path, pool: UserPool, client_id: &str) {
     let text = std::fs::read_to_string(tokens_file).expect("tokens file");
     let tokens: Vec<&str> = text.lines().collect();
     let rt = runtime();
+    let mut held = Vec::with_capacity(if run.hold { tokens.len() } else { 0 });
+    // Before the verifier is built: its token table is allocated whole when it
+    // is, so the growth counts the table as well as what filling it costs.
+    let before = rss_kib();
     let verifier = Verifier::builder()
         .pool(pool)
         .client_id(client_id)
@@ -541,8 +547,6 @@ fn memory_child(run: &MemoryRun, tokens_file: &Path, pool: UserPool, client_id: 
         .expect("verifier");
     rt.block_on(async {
         verifier.prefetch().await.expect("prefetch");
-        let mut held = Vec::with_capacity(if run.hold { tokens.len() } else { 0 });
-        let before = rss_kib();
         let started = Instant::now();
         for token in &tokens {
             let claims = verifier.verify(token).await.expect("valid");
