@@ -648,4 +648,61 @@ mod tests {
             assert!(local_slot(token) < LOCAL_SLOTS, "{token:?}");
         }
     }
+
+    /// What a miss and its insert cost in this table and in moka (with the key,
+    /// value and per-entry expiry the crate used), full caches, 100,000 digests
+    /// cycling. A measurement for BENCHMARKS.md, not a test of speed:
+    /// `cargo test --release --lib miss_and_insert_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement; run with --ignored --nocapture"]
+    fn miss_and_insert_cost() {
+        struct UntilExp;
+        impl moka::Expiry<Digest, Verdict> for UntilExp {
+            fn expire_after_create(
+                &self,
+                _: &Digest,
+                value: &Verdict,
+                _: std::time::Instant,
+            ) -> Option<std::time::Duration> {
+                Some(std::time::Duration::from_secs(value.exp))
+            }
+        }
+        const KEYS: usize = 100_000;
+        const CALLS: usize = 2_000_000;
+        let key = Key::trusted_for_tests();
+        let now = super::super::now_secs();
+        let digests: Vec<Digest> = (0..KEYS).map(|i| digest(&i.to_string())).collect();
+        let verdict = || Verdict {
+            key: Arc::clone(&key),
+            exp: now + 3600,
+            pool: 0,
+        };
+        for capacity in [16u64, 10_000] {
+            let table = TokenCache::new(capacity);
+            let started = std::time::Instant::now();
+            for i in 0..CALLS {
+                let d = digests[i % KEYS];
+                let shard = table.shard_of(&d);
+                if table.lock(shard).get(&d, |_, _| true).is_none() {
+                    table.lock(shard).insert(d, verdict(), now);
+                }
+            }
+            let ours = started.elapsed().as_nanos() as f64 / CALLS as f64;
+            let moka: moka::sync::Cache<Digest, Verdict> = moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(UntilExp)
+                .build();
+            let started = std::time::Instant::now();
+            for i in 0..CALLS {
+                let d = digests[i % KEYS];
+                if moka.get(&d).is_none() {
+                    moka.insert(d, verdict());
+                }
+            }
+            let theirs = started.elapsed().as_nanos() as f64 / CALLS as f64;
+            println!(
+                "capacity {capacity}, {KEYS} digests cycling: lookup and insert {ours:.0} ns in this table, {theirs:.0} ns in moka"
+            );
+        }
+    }
 }

@@ -329,4 +329,60 @@ mod tests {
             assert_eq!(kind(&token(header, "{}")), MalformedToken, "{header}");
         }
     }
+
+    /// What reading a token costs, by part, over 256 real tokens. A measurement
+    /// for BENCHMARKS.md, not a test of speed:
+    /// `cargo test --release --lib token_read_cost -- --ignored --nocapture`.
+    #[tokio::test]
+    #[ignore = "a measurement; run with --ignored --nocapture"]
+    async fn token_read_cost() {
+        use std::hint::black_box;
+        const CALLS: usize = 200_000;
+        let pool = crate::test_util::LocalUserPool::start().await.unwrap();
+        let tokens: Vec<String> = (0..256).map(|_| pool.access_token().sign()).collect();
+        let payloads: Vec<Vec<u8>> = tokens
+            .iter()
+            .map(|t| {
+                URL_SAFE_NO_PAD
+                    .decode(t.split('.').nth(1).unwrap())
+                    .unwrap()
+            })
+            .collect();
+        let pool_id = std::sync::Arc::<str>::from(pool.pool_id());
+        let time = |f: &mut dyn FnMut(usize)| {
+            let started = std::time::Instant::now();
+            for i in 0..CALLS {
+                f(i % 256);
+            }
+            started.elapsed().as_nanos() as f64 / CALLS as f64
+        };
+        let parse_ns = time(&mut |i| {
+            black_box(parse(&tokens[i]).unwrap());
+        });
+        let claims_ns = time(&mut |i| {
+            let parsed = parse(&tokens[i]).unwrap();
+            black_box(
+                crate::verifier::claims::Claims::from_payload(parsed.payload, pool_id.clone())
+                    .unwrap(),
+            );
+        });
+        let base64_ns = time(&mut |i| {
+            for segment in tokens[i].split('.') {
+                black_box(URL_SAFE_NO_PAD.decode(segment).unwrap());
+            }
+        });
+        let map_ns = time(&mut |i| {
+            black_box(serde_json::from_slice::<UniqueMap>(&payloads[i]).unwrap().0);
+        });
+        let validate_ns = time(&mut |i| {
+            black_box(serde_json::from_slice::<de::IgnoredAny>(&payloads[i]).unwrap());
+        });
+        println!(
+            "{} bytes a token, {} of payload: token::parse {parse_ns:.0} ns; with Claims::from_payload \
+             and the drop {claims_ns:.0} ns; base64url of the three segments {base64_ns:.0} ns; \
+             the payload into a map {map_ns:.0} ns; the payload validated only {validate_ns:.0} ns",
+            tokens[0].len(),
+            payloads[0].len()
+        );
+    }
 }
