@@ -131,17 +131,6 @@ impl fmt::Debug for AlbKey {
     }
 }
 
-/// How keys are fetched and kept; the defaults are set and documented in
-/// `AlbVerifierBuilder`, from the constants of [`crate::defaults`].
-#[derive(Clone, Debug)]
-pub(crate) struct KeySettings {
-    /// The client, the timeout and the pace of fetches, as the JWKS source's.
-    pub(crate) fetch: FetchSettings,
-    pub(crate) max_key_size: usize,
-    pub(crate) unknown_kid_burst: u32,
-    pub(crate) max_key_age: Duration,
-}
-
 /// How one fetch ended, as those who waited for it see it.
 #[derive(Clone, Debug)]
 enum Outcome {
@@ -164,6 +153,17 @@ struct FetchState {
     retry_at_ms: u64,
     consecutive_failures: u32,
     last_error: Option<String>,
+}
+
+/// How keys are fetched and kept; the defaults are set and documented in
+/// `AlbVerifierBuilder`, from the constants of [`crate::defaults`].
+#[derive(Clone, Debug)]
+pub(crate) struct KeySettings {
+    /// The client, the timeout, the largest key (`max_key_size`) and the pace
+    /// of fetches, as the JWKS source's.
+    pub(crate) fetch: FetchSettings,
+    pub(crate) unknown_kid_burst: u32,
+    pub(crate) max_key_age: Duration,
 }
 
 /// The keys of one key endpoint; see the module docs.
@@ -428,7 +428,7 @@ impl KeySource {
     }
 
     async fn download(&self, url: Url) -> Result<EcPublicKey, Fetched> {
-        let max = self.settings.max_key_size;
+        let max = self.settings.fetch.max_size;
         let mut response = self
             .settings
             .fetch

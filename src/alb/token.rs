@@ -322,12 +322,8 @@ mod tests {
             assert!(check_kid(kid).is_err(), "{kid:?}");
         }
         assert!(check_kid(&"k".repeat(129)).is_err());
-        for kid in [
-            "12345678-1234-1234-1234-123456789012",
-            "a.b",
-            "abc+def=",
-            "x?y#z%2F",
-        ] {
+        let uuid = "12345678-1234-1234-1234-123456789012";
+        for kid in [uuid, "a.b", "abc+def=", "x?y#z%2F"] {
             assert!(check_kid(kid).is_ok(), "{kid:?}");
         }
         assert_eq!(encode_kid("abc+def="), "abc%2Bdef%3D");

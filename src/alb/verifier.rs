@@ -630,8 +630,7 @@ impl AlbVerifierBuilder {
             None => documented_endpoint(&first)?,
         };
         let settings = KeySettings {
-            fetch: self.shared.fetch()?,
-            max_key_size: self.max_key_size,
+            fetch: self.shared.fetch(self.max_key_size)?,
             unknown_kid_burst: self.unknown_kid_burst,
             max_key_age: self.max_key_age,
         };

@@ -495,14 +495,15 @@ mod tests {
     #[test]
     fn websocket_protocols() {
         let w = [TokenSource::websocket_protocol("bearer")];
-        let r = request(&[("sec-websocket-protocol", "chat, Bearer, a.b.c")], "/");
-        assert_eq!(read(&w, &r).unwrap(), "a.b.c");
-        let r = request(&[("sec-websocket-protocol", "bearer")], "/");
-        assert_eq!(read(&w, &r), Err(AuthErrorKind::MissingToken));
-        let r = request(&[("sec-websocket-protocol", "bearer, a, bearer, b")], "/");
-        assert_eq!(read(&w, &r), Err(AuthErrorKind::InvalidRequest));
-        let r = request(&[("sec-websocket-protocol", "chat")], "/");
-        assert_eq!(read(&w, &r), Err(AuthErrorKind::MissingToken));
+        // The token read from one `Sec-WebSocket-Protocol` header.
+        let offered = |protocols| read(&w, &request(&[("sec-websocket-protocol", protocols)], "/"));
+        assert_eq!(offered("chat, Bearer, a.b.c").unwrap(), "a.b.c");
+        assert_eq!(offered("bearer"), Err(AuthErrorKind::MissingToken));
+        assert_eq!(
+            offered("bearer, a, bearer, b"),
+            Err(AuthErrorKind::InvalidRequest)
+        );
+        assert_eq!(offered("chat"), Err(AuthErrorKind::MissingToken));
     }
 
     #[test]

@@ -252,22 +252,24 @@ mod tests {
             "/files/{proxy+}",
             "/{proxy+}",
         ]);
-        let find = |p: &str| m.find(p);
-        assert_eq!(find("/"), Some(0));
-        assert_eq!(find("/pets"), Some(1));
-        assert_eq!(find("/pets/42"), Some(2));
-        assert_eq!(find("/pets/search"), Some(3));
-        assert_eq!(find("/pets/42/photos"), Some(4));
-        // The literal `search` wins, and `{term}` takes `photos`.
-        assert_eq!(find("/pets/search/photos"), Some(5));
-        assert_eq!(find("/pets/7/photos"), Some(4));
-        assert_eq!(find("/files/a"), Some(6));
-        assert_eq!(find("/files/a/b/c"), Some(6));
-        // Nothing more specific: the root proxy.
-        assert_eq!(find("/files"), Some(7));
-        assert_eq!(find("/pets/42/toys"), Some(7));
-        assert_eq!(find("/other"), Some(7));
-        assert_eq!(find("not-a-path"), None);
+        // Each route, and the paths it takes.
+        for (route, paths) in [
+            (Some(0), &["/"][..]),
+            (Some(1), &["/pets"]),
+            (Some(2), &["/pets/42"]),
+            (Some(3), &["/pets/search"]),
+            (Some(4), &["/pets/42/photos", "/pets/7/photos"]),
+            // The literal `search` wins, and `{term}` takes `photos`.
+            (Some(5), &["/pets/search/photos"]),
+            (Some(6), &["/files/a", "/files/a/b/c"]),
+            // Nothing more specific: the root proxy.
+            (Some(7), &["/files", "/pets/42/toys", "/other"]),
+            (None, &["not-a-path"]),
+        ] {
+            for path in paths {
+                assert_eq!(m.find(path), route, "{path}");
+            }
+        }
 
         // A literal that leads nowhere gives way to a parameter.
         let m = matcher(&["/pets/search", "/pets/{petId}/photos"]);

@@ -360,6 +360,13 @@ impl LocalAlb {
         kid
     }
 
+    /// A verifier that trusts this load balancer.
+    pub fn verifier(&self) -> AlbVerifier {
+        self.verifier_builder()
+            .build()
+            .expect("a local load balancer's configuration is valid")
+    }
+
     /// A verifier builder that trusts this load balancer: its ARN, client,
     /// issuer, and key endpoint.
     pub fn verifier_builder(&self) -> AlbVerifierBuilder {
@@ -368,13 +375,6 @@ impl LocalAlb {
             .client_id(self.client_id())
             .issuer(self.issuer())
             .key_endpoint(self.key_endpoint())
-    }
-
-    /// A verifier that trusts this load balancer.
-    pub fn verifier(&self) -> AlbVerifier {
-        self.verifier_builder()
-            .build()
-            .expect("a local load balancer's configuration is valid")
     }
 
     /// A builder for the `x-amzn-oidc-data` of one request.
@@ -400,9 +400,11 @@ pub struct AlbDataBuilder {
 
 impl fmt::Debug for AlbDataBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The two segments as they stand; not the key, nor the load balancer.
+        let Self { header, claims, .. } = self;
         f.debug_struct("AlbDataBuilder")
-            .field("header", &self.header)
-            .field("claims", &self.claims)
+            .field("header", header)
+            .field("claims", claims)
             .finish_non_exhaustive()
     }
 }
@@ -496,13 +498,16 @@ impl AlbDataBuilder {
 
     /// `exp` (header and payload) this long from now.
     pub fn expires_in(self, lifetime: Duration) -> Self {
-        let exp = now() + lifetime.as_secs();
-        self.header_field("exp", exp).claim("exp", exp)
+        self.exp(now() + lifetime.as_secs())
     }
 
     /// Expired a minute ago (header and payload).
     pub fn expired(self) -> Self {
-        let exp = now() - 60;
+        self.exp(now() - 60)
+    }
+
+    /// `exp`, in the header and the payload alike.
+    fn exp(self, exp: u64) -> Self {
         self.header_field("exp", exp).claim("exp", exp)
     }
 

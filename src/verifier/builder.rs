@@ -219,8 +219,7 @@ impl VerifierBuilder {
             ));
         }
         let settings = Arc::new(KeySettings {
-            fetch: self.shared.fetch()?,
-            max_jwks_size: self.max_jwks_size,
+            fetch: self.shared.fetch(self.max_jwks_size)?,
             refresh_interval: self.refresh_interval,
             max_stale: self.max_stale,
         });
@@ -353,12 +352,13 @@ impl SharedSettings {
     }
 
     /// How keys are fetched: the HTTP client (the one given, or the default
-    /// one, with rustls and these timeouts), the fetch timeout, the cooldown,
+    /// one, with rustls and these timeouts), the fetch timeout, the largest
+    /// body (`max_size`, the builder's own setting), the cooldown,
     /// and the longest back-off, never shorter than the cooldown. The default
     /// client follows no redirects (the keys come from the configured URL or
     /// not at all) and keeps no idle connections (fetches are minutes apart,
     /// and a pooled connection can outlive the runtime that opened it).
-    pub(crate) fn fetch(&self) -> Result<FetchSettings, ConfigError> {
+    pub(crate) fn fetch(&self, max_size: usize) -> Result<FetchSettings, ConfigError> {
         let client = match &self.client {
             Some(client) => client.clone(),
             None => reqwest::Client::builder()
@@ -377,6 +377,7 @@ impl SharedSettings {
         Ok(FetchSettings {
             client,
             fetch_timeout: self.fetch_timeout,
+            max_size,
             unknown_kid_cooldown: self.unknown_kid_cooldown,
             max_backoff: self.max_backoff.max(self.unknown_kid_cooldown),
         })

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
+use std::marker::PhantomData;
 
 /// The parts of a token that are needed to pick and apply a key.
 pub(crate) struct Parsed<'a> {
@@ -22,55 +23,78 @@ pub(crate) struct Parsed<'a> {
 /// responses name this case).
 pub(crate) const NOT_THREE_SEGMENTS: &str = "token does not have exactly three segments";
 
+/// What is read of a JSON object, member by member, in the token's order.
+trait Members: Default {
+    /// Reads the value of the member `name` from `map`; a name read before
+    /// is an error.
+    fn read<'de, A: MapAccess<'de>>(&mut self, name: String, map: &mut A) -> Result<(), A::Error>;
+}
+
+/// Deserializes `T` from a JSON object, and only an object: a JSON array,
+/// string or number is refused (a derived struct would also take an array of
+/// the members' values).
+fn deserialize_members<'de, T: Members, D: de::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    struct V<T>(PhantomData<T>);
+    impl<'de, T: Members> Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+            let mut members = T::default();
+            while let Some(name) = map.next_key::<String>()? {
+                members.read(name, &mut map)?;
+            }
+            Ok(members)
+        }
+    }
+    deserializer.deserialize_map(V(PhantomData))
+}
+
+fn duplicate_name<E: de::Error>() -> E {
+    E::custom("duplicate member name")
+}
+
 /// The header members the check reads. Every other member is skipped unread
 /// (without recursion, however deeply it nests); every name, read or not, must
 /// be unique.
+#[derive(Default)]
 struct Header {
     alg: Option<String>,
     kid: Option<String>,
     /// Whether `crit` is present at all, whatever its value (even `null`).
     crit: bool,
+    /// Every name read so far. A header has a handful of members: a list is
+    /// faster than a set.
+    names: Vec<String>,
+}
+
+impl Members for Header {
+    fn read<'de, A: MapAccess<'de>>(&mut self, name: String, map: &mut A) -> Result<(), A::Error> {
+        match name.as_str() {
+            "alg" => self.alg = Some(map.next_value()?),
+            "kid" => self.kid = map.next_value()?,
+            "crit" => {
+                map.next_value::<de::IgnoredAny>()?;
+                self.crit = true;
+            }
+            _ => {
+                map.next_value::<de::IgnoredAny>()?;
+            }
+        }
+        if self.names.contains(&name) {
+            return Err(duplicate_name());
+        }
+        self.names.push(name);
+        Ok(())
+    }
 }
 
 impl<'de> Deserialize<'de> for Header {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Header;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Header, A::Error> {
-                let mut header = Header {
-                    alg: None,
-                    kid: None,
-                    crit: false,
-                };
-                // A header has a handful of members: a list is faster than a set.
-                let mut seen: Vec<String> = Vec::new();
-                while let Some(name) = access.next_key::<String>()? {
-                    match name.as_str() {
-                        "alg" => header.alg = Some(access.next_value()?),
-                        "kid" => header.kid = access.next_value()?,
-                        "crit" => {
-                            access.next_value::<de::IgnoredAny>()?;
-                            header.crit = true;
-                        }
-                        _ => {
-                            access.next_value::<de::IgnoredAny>()?;
-                        }
-                    }
-                    if seen.contains(&name) {
-                        return Err(de::Error::custom("duplicate member name"));
-                    }
-                    seen.push(name);
-                }
-                Ok(header)
-            }
-        }
-        // A map only: a JSON array, string or number is refused (a derived
-        // struct would also take an array of the members' values).
-        deserializer.deserialize_map(V)
+        deserialize_members(deserializer)
     }
 }
 
@@ -164,33 +188,25 @@ fn decode_segment(segment: &str, what: &'static str) -> Result<Vec<u8>, AuthErro
 
 /// A JSON object that refuses duplicate names, so no two checks can read the same
 /// claim two ways.
+#[derive(Default)]
 pub(crate) struct UniqueMap(pub(crate) Map<String, Value>);
+
+impl Members for UniqueMap {
+    fn read<'de, A: MapAccess<'de>>(&mut self, name: String, map: &mut A) -> Result<(), A::Error> {
+        // One search a name: the vacant entry is where it goes.
+        match self.0.entry(name) {
+            serde_json::map::Entry::Vacant(entry) => {
+                entry.insert(map.next_value()?);
+                Ok(())
+            }
+            serde_json::map::Entry::Occupied(_) => Err(duplicate_name()),
+        }
+    }
+}
 
 impl<'de> Deserialize<'de> for UniqueMap {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = UniqueMap;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueMap, A::Error> {
-                let mut map = Map::new();
-                while let Some(name) = access.next_key::<String>()? {
-                    // One search a name: the vacant entry is where it goes.
-                    match map.entry(name) {
-                        serde_json::map::Entry::Vacant(entry) => {
-                            entry.insert(access.next_value()?);
-                        }
-                        serde_json::map::Entry::Occupied(_) => {
-                            return Err(de::Error::custom("duplicate member name"));
-                        }
-                    }
-                }
-                Ok(UniqueMap(map))
-            }
-        }
-        deserializer.deserialize_map(V)
+        deserialize_members(deserializer)
     }
 }
 

@@ -260,6 +260,14 @@ mod tests {
         Claims::from_payload(Payload::new(map, text.as_bytes()), Arc::from("p")).unwrap()
     }
 
+    /// Asserts what `get` gives for each claim `expected` names: its string,
+    /// or nothing where `expected` has `null`.
+    fn assert_gets<'v>(get: impl Fn(&str) -> Option<&'v str>, expected: Value) {
+        for (name, want) in expected.as_object().unwrap() {
+            assert_eq!(get(name), want.as_str(), "{name}");
+        }
+    }
+
     /// A federated user's ID token: `identities` names its keys in Cognito's
     /// order, which is not alphabetical.
     const FEDERATED: &str = r#"{"sub":"u","iss":"i","token_use":"id","exp":1782995989,
@@ -311,26 +319,17 @@ mod tests {
     #[test]
     fn http_api_view_has_go_forms() {
         let view = HttpApiClaims::new(&from_text(FEDERATED));
-        assert_eq!(view.get("exp"), Some("1782995989"));
-        assert_eq!(view.get("iat"), Some("1782992389"));
-        assert_eq!(view.get("email_verified"), Some("true"));
-        assert_eq!(view.get("cognito:groups"), Some("[a b]"));
-        assert_eq!(
-            view.get("identities"),
-            Some(
-                "[map[dateCreated:1583766787000 issuer:<nil> primary:true providerName:Google \
-                 providerType:Google userId:1]]"
-            )
+        assert_gets(
+            |name| view.get(name),
+            json!({
+                "exp": "1782995989", "iat": "1782992389", "email_verified": "true",
+                "cognito:groups": "[a b]", "nothing": null,
+                "identities": "[map[dateCreated:1583766787000 issuer:<nil> primary:true \
+                    providerName:Google providerType:Google userId:1]]",
+                "custom:obj": "map[a:map[b:x y y:[1 map[c:3 d:2]]] z:1]",
+                "two": "[map[a:2 b:1] map[c:[] d:\u{e9} \"q\"]]",
+            }),
         );
-        assert_eq!(
-            view.get("custom:obj"),
-            Some("map[a:map[b:x y y:[1 map[c:3 d:2]]] z:1]")
-        );
-        assert_eq!(
-            view.get("two"),
-            Some("[map[a:2 b:1] map[c:[] d:\u{e9} \"q\"]]")
-        );
-        assert_eq!(view.get("nothing"), None);
         assert_eq!(&view["sub"], "u");
         assert_eq!(&view["absent"], "");
     }
@@ -341,14 +340,13 @@ mod tests {
             r#"{"sub":"u","iss":"i","token_use":"access","exp":1782995989.5,
             "scope":"a/b c","one":["x"],"none":[],"empty":{},"n":-3,"f":false,"custom:n":1.25}"#,
         ));
-        assert_eq!(view.get("exp"), Some("1782995989.5"));
-        assert_eq!(view.get("scope"), Some("a/b c"));
-        assert_eq!(view.get("one"), Some("[x]"));
-        assert_eq!(view.get("none"), Some("[]"));
-        assert_eq!(view.get("empty"), Some("map[]"));
-        assert_eq!(view.get("n"), Some("-3"));
-        assert_eq!(view.get("f"), Some("false"));
-        assert_eq!(view.get("custom:n"), Some("1.25"));
+        assert_gets(
+            |name| view.get(name),
+            json!({
+                "exp": "1782995989.5", "scope": "a/b c", "one": "[x]", "none": "[]",
+                "empty": "map[]", "n": "-3", "f": "false", "custom:n": "1.25",
+            }),
+        );
         assert_eq!(view.as_map().len(), 11);
     }
 
@@ -370,15 +368,15 @@ mod tests {
         };
         let claims = Claims::from_payload(map, Arc::from("p")).unwrap();
         let view = ApiGatewayClaims::new(&claims);
-        assert_eq!(view.get("exp"), Some("Thu Jul 02 12:39:49 UTC 2026"));
-        assert_eq!(view.get("iat"), Some("Thu Jan 01 00:00:00 UTC 1970"));
-        assert_eq!(view.get("auth_time"), Some("5"));
-        assert_eq!(view.get("email_verified"), Some("true"));
-        assert_eq!(view.get("cognito:groups"), Some("a"));
-        assert_eq!(view.get("multi"), Some("a,b"));
+        assert_gets(
+            |name| view.get(name),
+            json!({
+                "exp": "Thu Jul 02 12:39:49 UTC 2026", "iat": "Thu Jan 01 00:00:00 UTC 1970",
+                "auth_time": "5", "email_verified": "true", "cognito:groups": "a",
+                "multi": "a,b", "nothing": null, "obj": r#"{"k":1}"#,
+            }),
+        );
         assert_eq!(&view["custom:role"], "boss");
-        assert_eq!(view.get("nothing"), None);
-        assert_eq!(view.get("obj"), Some(r#"{"k":1}"#));
     }
 
     #[test]
@@ -389,13 +387,13 @@ mod tests {
         let map: serde_json::Map<String, Value> = serde_json::from_str(text).unwrap();
         let claims = Claims::from_payload(map, Arc::from("p")).unwrap();
         let view = ApiGatewayClaims::new(&claims);
-        assert_eq!(view.get("exp"), Some("Thu Jul 02 12:39:49 UTC 2026"));
-        assert_eq!(view.get("iat"), Some("-5"));
-        assert_eq!(view.get("cognito:groups"), Some("admins"));
-        assert_eq!(view.get("scope"), Some("a,b"));
-        assert_eq!(view.get("email_verified"), Some("true"));
-        assert_eq!(view.get("custom:n"), Some("1.5"));
-        assert_eq!(view.get("far"), Some("1e+300"));
+        assert_gets(
+            |name| view.get(name),
+            json!({
+                "exp": "Thu Jul 02 12:39:49 UTC 2026", "iat": "-5", "cognito:groups": "admins",
+                "scope": "a,b", "email_verified": "true", "custom:n": "1.5", "far": "1e+300",
+            }),
+        );
         assert_eq!(view.as_map().len(), 10);
         // An exp far past any calendar still renders, without overflowing.
         let map: serde_json::Map<String, Value> =

@@ -11,7 +11,7 @@ pub(super) async fn download_http(
     settings: &KeySettings,
     url: &Url,
 ) -> Result<Vec<u8>, FetchError> {
-    let max = settings.max_jwks_size;
+    let max = settings.fetch.max_size;
     let mut response = settings
         .fetch
         .client
@@ -83,7 +83,7 @@ pub(super) async fn call_provider(
         }
         Ok(Ok(Ok(body))) => body,
     };
-    let max = settings.max_jwks_size;
+    let max = settings.fetch.max_size;
     if body.len() > max {
         return Err(FetchError::too_large(format!(
             "document of {} bytes is over the {max}-byte limit",

@@ -79,13 +79,12 @@ use tokio::sync::watch;
 /// constants of [`crate::defaults`], which give the reason for each.
 #[derive(Clone, Debug)]
 pub(crate) struct KeySettings {
-    /// The client, the timeout and the pace of fetches.
-    pub(crate) fetch: FetchSettings,
-    /// Largest body read; a larger one is a failed fetch. Default:
+    /// The client, the timeout, the largest body and the pace of fetches.
+    /// The largest body defaults to
     /// [`DEFAULT_MAX_JWKS_SIZE`](crate::defaults::DEFAULT_MAX_JWKS_SIZE): a
     /// Cognito JWKS is under 1 KiB, and 1 MiB bounds what a hostile or broken
     /// endpoint can make each fetch hold.
-    pub(crate) max_jwks_size: usize,
+    pub(crate) fetch: FetchSettings,
     /// Time from one successful fetch to the next background refresh.
     /// Default: [`REFRESH_INTERVAL`](crate::defaults::REFRESH_INTERVAL).
     pub(crate) refresh_interval: Duration,
@@ -105,6 +104,9 @@ pub(crate) struct FetchSettings {
     /// Longest one fetch may take, from connecting to the last body byte.
     /// Default: [`FETCH_TIMEOUT`](crate::defaults::FETCH_TIMEOUT).
     pub(crate) fetch_timeout: Duration,
+    /// Largest body read (a JWKS, or one PEM key); a larger one is a failed
+    /// fetch. Each source has its own default.
+    pub(crate) max_size: usize,
     /// Least time between the starts of two fetches (for the JWKS, except a
     /// prefetch; for the load balancer, after its burst), and the first step
     /// of the back-off after a failure. Default:
