@@ -646,3 +646,40 @@ async fn a_token_cached_by_one_verifier_is_not_trusted_by_another() {
         assert_eq!(kind(&strict, &token).await, AuthErrorKind::WrongClient);
     }
 }
+
+/// The test kit's verifiers fetch from their loopback endpoints directly, even
+/// with a proxy in the environment (as on many CI machines): this test runs
+/// `a_local_pool_verifies_in_the_child` in a child process whose `HTTP_PROXY`
+/// points at a port where nothing listens.
+#[test]
+fn a_local_pool_ignores_proxy_settings() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "a_local_pool_verifies_in_the_child"])
+        .env("HTTP_PROXY", &proxy)
+        .env("http_proxy", &proxy)
+        .env("ALL_PROXY", &proxy)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .status()
+        .unwrap();
+    assert!(status.success(), "the child failed behind a dead proxy");
+}
+
+#[tokio::test]
+#[ignore = "run by a_local_pool_ignores_proxy_settings, with a proxy set"]
+async fn a_local_pool_verifies_in_the_child() {
+    assert!(
+        std::env::var_os("HTTP_PROXY").is_some(),
+        "run without a proxy"
+    );
+    let pool = LocalUserPool::start().await.unwrap();
+    let token = pool.id_token().sign();
+    pool.verifier().verify(&token).await.unwrap();
+    let alb = tower_cognito::test_util::alb::LocalAlb::for_pool(&pool)
+        .await
+        .unwrap();
+    alb.verifier().verify(&alb.data().sign()).await.unwrap();
+}

@@ -368,13 +368,15 @@ impl LocalAlb {
     }
 
     /// A verifier builder that trusts this load balancer: its ARN, client,
-    /// issuer, and key endpoint.
+    /// issuer, and key endpoint, with [`loopback_client`](super::loopback_client)
+    /// as its HTTP client.
     pub fn verifier_builder(&self) -> AlbVerifierBuilder {
         AlbVerifier::builder()
             .load_balancer_arn(self.arn())
             .client_id(self.client_id())
             .issuer(self.issuer())
             .key_endpoint(self.key_endpoint())
+            .http_client(super::loopback_client())
     }
 
     /// A builder for the `x-amzn-oidc-data` of one request.

@@ -219,6 +219,22 @@ pub fn uuid() -> String {
     )
 }
 
+/// An HTTP client for the test kit's servers on 127.0.0.1: the verifier's
+/// default client (a 2 s connect timeout, no redirects, no idle connections) but
+/// for proxies, which it never uses. A proxy in the environment (`HTTP_PROXY`
+/// without a `NO_PROXY` for loopback, as on many CI machines) would otherwise get
+/// the key fetches of a local pool and fail them. The builders of
+/// [`LocalUserPool`] and [`LocalAlb`](alb::LocalAlb) use it.
+pub fn loopback_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(crate::defaults::CONNECT_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("the test kit's HTTP client builds")
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -338,11 +354,16 @@ impl LocalUserPool {
         UserPool::new(self.inner.pool_id.clone()).jwks_url(self.jwks_url())
     }
 
-    /// A verifier builder for this pool, limited to its app client.
+    /// A verifier builder for this pool, limited to its app client. Its HTTP
+    /// client is [`loopback_client`]: it goes to the pool's loopback endpoint
+    /// directly, whatever `HTTP_PROXY` says. (So the builder's `connect_timeout`
+    /// does not apply; give it an [`http_client`](VerifierBuilder::http_client)
+    /// of your own to test one.)
     pub fn verifier_builder(&self) -> VerifierBuilder {
         Verifier::builder()
             .pool(self.user_pool())
             .client_id(self.client_id())
+            .http_client(loopback_client())
     }
 
     /// A verifier for this pool, limited to its app client.
