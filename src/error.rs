@@ -349,6 +349,9 @@ mod tests {
             case(K::OutOfRange, "fetch_timeout is zero", move || {
                 builder().fetch_timeout(Duration::ZERO).build()
             }),
+            case(K::OutOfRange, "more than 10000000 entries", move || {
+                builder().token_cache_capacity(u64::MAX).build()
+            }),
             case(K::OutOfRange, "unknown_kid_cooldown is zero", move || {
                 builder().unknown_kid_cooldown(Duration::ZERO).build()
             }),

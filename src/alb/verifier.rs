@@ -552,7 +552,8 @@ impl AlbVerifierBuilder {
     shared_setters! { token_cache_capacity;
         {
             /// Most verified tokens remembered (each until its `exp`), so that a
-            /// repeated token skips the signature check. `0` turns the cache off.
+            /// repeated token skips the signature check. `0` turns the cache off;
+            /// more than 10 million is a configuration error.
             /// Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`](crate::DEFAULT_TOKEN_CACHE_CAPACITY) (10,000).
         }
     }

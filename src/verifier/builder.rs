@@ -159,7 +159,8 @@ impl VerifierBuilder {
             /// the key set). The table is allocated whole when the verifier is built, 56
             /// bytes an entry plus 16 bytes of counts, with the number rounded up to whole
             /// sets of 16 entries in each of up to 64 shards (at most 1,023 more).
-            /// `0` turns the cache off. Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`] (10,000).
+            /// `0` turns the cache off; more than 10 million is a configuration error.
+            /// Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`] (10,000).
         }
     }
 
@@ -322,6 +323,12 @@ impl SharedSettings {
     ) -> Result<(), ConfigError> {
         let out_of_range =
             |message: String| Err(ConfigError::new(ConfigErrorKind::OutOfRange, message));
+        if self.token_cache_capacity > defaults::MAX_TOKEN_CACHE_CAPACITY {
+            return out_of_range(format!(
+                "token_cache_capacity is more than {} entries",
+                defaults::MAX_TOKEN_CACHE_CAPACITY
+            ));
+        }
         if self.leeway > defaults::MAX_LEEWAY {
             let minutes = defaults::MAX_LEEWAY.as_secs() / 60;
             return out_of_range(format!("leeway is longer than {minutes} minutes"));
