@@ -339,15 +339,21 @@ async fn a_key_set_outage_is_unavailable() {
     assert_eq!(server.calls(), 0);
 }
 
+/// A table that names two methods: `List` (the read scope) and the health check
+/// (public).
+fn list_and_health(pool: &LocalUserPool) -> GrpcAuthLayer {
+    GrpcAuthLayer::new(pool.verifier())
+        .method(LIST, Requirement::any_scope([READ_SCOPE]))
+        .unwrap()
+        .public(HEALTH_CHECK)
+        .unwrap()
+}
+
 #[tokio::test]
 async fn methods_the_table_does_not_name_are_unimplemented() {
     let pool = LocalUserPool::start().await.unwrap();
     // Create is served but not named: refused, even with the right token.
-    let table = GrpcAuthLayer::new(pool.verifier())
-        .method(LIST, Requirement::any_scope([READ_SCOPE]))
-        .unwrap()
-        .public(HEALTH_CHECK)
-        .unwrap();
+    let table = list_and_health(&pool);
     let server = TestServer::start(table.clone()).await;
     let mut client = server.client().await;
     let writer = pool.access_token().scopes([WRITE_SCOPE]).sign();
@@ -544,11 +550,7 @@ fn calls_are_counted_by_the_method_the_table_matched() {
     let recorder = metrics_util::debugging::DebuggingRecorder::new();
     support::recorded(&recorder, async {
         let pool = LocalUserPool::start().await.unwrap();
-        let table = GrpcAuthLayer::new(pool.verifier())
-            .method(LIST, Requirement::any_scope([READ_SCOPE]))
-            .unwrap()
-            .public(HEALTH_CHECK)
-            .unwrap();
+        let table = list_and_health(&pool);
         let inner = tower::service_fn(|_: http::Request<String>| async {
             Ok::<_, Infallible>(http::Response::new(String::new()))
         });
