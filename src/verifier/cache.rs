@@ -138,6 +138,11 @@ impl TokenCache {
             pool: verified.pool,
         };
         remember(self.id, token, verified);
+        // The miss must be this token's: its digest is the entry's key.
+        debug_assert!(
+            miss.0.is_none_or(|d| d == digest(token)),
+            "a miss of another token"
+        );
         let digest = miss.0.unwrap_or_else(|| digest(token));
         let now = super::now_secs();
         self.lock(self.shard_of(&digest))
