@@ -30,8 +30,8 @@ use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::observe;
 pub(crate) use cache::Miss;
 use cache::{TokenCache, Verified};
+use claims::AppClient;
 use keys::{Key, KeySource};
-use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -288,11 +288,10 @@ impl Verifier {
         let inner = &*self.inner;
         // The size was checked once, by `check_size`, before the cache lookup.
         let parsed = token::parse(token)?;
-        let issuer = match parsed.payload.get("iss") {
-            Some(Value::String(iss)) => iss,
-            _ => return Err(AuthError::malformed("token has no string iss claim")),
+        let Some(issuer) = parsed.payload.iss() else {
+            return Err(AuthError::malformed("token has no string iss claim"));
         };
-        let Some(&index) = inner.by_issuer.get(issuer.as_str()) else {
+        let Some(&index) = inner.by_issuer.get(issuer) else {
             return Err(AuthError::new(
                 AuthErrorKind::WrongIssuer,
                 "token iss is not a configured user pool",
@@ -327,10 +326,10 @@ impl Verifier {
             // The one optional claim the verification reads, so the one that must
             // have its type when present: `aud` of an ID token, `client_id` of
             // an access token.
-            let allowed = match claims.get(claims.client_claim()) {
-                None => false,
-                Some(Value::String(client)) => inner.client_ids.iter().any(|c| c == client),
-                Some(_) => {
+            let allowed = match claims.app_client() {
+                AppClient::Absent => false,
+                AppClient::Is(client) => inner.client_ids.iter().any(|c| c == client),
+                AppClient::NotAString => {
                     return Err(AuthError::malformed(
                         "token's app client claim (aud or client_id) is not a string",
                     ));

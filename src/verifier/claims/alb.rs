@@ -1,9 +1,8 @@
 //! [`Claims`] of an Application Load Balancer's `x-amzn-oidc-data` (module
 //! `crate::alb`). Here, beside `Claims`, so that `claims/mod.rs` needs one line for it.
 
-use super::{Claims, Inner, TokenUse};
+use super::{Claims, Payload, TokenUse, claim};
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 impl Claims {
@@ -12,17 +11,19 @@ impl Claims {
     /// user is: Requirement::new() admits them), with no scopes and no groups;
     /// `exp` is the one the token's header carries.
     pub(crate) fn from_alb(payload: Map<String, Value>, exp: u64, pool_id: Arc<str>) -> Self {
-        Self(Arc::new(Inner {
-            payload,
-            token_use: TokenUse::Id,
-            exp,
-            nbf: None,
-            iat: None,
-            auth_time: None,
-            scopes: Some(BTreeSet::new()),
-            groups: Some(Vec::new()),
-            pool_id,
-            raw: Box::new([]),
-        }))
+        // The claims are read from text like a Cognito token's; the map, built
+        // already, is kept.
+        let Payload { text, mut fields } = serde_json::to_vec(&payload)
+            .ok()
+            .and_then(Payload::read)
+            .unwrap_or_else(|| Payload {
+                text: String::new(),
+                fields: Default::default(),
+            });
+        fields[claim::SCOPE] = None;
+        fields[claim::GROUPS] = None;
+        let claims = Self::with(text, fields, TokenUse::Id, exp, [None; 3], pool_id);
+        let _ = claims.0.map.set(payload);
+        claims
     }
 }

@@ -256,8 +256,8 @@ mod tests {
 
     /// Claims read from payload text, as the verifier reads them.
     fn from_text(text: &str) -> Claims {
-        let map = serde_json::from_str(text).unwrap();
-        Claims::from_payload(Payload::new(map, text.as_bytes()), Arc::from("p")).unwrap()
+        let payload = Payload::read(text.as_bytes().to_vec()).unwrap();
+        Claims::from_payload(payload, Arc::from("p")).unwrap()
     }
 
     /// Asserts what `get` gives for each claim `expected` names: its string,

@@ -7,12 +7,16 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[cfg(feature = "alb")]
 mod alb;
 mod apigw;
+mod read;
+
+use read::{Fields, Shape, claim};
+pub(crate) use read::{Num, Payload};
 
 pub use apigw::{ApiGatewayClaims, HttpApiClaims};
 
@@ -86,67 +90,33 @@ display_as_str!(TokenUse);
 pub struct Claims(Arc<Inner>);
 
 struct Inner {
-    payload: Map<String, Value>,
-    /// The JSON text of each claim whose value holds an object (see [`Payload`]).
-    raw: Box<[(String, Box<str>)]>,
+    /// The payload's JSON text, which every claim is read from.
+    text: String,
+    /// The claims the crate reads itself, picked out of `text`.
+    fields: Fields,
+    /// The whole payload, built from `text` when first asked for.
+    map: OnceLock<Map<String, Value>>,
+    /// The scopes as a set, built when first asked for.
+    scope_set: OnceLock<BTreeSet<String>>,
+    /// The groups as strings, built when first asked for.
+    group_list: OnceLock<Vec<String>>,
     token_use: TokenUse,
     exp: u64,
     nbf: Option<u64>,
     iat: Option<u64>,
     auth_time: Option<u64>,
-    /// `None` when `scope` is present but not a string.
-    scopes: Option<BTreeSet<String>>,
-    /// `None` when `cognito:groups` is present but not an array of strings.
-    groups: Option<Vec<String>>,
     pool_id: Arc<str>,
 }
 
 /// What [`Claims::scopes`] returns for a token without usable scopes.
 static NO_SCOPES: BTreeSet<String> = BTreeSet::new();
 
-/// A token's payload: its claims, and the JSON text, as the token wrote it, of
-/// each claim whose value holds an object (the `identities` of a federated
-/// user). A parsed map sorts an object's names (or keeps their order only
-/// when some crate turns on serde_json's `preserve_order`); API Gateway's REST
-/// claims view shows them in the token's order, so that view reads this text.
-/// Claims without an object, which Cognito's are but for `identities`, keep no
-/// text and cost no second parse.
-pub(crate) struct Payload {
-    claims: Map<String, Value>,
-    raw: Vec<(String, Box<str>)>,
-}
-
-impl Payload {
-    /// The claims of `json`, a payload already parsed into `claims`.
-    pub(crate) fn new(claims: Map<String, Value>, json: &[u8]) -> Self {
-        let mut raw = Vec::new();
-        if claims.values().any(holds_object) {
-            // Parsed once already, so this parse succeeds; a failure keeps no text.
-            if let Ok(all) = serde_json::from_slice::<HashMap<String, Box<RawValue>>>(json) {
-                raw = all
-                    .into_iter()
-                    .filter(|(name, _)| claims.get(name).is_some_and(holds_object))
-                    .map(|(name, text)| (name, Box::from(text.get())))
-                    .collect();
-            }
-        }
-        Self { claims, raw }
-    }
-}
-
+#[cfg(test)]
 impl From<Map<String, Value>> for Payload {
+    /// The payload a token with these claims would have.
     fn from(claims: Map<String, Value>) -> Self {
-        Self {
-            claims,
-            raw: Vec::new(),
-        }
-    }
-}
-
-impl std::ops::Deref for Payload {
-    type Target = Map<String, Value>;
-    fn deref(&self) -> &Map<String, Value> {
-        &self.claims
+        let text = serde_json::to_string(&claims).expect("a map serializes");
+        Payload::read(text.into_bytes()).expect("a map's text reads")
     }
 }
 
@@ -156,6 +126,13 @@ fn holds_object(value: &Value) -> bool {
         Value::Array(items) => items.iter().any(holds_object),
         _ => false,
     }
+}
+
+/// The application client claim's value, as the verifier checks it.
+pub(crate) enum AppClient<'a> {
+    Absent,
+    Is(&'a str),
+    NotAString,
 }
 
 impl Claims {
@@ -168,66 +145,78 @@ impl Claims {
         payload: impl Into<Payload>,
         pool_id: Arc<str>,
     ) -> Result<Self, AuthError> {
-        let Payload {
-            claims: payload,
-            raw,
-        } = payload.into();
-        let token_use = match payload.get("token_use") {
-            Some(Value::String(s)) if s == "id" => TokenUse::Id,
-            Some(Value::String(s)) if s == "access" => TokenUse::Access,
-            Some(_) => {
+        let Payload { text, fields } = payload.into();
+        let str_of = |i: usize| match &fields[i] {
+            Some(Shape::Str(s)) => Some(s.get(&text)),
+            _ => None,
+        };
+        let token_use = match (&fields[claim::TOKEN_USE], str_of(claim::TOKEN_USE)) {
+            (_, Some("id")) => TokenUse::Id,
+            (_, Some("access")) => TokenUse::Access,
+            (Some(_), _) => {
                 return Err(AuthError::new(
                     crate::AuthErrorKind::WrongTokenUse,
                     "token_use is neither \"id\" nor \"access\"",
                 ));
             }
-            None => return Err(AuthError::malformed("token has no token_use claim")),
+            (None, _) => return Err(AuthError::malformed("token has no token_use claim")),
         };
-        for name in ["sub", "iss"] {
-            match payload.get(name) {
-                Some(Value::String(s)) if !s.is_empty() => {}
-                _ => return Err(AuthError::malformed("token lacks a string sub or iss")),
+        for i in [claim::SUB, claim::ISS] {
+            if str_of(i).is_none_or(str::is_empty) {
+                return Err(AuthError::malformed("token lacks a string sub or iss"));
             }
         }
-        let exp = numeric_date(&payload, "exp", Round::Down)?
+        let exp = numeric_date(&fields[claim::EXP], Round::Down)?
             .ok_or_else(|| AuthError::malformed("token has no exp claim"))?;
-        let nbf = numeric_date(&payload, "nbf", Round::Up)?;
-        let iat = numeric_date(&payload, "iat", Round::Down)?;
-        let auth_time = numeric_date(&payload, "auth_time", Round::Down)?;
-        let scopes = match payload.get("scope") {
-            None => Some(BTreeSet::new()),
-            Some(Value::String(s)) => Some(
-                s.split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            ),
-            Some(_) => None,
-        };
-        let groups = match payload.get("cognito:groups") {
-            None => Some(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|g| g.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>(),
-            Some(_) => None,
-        };
-        Ok(Self(Arc::new(Inner {
-            payload,
-            raw: raw.into_boxed_slice(),
+        let nbf = numeric_date(&fields[claim::NBF], Round::Up)?;
+        let iat = numeric_date(&fields[claim::IAT], Round::Down)?;
+        let auth_time = numeric_date(&fields[claim::AUTH_TIME], Round::Down)?;
+        Ok(Self::with(
+            text,
+            fields,
+            token_use,
+            exp,
+            [nbf, iat, auth_time],
+            pool_id,
+        ))
+    }
+
+    fn with(
+        text: String,
+        fields: Fields,
+        token_use: TokenUse,
+        exp: u64,
+        [nbf, iat, auth_time]: [Option<u64>; 3],
+        pool_id: Arc<str>,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            text,
+            fields,
+            map: OnceLock::new(),
+            scope_set: OnceLock::new(),
+            group_list: OnceLock::new(),
             token_use,
             exp,
             nbf,
             iat,
             auth_time,
-            scopes,
-            groups,
             pool_id,
-        })))
+        }))
+    }
+
+    /// The claim at `i` (of [`claim`]), when it is a string.
+    fn field_str(&self, i: usize) -> Option<&str> {
+        match &self.0.fields[i] {
+            Some(Shape::Str(s)) => Some(s.get(&self.0.text)),
+            _ => None,
+        }
     }
 
     fn str_claim(&self, name: &str) -> Option<&str> {
-        self.0.payload.get(name).and_then(Value::as_str)
+        match read::known(name) {
+            Some(i) => self.field_str(i),
+            None => self.as_map().get(name).and_then(Value::as_str),
+        }
     }
 
     /// The user's stable, unique id (`sub`). For a client-credentials access
@@ -240,8 +229,8 @@ impl Claims {
     /// Absent in client-credentials tokens (and `None` if it is not a string).
     /// Usernames can be reassigned: key data by [`sub`](Self::sub).
     pub fn username(&self) -> Option<&str> {
-        self.str_claim("cognito:username")
-            .or_else(|| self.str_claim("username"))
+        self.field_str(claim::COGNITO_USERNAME)
+            .or_else(|| self.field_str(claim::USERNAME))
     }
 
     /// Whether this is an ID or an access token.
@@ -253,14 +242,22 @@ impl Claims {
     /// access tokens. `None` when the claim is absent or not a string (which a
     /// verifier with client ids configured refuses).
     pub fn client_id(&self) -> Option<&str> {
-        self.str_claim(self.client_claim())
+        self.field_str(self.client_field())
     }
 
-    /// The name of the claim that names the app client for this token use.
-    pub(crate) fn client_claim(&self) -> &'static str {
+    /// The app client claim for this token use, as the verifier checks it.
+    pub(crate) fn app_client(&self) -> AppClient<'_> {
+        match &self.0.fields[self.client_field()] {
+            None => AppClient::Absent,
+            Some(Shape::Str(s)) => AppClient::Is(s.get(&self.0.text)),
+            Some(_) => AppClient::NotAString,
+        }
+    }
+
+    fn client_field(&self) -> usize {
         match self.0.token_use {
-            TokenUse::Id => "aud",
-            TokenUse::Access => "client_id",
+            TokenUse::Id => claim::AUD,
+            TokenUse::Access => claim::CLIENT_ID,
         }
     }
 
@@ -268,17 +265,33 @@ impl Claims {
     /// tokens, and when `scope` is not a string: such a token has no scope a
     /// route could require.
     pub fn scopes(&self) -> &BTreeSet<String> {
-        self.0.scopes.as_ref().unwrap_or(&NO_SCOPES)
+        match self.scope_text() {
+            Some(text) => self.0.scope_set.get_or_init(|| {
+                text.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }),
+            None => &NO_SCOPES,
+        }
+    }
+
+    /// `scope`, when it is a string.
+    fn scope_text(&self) -> Option<&str> {
+        self.field_str(claim::SCOPE)
     }
 
     /// Whether the token holds this exact scope (case-sensitive).
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes().contains(scope)
+        !scope.is_empty()
+            && self
+                .scope_text()
+                .is_some_and(|text| text.split(' ').any(|s| s == scope))
     }
 
     /// Whether `scope` is present but not a string.
     pub(crate) fn scope_is_malformed(&self) -> bool {
-        self.0.scopes.is_none()
+        matches!(&self.0.fields[claim::SCOPE], Some(shape) if !matches!(shape, Shape::Str(_)))
     }
 
     /// The user's groups (`cognito:groups`); empty if the user is in none, and
@@ -286,17 +299,34 @@ impl Claims {
     /// can put anything there): such a user is in no group a route could
     /// require. [`get`](Self::get) shows the claim as it is.
     pub fn groups(&self) -> &[String] {
-        self.0.groups.as_deref().unwrap_or_default()
+        match self.group_strs() {
+            Some(groups) => self.0.group_list.get_or_init(|| {
+                groups
+                    .iter()
+                    .map(|g| g.get(&self.0.text).to_owned())
+                    .collect()
+            }),
+            None => &[],
+        }
+    }
+
+    /// `cognito:groups`, when it is an array of strings.
+    fn group_strs(&self) -> Option<&[read::Str]> {
+        match &self.0.fields[claim::GROUPS] {
+            Some(Shape::Strs(groups)) => Some(groups),
+            _ => None,
+        }
     }
 
     /// Whether the user is in this group.
     pub fn in_group(&self, group: &str) -> bool {
-        self.groups().iter().any(|g| g == group)
+        self.group_strs()
+            .is_some_and(|groups| groups.iter().any(|g| g.get(&self.0.text) == group))
     }
 
     /// Whether `cognito:groups` is present but not an array of strings.
     pub(crate) fn groups_are_malformed(&self) -> bool {
-        self.0.groups.is_none()
+        matches!(&self.0.fields[claim::GROUPS], Some(shape) if !matches!(shape, Shape::Strs(_)))
     }
 
     /// The `email` attribute (ID tokens, when the app client may read it), if it
@@ -307,10 +337,10 @@ impl Claims {
 
     /// The `email_verified` attribute, if it is a JSON boolean.
     pub fn email_verified(&self) -> Option<bool> {
-        self.0
-            .payload
-            .get("email_verified")
-            .and_then(Value::as_bool)
+        match self.0.fields[claim::EMAIL_VERIFIED] {
+            Some(Shape::Bool(b)) => Some(b),
+            _ => None,
+        }
     }
 
     /// `exp`, in whole seconds since the Unix epoch (a fraction is dropped: see
@@ -367,7 +397,7 @@ impl Claims {
 
     /// Any claim by name, such as `custom:role` or `phone_number`.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.payload.get(name)
+        self.as_map().get(name)
     }
 
     /// A claim by name, if it is a string.
@@ -376,18 +406,26 @@ impl Claims {
     }
 
     /// The whole payload.
+    ///
+    /// Built from the token's text on first use, then kept.
     pub fn as_map(&self) -> &Map<String, Value> {
-        &self.0.payload
+        self.0.map.get_or_init(|| {
+            // The text was read once, with the same parser and rules, so this
+            // parse succeeds.
+            let map = serde_json::from_str(&self.0.text);
+            debug_assert!(map.is_ok(), "a payload read once reads again");
+            map.unwrap_or_default()
+        })
     }
 
     /// The JSON text of a claim whose value holds an object, as the token
     /// wrote it.
     pub(crate) fn raw_json(&self, name: &str) -> Option<&str> {
-        self.0
-            .raw
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, text)| &**text)
+        if !self.get(name).is_some_and(holds_object) {
+            return None;
+        }
+        let members: HashMap<String, &RawValue> = serde_json::from_str(&self.0.text).ok()?;
+        members.get(name).map(|raw| raw.get())
     }
 
     /// Deserializes the payload into a type of your own.
@@ -404,29 +442,7 @@ impl Claims {
     /// # Ok(()) }
     /// ```
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
-        T::deserialize(MapRef(&self.0.payload)).map_err(|e| ClaimsError(e.to_string()))
-    }
-}
-
-/// Borrows the payload as a serde deserializer without cloning it.
-struct MapRef<'a>(&'a Map<String, Value>);
-
-impl<'de> serde::Deserializer<'de> for MapRef<'de> {
-    type Error = serde_json::Error;
-    fn deserialize_any<V: serde::de::Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
-        use serde::de::value::MapDeserializer;
-        let mut map = MapDeserializer::new(self.0.iter().map(|(k, v)| (k.as_str(), v)));
-        let value = visitor.visit_map(&mut map)?;
-        map.end()?;
-        Ok(value)
-    }
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf option unit unit_struct newtype_struct seq tuple
-        tuple_struct map struct enum identifier ignored_any
+        serde_json::from_str(&self.0.text).map_err(|e| ClaimsError(e.to_string()))
     }
 }
 
@@ -446,35 +462,39 @@ pub(crate) enum Round {
 /// the epoch, fractions included) in whole seconds, rounded as asked and
 /// clamped to `0..=u64::MAX`, so that no value, however absurd, can overflow a
 /// comparison. `Ok(None)` when absent; a malformed token when not a number.
-fn numeric_date(
-    payload: &Map<String, Value>,
-    name: &str,
-    round: Round,
-) -> Result<Option<u64>, AuthError> {
-    match payload.get(name) {
+fn numeric_date(shape: &Option<Shape>, round: Round) -> Result<Option<u64>, AuthError> {
+    match shape {
         None => Ok(None),
-        Some(Value::Number(n)) => Ok(Some(numeric_secs(n, round))),
+        Some(Shape::Num(n)) => Ok(Some(n.secs(round))),
         Some(_) => Err(AuthError::malformed("a date claim is not a number")),
     }
 }
 
-/// A JSON number of seconds as whole seconds: exact for integers, rounded for
-/// fractions, negative numbers as 0, numbers past `u64::MAX` as `u64::MAX`
-/// (serde_json reads every JSON number it accepts as a finite `u64`, `i64` or
-/// `f64`; `as` saturates).
+/// A JSON number of seconds as whole seconds (see [`Num::secs`]).
 pub(crate) fn numeric_secs(n: &serde_json::Number, round: Round) -> u64 {
-    if let Some(v) = n.as_u64() {
-        return v;
-    }
-    if n.is_i64() {
-        return 0;
-    }
-    let v = n.as_f64().unwrap_or(0.0);
-    let v = match round {
-        Round::Down => v.floor(),
-        Round::Up => v.ceil(),
+    let n = match (n.as_u64(), n.as_i64()) {
+        (Some(v), _) => Num::U(v),
+        (None, Some(_)) => Num::Negative,
+        (None, None) => Num::F(n.as_f64().unwrap_or(0.0)),
     };
-    v as u64
+    n.secs(round)
+}
+
+impl Num {
+    /// Whole seconds: exact for integers, rounded for fractions, negative
+    /// numbers as 0, numbers past `u64::MAX` as `u64::MAX` (serde_json reads
+    /// every JSON number it accepts as a finite `u64`, `i64` or `f64`; `as`
+    /// saturates).
+    pub(crate) fn secs(self, round: Round) -> u64 {
+        match self {
+            Self::U(v) => v,
+            Self::Negative => 0,
+            Self::F(v) => match round {
+                Round::Down => v.floor() as u64,
+                Round::Up => v.ceil() as u64,
+            },
+        }
+    }
 }
 
 impl fmt::Debug for Claims {
