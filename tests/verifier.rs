@@ -143,6 +143,32 @@ async fn key_added_after_the_first_fetch_is_picked_up() {
     assert_eq!(pool.server().requests(), 2);
 }
 
+/// The token cache's key covers the signature: a verified token's header and
+/// payload under any other signature is checked, and refused, however often
+/// the genuine token was seen.
+#[tokio::test]
+async fn a_cached_token_under_another_signature_is_refused() {
+    let pool = pool().await;
+    let verifier = pool.verifier();
+    let genuine = pool.access_token().sub("alice").sign();
+    for _ in 0..3 {
+        assert!(verifier.verify(&genuine).await.is_ok());
+    }
+    let (signed, signature) = genuine.rsplit_once('.').unwrap();
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    bytes[0] ^= 1;
+    let other = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(&bytes));
+    // Another signature from the same key, of another token.
+    let borrowed = pool.access_token().sub("alice").sign();
+    let borrowed = format!("{signed}.{}", borrowed.rsplit_once('.').unwrap().1);
+    for token in [other, borrowed] {
+        for _ in 0..2 {
+            assert_eq!(kind(&verifier, &token).await, AuthErrorKind::BadSignature);
+        }
+    }
+    assert!(verifier.verify(&genuine).await.is_ok());
+}
+
 #[tokio::test]
 async fn unknown_kid_and_bad_signature() {
     let pool = pool().await;

@@ -34,31 +34,35 @@
 //! needed, within the table's fixed size.
 
 use super::claims::Claims;
+use super::crypto::{SigningDigest, sha256_of_two};
 use super::keys::Key;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// The SHA-256 digest of a token: the shared table's key. Collision-resistant,
-/// so equal digests mean the same token, without holding the token to compare.
-/// Its bytes are uniform, so they index the table directly: bytes 0-7 pick the
-/// shard, 8-15 the set, 16-31 the sketch's counters. No one can choose the digest
-/// of a token Cognito signed, and only verified tokens are inserted.
+/// A token's key in the shared table: SHA-256 of the SHA-256 digest of its
+/// signing input (`header.payload`, a [`SigningDigest`]) followed by its
+/// signature segment. Collision-resistant in the token (a collision would be
+/// one of SHA-256 itself, the inner digest having a fixed length), so equal
+/// digests mean the same token, without holding the token to compare. The
+/// inner digest is the one the RS256 check needs, so a miss hashes the token
+/// once for both. Its bytes are uniform, so they index the table directly:
+/// bytes 0-7 pick the shard, 8-15 the set, 16-31 the sketch's counters. No one
+/// can choose the digest of a token Cognito signed, and only verified tokens
+/// are inserted.
 pub(crate) type Digest = [u8; 32];
 
+/// The table's key for `token`, and the digest of its signing input.
+fn digests(token: &str) -> (Digest, SigningDigest) {
+    let (signing_input, signature) = token.rsplit_once('.').unwrap_or((token, ""));
+    let signing = SigningDigest::of(signing_input.as_bytes());
+    let key = sha256_of_two(signing.as_bytes(), signature.as_bytes());
+    (key, signing)
+}
+
+#[cfg(test)]
 fn digest(token: &str) -> Digest {
-    #[cfg(feature = "aws-lc-rs")]
-    {
-        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(d.as_ref());
-        out
-    }
-    #[cfg(not(feature = "aws-lc-rs"))]
-    {
-        use sha2::Digest as _;
-        sha2::Sha256::digest(token.as_bytes()).into()
-    }
+    digests(token).0
 }
 
 /// Word `i` (0 to 3) of a digest, little-endian.
@@ -79,13 +83,18 @@ const WAYS: usize = 16;
 /// Most shards: enough that two cores (or sixty-four) rarely wait for one lock.
 const MAX_SHARDS: usize = 64;
 
-/// A lookup that found nothing, with the digest it computed, so that the insert
-/// after the verification does not compute it again.
-pub(crate) struct Miss(Option<Digest>);
+/// A lookup that found nothing, with the digests it computed, so that neither
+/// the RS256 check nor the insert after it computes them again.
+pub(crate) struct Miss(Option<(Digest, SigningDigest)>);
 
 impl Miss {
     /// A miss of a verifier without a cache, or one where nothing was computed.
     pub(crate) const NONE: Miss = Miss(None);
+
+    /// The digest of the token's signing input, if the lookup computed it.
+    pub(crate) fn signing_digest(&self) -> Option<&SigningDigest> {
+        self.0.as_ref().map(|(_, signing)| signing)
+    }
 }
 
 /// The verified tokens of one verifier.
@@ -140,10 +149,10 @@ impl TokenCache {
         remember(self.id, token, verified);
         // The miss must be this token's: its digest is the entry's key.
         debug_assert!(
-            miss.0.is_none_or(|d| d == digest(token)),
+            miss.0.as_ref().is_none_or(|(d, _)| *d == digests(token).0),
             "a miss of another token"
         );
-        let digest = miss.0.unwrap_or_else(|| digest(token));
+        let digest = miss.0.map_or_else(|| digests(token).0, |(d, _)| d);
         let now = super::now_secs();
         self.lock(self.shard_of(&digest))
             .insert(digest, verdict, now);
@@ -177,16 +186,17 @@ impl TokenCache {
                 Err(Miss::NONE)
             };
         }
-        let digest = digest(token);
+        let (digest, signing) = digests(token);
         let hit = self.lock(self.shard_of(&digest)).get(&digest, &valid);
+        let miss = || Err(Miss(Some((digest, signing.clone()))));
         let Some(hit) = hit else {
-            return Err(Miss(Some(digest)));
+            return miss();
         };
         if !on_schedule(hit.pool) {
-            return Err(Miss(Some(digest)));
+            return miss();
         }
         let Some(claims) = claims(hit.pool) else {
-            return Err(Miss(Some(digest)));
+            return miss();
         };
         remember(
             self.id,
@@ -431,6 +441,20 @@ mod tests {
             counts.iter().all(|&n| n >= fair / 2 && n <= fair * 2),
             "slot counts {counts:?}, fair share {fair}"
         );
+    }
+
+    #[test]
+    fn the_key_covers_the_whole_token() {
+        let (a, signing_a) = digests("header.payload.signature-a");
+        let (b, signing_b) = digests("header.payload.signature-b");
+        assert_ne!(a, b, "another signature, another key");
+        assert_eq!(signing_a.as_bytes(), signing_b.as_bytes());
+        assert_eq!(
+            signing_a.as_bytes(),
+            SigningDigest::of(b"header.payload").as_bytes()
+        );
+        let (c, _) = digests("header.payloaD.signature-a");
+        assert_ne!(a, c, "another payload, another key");
     }
 
     fn claims(sub: &str, exp: u64) -> Claims {

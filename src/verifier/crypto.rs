@@ -62,20 +62,86 @@ impl RsaPublicKey {
         }
     }
 
-    /// Checks an RS256 signature.
-    pub(crate) fn verify_rs256(&self, message: &[u8], signature: &[u8]) -> bool {
+    /// Checks an RS256 signature of `message`, whose SHA-256 digest is
+    /// `digest`. With aws-lc-rs the digest is used and the message is not hashed
+    /// again; jsonwebtoken's provider hashes the message itself.
+    pub(crate) fn verify_rs256(
+        &self,
+        message: &[u8],
+        digest: &SigningDigest,
+        signature: &[u8],
+    ) -> bool {
+        debug_assert!(
+            digest.as_bytes() == SigningDigest::of(message).as_bytes(),
+            "the digest of another message"
+        );
         #[cfg(feature = "aws-lc-rs")]
         {
+            let _ = message;
             self.parsed
                 .as_ref()
-                .is_some_and(|key| key.verify_sig(message, signature).is_ok())
+                .is_some_and(|key| key.verify_digest_sig(&digest.0, signature).is_ok())
         }
         #[cfg(not(feature = "aws-lc-rs"))]
         {
+            let _ = digest;
             match (provider().verifier_factory)(&Algorithm::RS256, &self.decoding) {
                 Ok(verifier) => verifier.verify(message, &signature.to_vec()).is_ok(),
                 Err(_) => false,
             }
         }
     }
+}
+
+/// The SHA-256 digest of a token's signing input (`header.payload`), computed
+/// once a token: the RS256 check signs it, and the token cache's key is made
+/// from it.
+#[derive(Clone)]
+pub(crate) struct SigningDigest(
+    #[cfg(feature = "aws-lc-rs")] aws_lc_rs::digest::Digest,
+    #[cfg(not(feature = "aws-lc-rs"))] [u8; 32],
+);
+
+impl SigningDigest {
+    pub(crate) fn of(message: &[u8]) -> Self {
+        #[cfg(feature = "aws-lc-rs")]
+        {
+            Self(aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                message,
+            ))
+        }
+        #[cfg(not(feature = "aws-lc-rs"))]
+        {
+            use sha2::Digest as _;
+            Self(sha2::Sha256::digest(message).into())
+        }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
+
+/// SHA-256 of `a` followed by `b`.
+pub(crate) fn sha256_of_two(a: &[u8], b: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    #[cfg(feature = "aws-lc-rs")]
+    {
+        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        context.update(a);
+        context.update(b);
+        out.copy_from_slice(context.finish().as_ref());
+    }
+    #[cfg(not(feature = "aws-lc-rs"))]
+    {
+        use sha2::Digest as _;
+        out.copy_from_slice(
+            &sha2::Sha256::new()
+                .chain_update(a)
+                .chain_update(b)
+                .finalize(),
+        );
+    }
+    out
 }

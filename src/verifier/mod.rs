@@ -31,6 +31,7 @@ use crate::observe;
 pub(crate) use cache::Miss;
 use cache::{TokenCache, Verified};
 use claims::AppClient;
+use crypto::SigningDigest;
 use keys::{Key, KeySource};
 use std::collections::HashMap;
 use std::fmt;
@@ -237,7 +238,7 @@ impl Verifier {
             token.len() <= self.inner.max_token_size,
             "verify_miss called without check_size"
         );
-        let (claims, key, pool) = self.verify_uncached(token).await?;
+        let (claims, key, pool) = self.verify_uncached(token, miss.signing_digest()).await?;
         if let Some(cache) = &self.inner.tokens {
             let verified = Verified {
                 claims: claims.clone(),
@@ -284,7 +285,13 @@ impl Verifier {
         cache.get(token, valid, |pool| inner.pools[pool].keys.tick(), claims)
     }
 
-    async fn verify_uncached(&self, token: &str) -> Result<(Claims, Arc<Key>, usize), AuthError> {
+    /// Verifies a token in full. `signing` is the digest of its signing input,
+    /// when the cache lookup computed it.
+    async fn verify_uncached(
+        &self,
+        token: &str,
+        signing: Option<&SigningDigest>,
+    ) -> Result<(Claims, Arc<Key>, usize), AuthError> {
         let inner = &*self.inner;
         // The size was checked once, by `check_size`, before the cache lookup.
         let parsed = token::parse(token)?;
@@ -299,7 +306,15 @@ impl Verifier {
         };
         let pool = &inner.pools[index];
         let key = pool.keys.key(&parsed.kid).await?;
-        if !key.verify(parsed.signing_input, &parsed.signature) {
+        let computed;
+        let digest = match signing {
+            Some(digest) => digest,
+            None => {
+                computed = SigningDigest::of(parsed.signing_input);
+                &computed
+            }
+        };
+        if !key.verify(parsed.signing_input, digest, &parsed.signature) {
             return Err(AuthError::new(
                 AuthErrorKind::BadSignature,
                 "token signature does not verify",

@@ -6,7 +6,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
-use serde_json::{Map, Value};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -184,10 +183,13 @@ fn decode_segment(segment: &str, what: &'static str) -> Result<Vec<u8>, AuthErro
 }
 
 /// A JSON object that refuses duplicate names, so no two checks can read the same
-/// claim two ways.
+/// claim two ways: a load balancer's header and payload. (A Cognito token's
+/// payload is read without building it: see `claims::Payload`.)
+#[cfg(any(feature = "alb", test))]
 #[derive(Default)]
-pub(crate) struct UniqueMap(pub(crate) Map<String, Value>);
+pub(crate) struct UniqueMap(pub(crate) serde_json::Map<String, serde_json::Value>);
 
+#[cfg(any(feature = "alb", test))]
 impl Members for UniqueMap {
     fn read<'de, A: MapAccess<'de>>(&mut self, name: String, map: &mut A) -> Result<(), A::Error> {
         // One search a name: the vacant entry is where it goes.
@@ -201,6 +203,7 @@ impl Members for UniqueMap {
     }
 }
 
+#[cfg(any(feature = "alb", test))]
 impl<'de> Deserialize<'de> for UniqueMap {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserialize_members(deserializer)

@@ -63,8 +63,14 @@ impl Key {
         }
     }
 
-    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.public.verify_rs256(message, signature)
+    /// Checks an RS256 signature of `message`, whose digest is `digest`.
+    pub(crate) fn verify(
+        &self,
+        message: &[u8],
+        digest: &crate::verifier::crypto::SigningDigest,
+        signature: &[u8],
+    ) -> bool {
+        self.public.verify_rs256(message, digest, signature)
     }
 
     /// Whether this key, and every verdict it gave, may still be relied on.
