@@ -1,13 +1,13 @@
 //! Splitting and decoding a compact JWS, before any key is involved.
 
 use crate::error::{AuthError, AuthErrorKind};
-use crate::verifier::claims::Payload;
+use crate::verifier::claims::{Name, Names, Payload};
+use std::borrow::Cow;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use std::fmt;
-use std::marker::PhantomData;
 
 /// The parts of a token that are needed to pick and apply a key.
 pub(crate) struct Parsed<'a> {
@@ -23,19 +23,21 @@ pub(crate) struct Parsed<'a> {
 pub(crate) const NOT_THREE_SEGMENTS: &str = "token does not have exactly three segments";
 
 /// What is read of a JSON object, member by member, in the token's order.
+#[cfg(any(feature = "alb", test))]
 trait Members: Default {
     /// Reads the value of the member `name` from `map`; a name read before
     /// is an error.
     fn read<'de, A: MapAccess<'de>>(&mut self, name: String, map: &mut A) -> Result<(), A::Error>;
 }
 
+#[cfg(any(feature = "alb", test))]
 /// Deserializes `T` from a JSON object, and only an object: a JSON array,
 /// string or number is refused (a derived struct would also take an array of
 /// the members' values).
 fn deserialize_members<'de, T: Members, D: de::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<T, D::Error> {
-    struct V<T>(PhantomData<T>);
+    struct V<T>(std::marker::PhantomData<T>);
     impl<'de, T: Members> Visitor<'de> for V<T> {
         type Value = T;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -49,7 +51,7 @@ fn deserialize_members<'de, T: Members, D: de::Deserializer<'de>>(
             Ok(members)
         }
     }
-    deserializer.deserialize_map(V(PhantomData))
+    deserializer.deserialize_map(V(std::marker::PhantomData))
 }
 
 fn duplicate_name<E: de::Error>() -> E {
@@ -58,42 +60,70 @@ fn duplicate_name<E: de::Error>() -> E {
 
 /// The header members the check reads. Every other member is skipped unread
 /// (without recursion, however deeply it nests); every name, read or not, must
-/// be unique.
+/// be unique. Strings are borrowed from the header's JSON where they have no
+/// escapes.
 #[derive(Default)]
-struct Header {
-    alg: Option<String>,
-    kid: Option<String>,
+struct Header<'de> {
+    alg: Option<Cow<'de, str>>,
+    kid: Option<Cow<'de, str>>,
     /// Whether `crit` is present at all, whatever its value (even `null`).
     crit: bool,
-    /// Every name read so far. A header has a handful of members: a list is
-    /// faster than a set.
-    names: Vec<String>,
 }
 
-impl Members for Header {
-    fn read<'de, A: MapAccess<'de>>(&mut self, name: String, map: &mut A) -> Result<(), A::Error> {
-        match name.as_str() {
-            "alg" => self.alg = Some(map.next_value()?),
-            "kid" => self.kid = map.next_value()?,
-            "crit" => {
-                map.next_value::<de::IgnoredAny>()?;
-                self.crit = true;
+impl<'de> Deserialize<'de> for Header<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Header<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
             }
-            _ => {
-                map.next_value::<de::IgnoredAny>()?;
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
+                let mut header = Header::default();
+                let mut names = Names::default();
+                while let Some(name) = map.next_key_seed(Name)? {
+                    match &*name {
+                        "alg" => header.alg = Some(map.next_value_seed(Name)?),
+                        "kid" => header.kid = map.next_value_seed(Nullable)?,
+                        "crit" => {
+                            map.next_value::<de::IgnoredAny>()?;
+                            header.crit = true;
+                        }
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                    if !names.insert(name) {
+                        return Err(duplicate_name());
+                    }
+                }
+                Ok(header)
             }
         }
-        if self.names.contains(&name) {
-            return Err(duplicate_name());
-        }
-        self.names.push(name);
-        Ok(())
+        deserializer.deserialize_map(V)
     }
 }
 
-impl<'de> Deserialize<'de> for Header {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserialize_members(deserializer)
+/// A string or `null` (`None`).
+struct Nullable;
+
+impl<'de> de::DeserializeSeed<'de> for Nullable {
+    type Value = Option<Cow<'de, str>>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Nullable {
+    type Value = Option<Cow<'de, str>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        de::DeserializeSeed::deserialize(Name, d).map(Some)
     }
 }
 
@@ -113,7 +143,7 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, AuthError> {
     let payload_json = decode_segment(payload_b64, "payload")?;
     let signature = decode_segment(signature, "signature")?;
 
-    let header: Header = serde_json::from_slice(&header_json)
+    let header: Header<'_> = serde_json::from_slice(&header_json)
         .map_err(|_| AuthError::malformed("token header is not a JSON object with unique names"))?;
     let Some(alg) = header.alg else {
         return Err(AuthError::malformed("token header has no `alg`"));
@@ -131,7 +161,7 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, AuthError> {
         ));
     }
     let kid = match header.kid {
-        Some(kid) if !kid.is_empty() => kid,
+        Some(kid) if !kid.is_empty() => kid.into_owned(),
         _ => return Err(AuthError::malformed("token header has no `kid`")),
     };
 

@@ -16,7 +16,7 @@ mod apigw;
 mod read;
 
 use read::{Fields, Shape, claim};
-pub(crate) use read::{Num, Payload};
+pub(crate) use read::{Name, Names, Num, Payload};
 
 pub use apigw::{ApiGatewayClaims, HttpApiClaims};
 

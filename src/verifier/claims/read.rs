@@ -203,10 +203,11 @@ impl<'de> Visitor<'de> for Top {
     }
 }
 
-/// The names of the members the crate does not read, to refuse a repeated
-/// one. A token has a handful: a list, until it has many.
+/// Names read so far, to refuse a repeated one. A token has a handful: a
+/// list, until it has many (then a set, so that no payload of thousands of
+/// names costs a search of every name for each).
 #[derive(Default)]
-struct Names<'de> {
+pub(crate) struct Names<'de> {
     list: Vec<Cow<'de, str>>,
     set: Option<HashSet<Cow<'de, str>>>,
 }
@@ -216,7 +217,7 @@ impl<'de> Names<'de> {
     const LIST: usize = 16;
 
     /// Whether `name` is new.
-    fn insert(&mut self, name: Cow<'de, str>) -> bool {
+    pub(crate) fn insert(&mut self, name: Cow<'de, str>) -> bool {
         if let Some(set) = &mut self.set {
             return set.insert(name);
         }
@@ -231,8 +232,8 @@ impl<'de> Names<'de> {
     }
 }
 
-/// A member's name, borrowed from the text when it has no escapes.
-struct Name;
+/// A string (a member's name), borrowed from the text when it has no escapes.
+pub(crate) struct Name;
 
 impl<'de> DeserializeSeed<'de> for Name {
     type Value = Cow<'de, str>;

@@ -5,9 +5,10 @@
 //! 10 s after any unknown `kid`, reads any size and drops a whole set for one
 //! bad key; each point below answers one of these):
 //!
-//! - **Known `kid`** (the hot path): one lookup in a moka cache and two clock
-//!   reads. No lock is taken and nothing but the lookup is awaited, so a slow or
-//!   hanging fetch never delays a token whose key is cached.
+//! - **Known `kid`** (the hot path): one hash map lookup under a read lock and
+//!   two clock reads. Nothing is awaited, and the write lock is taken only to
+//!   swap in a set a fetch brought (never across a fetch), so a slow or hanging
+//!   fetch never delays a token whose key is cached.
 //! - **Every fetch goes through one gate** ([`KeySource::begin_fetch`]): under a
 //!   short `std` mutex (never held across an await) it either joins the fetch
 //!   under way (single flight), starts one if the rate limit allows, or declines.
@@ -65,12 +66,11 @@ use crate::defaults::{
 };
 use crate::error::{AuthError, AuthErrorKind};
 use crate::observe;
-use moka::future::Cache;
 use reqwest::Url;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -194,7 +194,9 @@ pub(crate) struct KeySource {
     /// provider or static set.
     location: String,
     settings: Arc<KeySettings>,
-    keys: Cache<String, Arc<Key>>,
+    /// The keys of the last good set, by `kid`: read under a read lock on
+    /// every new token, written only when a fetch brings a set.
+    keys: RwLock<HashMap<String, Arc<Key>>>,
     trust: Arc<Trust>,
     state: Mutex<FetchState>,
     /// Bumped (under `state`) when a fetch ends or is abandoned, to wake those
@@ -288,7 +290,7 @@ impl KeySource {
         // time to live either: staleness is `Trust`'s business, and a key must
         // only ever leave the cache through `apply`, which marks it removed (one
         // that expired silently could come back to life in the token cache).
-        let keys = Cache::builder().build();
+        let keys = RwLock::default();
         let trust = Arc::new(Trust::new());
         let mut state = FetchState::default();
         let (origin, location) = match origin {
@@ -358,7 +360,7 @@ impl KeySource {
     /// failed (the `kid` may belong to a rotation that cannot be seen: the client
     /// should retry, not sign in again).
     pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<Key>, AuthError> {
-        if let Some(key) = self.lookup(kid).await {
+        if let Some(key) = self.lookup(kid) {
             if self.tick() {
                 return Ok(key);
             }
@@ -367,14 +369,14 @@ impl KeySource {
             }
             // A failed refresh keeps the set (stale-if-error); a good one may
             // have removed the key.
-            return self.lookup(kid).await.ok_or_else(|| self.miss_error());
+            return self.lookup(kid).ok_or_else(|| self.miss_error());
         }
         self.ensure_refresher();
         if let Some(joined) = self.begin_fetch(Why::UnknownKid) {
             self.wait(joined).await;
         }
         // Also when no fetch was allowed: one may have ended since the first lookup.
-        if let Some(key) = self.lookup(kid).await {
+        if let Some(key) = self.lookup(kid) {
             return Ok(key);
         }
         Err(self.miss_error())
@@ -437,10 +439,19 @@ impl KeySource {
         now < self.schedule_kept_until_ms.load(Ordering::Acquire)
     }
 
-    async fn lookup(&self, kid: &str) -> Option<Arc<Key>> {
+    /// The key `kid` of the set in use, trusted or not.
+    fn key_in_use(&self, kid: &str) -> Option<Arc<Key>> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(kid)
+            .cloned()
+    }
+
+    fn lookup(&self, kid: &str) -> Option<Arc<Key>> {
         let key = match &self.origin {
             Origin::Static(keys) => keys.get(kid).cloned(),
-            Origin::Http(_) | Origin::Provider(_) => self.keys.get(kid).await,
+            Origin::Http(_) | Origin::Provider(_) => self.key_in_use(kid),
         };
         key.filter(|key| key.is_trusted())
     }
@@ -608,24 +619,16 @@ impl KeySource {
     /// Keys whose material did not change keep their `Arc` (the verifier's token
     /// cache holds them); removed or replaced ones are marked, so that tokens they
     /// signed stop being accepted, even from the token cache.
-    async fn apply(&self, fresh: HashMap<String, RsaJwk>) -> usize {
+    fn apply(&self, fresh: HashMap<String, RsaJwk>) -> usize {
         let count = fresh.len();
         let mut added = Vec::new();
         let mut replaced = Vec::new();
         let mut removed = Vec::new();
-        let old: HashMap<Arc<String>, Arc<Key>> = self.keys.iter().collect();
-        for (kid, key) in &old {
-            if !fresh.contains_key(kid.as_str()) {
-                self.keys.invalidate(kid.as_str()).await;
-                key.retire();
-                removed.push(kid.to_string());
-            }
-        }
+        let mut next = HashMap::with_capacity(fresh.len());
         for (kid, jwk) in fresh {
-            let key = match old.get(&kid) {
-                Some(known) if known.jwk == jwk => Arc::clone(known),
-                Some(known) => {
-                    known.retire();
+            let key = match self.key_in_use(&kid) {
+                Some(known) if known.jwk == jwk => known,
+                Some(_) => {
                     replaced.push(kid.clone());
                     Arc::new(Key::new(jwk, Arc::clone(&self.trust)))
                 }
@@ -634,7 +637,22 @@ impl KeySource {
                     Arc::new(Key::new(jwk, Arc::clone(&self.trust)))
                 }
             };
-            self.keys.insert(kid, key).await;
+            next.insert(kid, key);
+        }
+        // Nothing panics while the lock is held: a poisoned lock still holds a
+        // whole map.
+        let old = std::mem::replace(
+            &mut *self.keys.write().unwrap_or_else(PoisonError::into_inner),
+            next,
+        );
+        for (kid, key) in &old {
+            let kept = self.key_in_use(kid).is_some_and(|new| Arc::ptr_eq(&new, key));
+            if !kept {
+                key.retire();
+                if !replaced.contains(kid) {
+                    removed.push(kid.clone());
+                }
+            }
         }
         added.sort();
         replaced.sort();
@@ -805,7 +823,7 @@ impl FlightGuard {
             return;
         }
         let result = match result {
-            Ok(fresh) => Ok(source.apply(fresh).await),
+            Ok(fresh) => Ok(source.apply(fresh)),
             Err(reason) => Err(reason),
         };
         source.finish(self.id, why, started, result);
