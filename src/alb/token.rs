@@ -3,7 +3,6 @@
 use crate::error::{AuthError, AuthErrorKind};
 use crate::verifier::token::UniqueMap;
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 /// Longest `kid` accepted. AWS's are UUIDs (36 bytes).
@@ -76,7 +75,7 @@ pub(crate) fn decode_segment(segment: &str) -> Option<Vec<u8>> {
     if padding != 0 && padding != (4 - data.len() % 4) % 4 {
         return None;
     }
-    URL_SAFE_NO_PAD.decode(data).ok()
+    crate::verifier::token::base64url().decode(data).ok()
 }
 
 fn read_header(header: &Map<String, Value>) -> Result<Header, AuthError> {
@@ -175,7 +174,7 @@ mod tests {
             if padded {
                 URL_SAFE.encode(b)
             } else {
-                URL_SAFE_NO_PAD.encode(b)
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
             }
         };
         format!(

@@ -646,7 +646,9 @@ impl KeySource {
             next,
         );
         for (kid, key) in &old {
-            let kept = self.key_in_use(kid).is_some_and(|new| Arc::ptr_eq(&new, key));
+            let kept = self
+                .key_in_use(kid)
+                .is_some_and(|new| Arc::ptr_eq(&new, key));
             if !kept {
                 key.retire();
                 if !replaced.contains(kid) {
