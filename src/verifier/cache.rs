@@ -376,7 +376,9 @@ const _: () = assert!(LOCAL_SLOTS.is_power_of_two() && LOCAL_SLOTS > 1);
 /// cost more than the lookup itself.
 struct LocalEntry {
     verifier: u64,
-    token: Box<str>,
+    /// Reused by the next token the slot takes: no allocation while it fits
+    /// (at most the verifier's token size limit).
+    token: String,
     verified: Verified,
 }
 
@@ -406,12 +408,20 @@ fn local_slot(token: &str) -> usize {
 
 /// Puts a verified token in this thread's slot for it.
 fn remember(verifier: u64, token: &str, verified: Verified) {
-    LOCAL.with_borrow_mut(|slots| {
-        slots[local_slot(token)] = Some(LocalEntry {
-            verifier,
-            token: token.into(),
-            verified,
-        });
+    LOCAL.with_borrow_mut(|slots| match &mut slots[local_slot(token)] {
+        Some(entry) => {
+            entry.verifier = verifier;
+            entry.token.clear();
+            entry.token.push_str(token);
+            entry.verified = verified;
+        }
+        empty @ None => {
+            *empty = Some(LocalEntry {
+                verifier,
+                token: token.to_owned(),
+                verified,
+            });
+        }
     });
 }
 

@@ -13,16 +13,18 @@ impl Claims {
     pub(crate) fn from_alb(payload: Map<String, Value>, exp: u64, pool_id: Arc<str>) -> Self {
         // The claims are read from text like a Cognito token's; the map, built
         // already, is kept.
-        let Payload { text, mut fields } = serde_json::to_vec(&payload)
+        let mut read = serde_json::to_vec(&payload)
             .ok()
             .and_then(Payload::read)
             .unwrap_or_else(|| Payload {
                 text: String::new(),
+                json_len: 0,
                 fields: Default::default(),
+                items: Vec::new(),
             });
-        fields[claim::SCOPE] = None;
-        fields[claim::GROUPS] = None;
-        let claims = Self::with(text, fields, TokenUse::Id, exp, [None; 3], pool_id);
+        read.fields[claim::SCOPE] = None;
+        read.fields[claim::GROUPS] = None;
+        let claims = Self::with(read, TokenUse::Id, exp, [None; 3], pool_id);
         let _ = claims.0.map.set(payload);
         claims
     }

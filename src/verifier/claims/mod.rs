@@ -16,7 +16,7 @@ mod apigw;
 mod read;
 
 use read::{Fields, Shape, claim};
-pub(crate) use read::{Name, Names, Num, Payload};
+pub(crate) use read::{Name, Names, Payload, numeric_secs};
 
 pub use apigw::{ApiGatewayClaims, HttpApiClaims};
 
@@ -90,8 +90,12 @@ display_as_str!(TokenUse);
 pub struct Claims(Arc<Inner>);
 
 struct Inner {
-    /// The payload's JSON text, which every claim is read from.
+    /// The payload's JSON text (its first `json_len` bytes), which every claim
+    /// is read from, and then the decoded strings that had escapes there.
     text: String,
+    json_len: usize,
+    /// The strings of the arrays of strings in `fields`.
+    items: Vec<read::Str>,
     /// The claims the crate reads itself, picked out of `text`.
     fields: Fields,
     /// The whole payload, built from `text` when first asked for.
@@ -145,9 +149,10 @@ impl Claims {
         payload: impl Into<Payload>,
         pool_id: Arc<str>,
     ) -> Result<Self, AuthError> {
-        let Payload { text, fields } = payload.into();
-        let str_of = |i: usize| match &fields[i] {
-            Some(Shape::Str(s)) => Some(s.get(&text)),
+        let payload = payload.into();
+        let (text, fields) = (&payload.text, &payload.fields);
+        let str_of = |i: usize| match fields[i] {
+            Some(Shape::Str(s)) => Some(s.get(text)),
             _ => None,
         };
         let token_use = match (&fields[claim::TOKEN_USE], str_of(claim::TOKEN_USE)) {
@@ -172,8 +177,7 @@ impl Claims {
         let iat = numeric_date(&fields[claim::IAT], Round::Down)?;
         let auth_time = numeric_date(&fields[claim::AUTH_TIME], Round::Down)?;
         Ok(Self::with(
-            text,
-            fields,
+            payload,
             token_use,
             exp,
             [nbf, iat, auth_time],
@@ -182,16 +186,17 @@ impl Claims {
     }
 
     fn with(
-        text: String,
-        fields: Fields,
+        payload: Payload,
         token_use: TokenUse,
         exp: u64,
         [nbf, iat, auth_time]: [Option<u64>; 3],
         pool_id: Arc<str>,
     ) -> Self {
         Self(Arc::new(Inner {
-            text,
-            fields,
+            text: payload.text,
+            json_len: payload.json_len,
+            items: payload.items,
+            fields: payload.fields,
             map: OnceLock::new(),
             scope_set: OnceLock::new(),
             group_list: OnceLock::new(),
@@ -204,9 +209,14 @@ impl Claims {
         }))
     }
 
+    /// The payload's JSON text.
+    fn json(&self) -> &str {
+        self.0.text.get(..self.0.json_len).unwrap_or_default()
+    }
+
     /// The claim at `i` (of [`claim`]), when it is a string.
     fn field_str(&self, i: usize) -> Option<&str> {
-        match &self.0.fields[i] {
+        match self.0.fields[i] {
             Some(Shape::Str(s)) => Some(s.get(&self.0.text)),
             _ => None,
         }
@@ -247,7 +257,7 @@ impl Claims {
 
     /// The app client claim for this token use, as the verifier checks it.
     pub(crate) fn app_client(&self) -> AppClient<'_> {
-        match &self.0.fields[self.client_field()] {
+        match self.0.fields[self.client_field()] {
             None => AppClient::Absent,
             Some(Shape::Str(s)) => AppClient::Is(s.get(&self.0.text)),
             Some(_) => AppClient::NotAString,
@@ -312,8 +322,12 @@ impl Claims {
 
     /// `cognito:groups`, when it is an array of strings.
     fn group_strs(&self) -> Option<&[read::Str]> {
-        match &self.0.fields[claim::GROUPS] {
-            Some(Shape::Strs(groups)) => Some(groups),
+        match self.0.fields[claim::GROUPS] {
+            Some(Shape::Strs(first, count)) => self
+                .0
+                .items
+                .get(first as usize..)
+                .and_then(|items| items.get(..count as usize)),
             _ => None,
         }
     }
@@ -326,7 +340,7 @@ impl Claims {
 
     /// Whether `cognito:groups` is present but not an array of strings.
     pub(crate) fn groups_are_malformed(&self) -> bool {
-        matches!(&self.0.fields[claim::GROUPS], Some(shape) if !matches!(shape, Shape::Strs(_)))
+        matches!(&self.0.fields[claim::GROUPS], Some(shape) if !matches!(shape, Shape::Strs(..)))
     }
 
     /// The `email` attribute (ID tokens, when the app client may read it), if it
@@ -412,7 +426,7 @@ impl Claims {
         self.0.map.get_or_init(|| {
             // The text was read once, with the same parser and rules, so this
             // parse succeeds.
-            let map = serde_json::from_str(&self.0.text);
+            let map = serde_json::from_str(self.json());
             debug_assert!(map.is_ok(), "a payload read once reads again");
             map.unwrap_or_default()
         })
@@ -424,7 +438,7 @@ impl Claims {
         if !self.get(name).is_some_and(holds_object) {
             return None;
         }
-        let members: HashMap<String, &RawValue> = serde_json::from_str(&self.0.text).ok()?;
+        let members: HashMap<String, &RawValue> = serde_json::from_str(self.json()).ok()?;
         members.get(name).map(|raw| raw.get())
     }
 
@@ -442,7 +456,7 @@ impl Claims {
     /// # Ok(()) }
     /// ```
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
-        serde_json::from_str(&self.0.text).map_err(|e| ClaimsError(e.to_string()))
+        serde_json::from_str(self.json()).map_err(|e| ClaimsError(e.to_string()))
     }
 }
 
@@ -465,35 +479,10 @@ pub(crate) enum Round {
 fn numeric_date(shape: &Option<Shape>, round: Round) -> Result<Option<u64>, AuthError> {
     match shape {
         None => Ok(None),
-        Some(Shape::Num(n)) => Ok(Some(n.secs(round))),
-        Some(_) => Err(AuthError::malformed("a date claim is not a number")),
-    }
-}
-
-/// A JSON number of seconds as whole seconds (see [`Num::secs`]).
-pub(crate) fn numeric_secs(n: &serde_json::Number, round: Round) -> u64 {
-    let n = match (n.as_u64(), n.as_i64()) {
-        (Some(v), _) => Num::U(v),
-        (None, Some(_)) => Num::Negative,
-        (None, None) => Num::F(n.as_f64().unwrap_or(0.0)),
-    };
-    n.secs(round)
-}
-
-impl Num {
-    /// Whole seconds: exact for integers, rounded for fractions, negative
-    /// numbers as 0, numbers past `u64::MAX` as `u64::MAX` (serde_json reads
-    /// every JSON number it accepts as a finite `u64`, `i64` or `f64`; `as`
-    /// saturates).
-    pub(crate) fn secs(self, round: Round) -> u64 {
-        match self {
-            Self::U(v) => v,
-            Self::Negative => 0,
-            Self::F(v) => match round {
-                Round::Down => v.floor() as u64,
-                Round::Up => v.ceil() as u64,
-            },
-        }
+        Some(shape) => shape
+            .secs(round)
+            .map(Some)
+            .ok_or_else(|| AuthError::malformed("a date claim is not a number")),
     }
 }
 

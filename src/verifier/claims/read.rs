@@ -64,46 +64,74 @@ pub(super) fn known(name: &str) -> Option<usize> {
     })
 }
 
-/// A string of the payload: where it sits in the JSON text, when the token
-/// wrote it without escapes (the common case, which copies nothing), or the
-/// decoded string.
-#[derive(Debug)]
-pub(super) enum Str {
-    Span(usize, usize),
-    Decoded(Box<str>),
-}
+/// A string of the payload, as a span of [`Payload::text`]: of the JSON
+/// itself where the token wrote the string without escapes (the common case,
+/// which copies nothing), or of the decoded strings kept after it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Str(u32, u32);
 
 impl Str {
     /// The string, out of the text it was read from.
-    pub(super) fn get<'a>(&'a self, text: &'a str) -> &'a str {
-        match self {
-            Self::Span(start, end) => text.get(*start..*end).unwrap_or_default(),
-            Self::Decoded(s) => s,
+    pub(super) fn get(self, text: &str) -> &str {
+        text.get(self.0 as usize..self.1 as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// The shape of a claim the crate reads: as much of its value as the crate
+/// needs, in 16 bytes.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Shape {
+    Str(Str),
+    /// A number of whole seconds (negative numbers as 0, numbers past
+    /// `u64::MAX` as `u64::MAX`).
+    Whole(u64),
+    /// A number with a fraction, `.0` seconds past the whole second given.
+    Fraction(u64),
+    Bool(bool),
+    /// An array of strings only (possibly empty): `.1` items of
+    /// [`Payload::items`] from `.0`.
+    Strs(u32, u32),
+    /// `null`, an object, or an array holding something other than a string.
+    Other,
+}
+
+const _: () = assert!(std::mem::size_of::<Option<Shape>>() == 16);
+
+impl Shape {
+    /// A JSON number, as serde_json reads one.
+    fn of_f64(v: f64) -> Self {
+        if v.is_nan() || v < 0.0 {
+            return Self::Whole(0);
+        }
+        let whole = v.floor();
+        // `as` saturates: a number past u64::MAX is u64::MAX, with no fraction
+        // left at that size.
+        if whole == v {
+            Self::Whole(whole as u64)
+        } else {
+            Self::Fraction(whole as u64)
+        }
+    }
+
+    /// A number's whole seconds, rounded as asked; `None` for anything else.
+    pub(super) fn secs(self, round: super::Round) -> Option<u64> {
+        match (self, round) {
+            (Self::Whole(v), _) | (Self::Fraction(v), super::Round::Down) => Some(v),
+            (Self::Fraction(v), super::Round::Up) => Some(v.saturating_add(1)),
+            _ => None,
         }
     }
 }
 
-/// A JSON number as serde_json reads one: a non-negative integer, a negative
-/// one (whose value no date needs: every one is before 1970), or anything else
-/// as an `f64`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Num {
-    U(u64),
-    Negative,
-    F(f64),
-}
-
-/// The shape of a claim the crate reads: as much of its value as the crate
-/// needs.
-#[derive(Debug)]
-pub(super) enum Shape {
-    Str(Str),
-    Num(Num),
-    Bool(bool),
-    /// An array of strings only (possibly empty).
-    Strs(Vec<Str>),
-    /// `null`, an object, or an array holding something other than a string.
-    Other,
+/// A JSON number of seconds as whole seconds (see [`Shape::secs`]).
+pub(crate) fn numeric_secs(n: &serde_json::Number, round: super::Round) -> u64 {
+    let shape = match (n.as_u64(), n.as_i64()) {
+        (Some(v), _) => Shape::Whole(v),
+        (None, Some(_)) => Shape::Whole(0),
+        (None, None) => Shape::of_f64(n.as_f64().unwrap_or(0.0)),
+    };
+    shape.secs(round).unwrap_or(0)
 }
 
 /// The claims the crate reads, by [`claim`] index; `None` when absent.
@@ -111,58 +139,86 @@ pub(super) type Fields = [Option<Shape>; claim::COUNT];
 
 /// A payload's JSON text and the claims picked out of it.
 pub(crate) struct Payload {
+    /// The JSON (its first `json_len` bytes), then the decoded strings that
+    /// had escapes there.
     pub(super) text: String,
+    pub(super) json_len: usize,
     pub(super) fields: Fields,
+    /// The strings of the arrays of strings in `fields`.
+    pub(super) items: Vec<Str>,
 }
 
 impl Payload {
     /// Reads a payload: a JSON object with unique top-level names, whose every
-    /// value a `serde_json::Value` would accept. `None` otherwise.
+    /// value a `serde_json::Value` would accept. `None` otherwise, and for a
+    /// payload over 2 GiB (the token size limit is 16 KiB by default).
     pub(crate) fn read(json: Vec<u8>) -> Option<Self> {
-        let text = String::from_utf8(json).ok()?;
-        let fields = read_fields(&text).ok()?;
-        Some(Self { text, fields })
+        // Spans are u32s, and the decoded strings are at most as long as the
+        // JSON they were in.
+        if json.len() > (u32::MAX / 2) as usize {
+            return None;
+        }
+        let mut text = String::from_utf8(json).ok()?;
+        let json_len = text.len();
+        let mut sink = Sink {
+            start: text.as_ptr() as usize,
+            json_len,
+            decoded: String::new(),
+            items: Vec::new(),
+        };
+        let fields = read_fields(&text, &mut sink).ok()?;
+        let Sink { decoded, items, .. } = sink;
+        text.push_str(&decoded);
+        Some(Self {
+            text,
+            json_len,
+            fields,
+            items,
+        })
     }
 
     /// `iss`, when it is a string.
     pub(crate) fn iss(&self) -> Option<&str> {
-        match &self.fields[claim::ISS] {
+        match self.fields[claim::ISS] {
             Some(Shape::Str(s)) => Some(s.get(&self.text)),
             _ => None,
         }
     }
 }
 
-fn read_fields(text: &str) -> Result<Fields, serde_json::Error> {
+fn read_fields(text: &str, sink: &mut Sink) -> Result<Fields, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let fields = de.deserialize_map(Top(Place::of(text)))?;
+    let fields = de.deserialize_map(Top(sink))?;
     de.end()?;
     Ok(fields)
 }
 
-/// Where the text lies in memory, to turn a borrowed string into a span.
-#[derive(Clone, Copy)]
-struct Place {
+/// Where the strings read go: spans of the JSON text (which lies at `start`
+/// in memory) for borrowed ones, and `decoded`, to follow the JSON, for the
+/// others.
+struct Sink {
     start: usize,
-    len: usize,
+    json_len: usize,
+    decoded: String,
+    items: Vec<Str>,
 }
 
-impl Place {
-    fn of(text: &str) -> Self {
-        Self {
-            start: text.as_ptr() as usize,
-            len: text.len(),
+impl Sink {
+    /// `s`, borrowed from the JSON text, as a span of it (a string from
+    /// elsewhere, which serde_json does not hand out, is copied).
+    fn borrowed(&mut self, s: &str) -> Str {
+        let start = (s.as_ptr() as usize).wrapping_sub(self.start);
+        match start.checked_add(s.len()) {
+            Some(end) if end <= self.json_len => Str(start as u32, end as u32),
+            _ => self.decoded(s),
         }
     }
 
-    /// `s`, borrowed from the text, as a span of it; a string from elsewhere
-    /// (which serde_json does not hand out) is copied.
-    fn str(self, s: &str) -> Str {
-        let start = (s.as_ptr() as usize).wrapping_sub(self.start);
-        match start.checked_add(s.len()) {
-            Some(end) if end <= self.len => Str::Span(start, end),
-            _ => Str::Decoded(s.into()),
-        }
+    /// `s`, decoded from escapes: kept after the JSON.
+    fn decoded(&mut self, s: &str) -> Str {
+        let start = self.json_len + self.decoded.len();
+        self.decoded.push_str(s);
+        Str(start as u32, (start + s.len()) as u32)
     }
 }
 
@@ -171,9 +227,9 @@ fn duplicate_name<E: de::Error>() -> E {
 }
 
 /// The top-level object.
-struct Top(Place);
+struct Top<'s>(&'s mut Sink);
 
-impl<'de> Visitor<'de> for Top {
+impl<'de> Visitor<'de> for Top<'_> {
     type Value = Fields;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -189,7 +245,7 @@ impl<'de> Visitor<'de> for Top {
                     if fields[i].is_some() {
                         return Err(duplicate_name());
                     }
-                    fields[i] = Some(map.next_value_seed(ShapeOf(self.0))?);
+                    fields[i] = Some(map.next_value_seed(ShapeOf(&mut *self.0))?);
                 }
                 None => {
                     if !others.insert(name) {
@@ -259,40 +315,37 @@ impl<'de> Visitor<'de> for Name {
 }
 
 /// Reads a value as a [`Shape`].
-struct ShapeOf(Place);
+struct ShapeOf<'s>(&'s mut Sink);
 
-impl<'de> DeserializeSeed<'de> for ShapeOf {
+impl<'de> DeserializeSeed<'de> for ShapeOf<'_> {
     type Value = Shape;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Shape, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-/// Writes the number visits of a visitor whose value is `$wrap(Num)`.
+/// Writes the number visits of a visitor whose value is `$wrap(Shape)`.
 macro_rules! visit_numbers {
     ($wrap:expr) => {
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok($wrap(Num::U(v)))
+            Ok($wrap(Shape::Whole(v)))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok($wrap(if v >= 0 {
-                Num::U(v.unsigned_abs())
-            } else {
-                Num::Negative
-            }))
+            // Before 1970, as every date claim reads it, when negative.
+            Ok($wrap(Shape::Whole(u64::try_from(v).unwrap_or(0))))
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok($wrap(Num::F(v)))
+            Ok($wrap(Shape::of_f64(v)))
         }
     };
 }
 
-impl<'de> Visitor<'de> for ShapeOf {
+impl<'de> Visitor<'de> for ShapeOf<'_> {
     type Value = Shape;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    visit_numbers!(Shape::Num);
+    visit_numbers!(|shape| shape);
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Shape, E> {
         Ok(Shape::Bool(v))
     }
@@ -300,21 +353,28 @@ impl<'de> Visitor<'de> for ShapeOf {
         Ok(Shape::Other)
     }
     fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Shape, E> {
-        Ok(Shape::Str(self.0.str(s)))
+        Ok(Shape::Str(self.0.borrowed(s)))
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Shape, E> {
-        Ok(Shape::Str(Str::Decoded(s.into())))
+        Ok(Shape::Str(self.0.decoded(s)))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
         // The strings, while every element is one; the rest is still read.
-        let mut strings = Some(Vec::new());
-        while let Some(item) = seq.next_element_seed(ElementOf(self.0))? {
-            match (item, &mut strings) {
-                (Some(s), Some(list)) => list.push(s),
-                _ => strings = None,
+        let sink = self.0;
+        let first = sink.items.len();
+        let mut all_strings = true;
+        while let Some(item) = seq.next_element_seed(ElementOf(&mut *sink))? {
+            match item {
+                Some(s) if all_strings => sink.items.push(s),
+                _ => all_strings = false,
             }
         }
-        Ok(strings.map_or(Shape::Other, Shape::Strs))
+        if !all_strings {
+            sink.items.truncate(first);
+            return Ok(Shape::Other);
+        }
+        let count = sink.items.len() - first;
+        Ok(Shape::Strs(first as u32, count as u32))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Shape, A::Error> {
         Skip::map(map)?;
@@ -323,16 +383,16 @@ impl<'de> Visitor<'de> for ShapeOf {
 }
 
 /// Reads an array's element: the string it is, or `None` (read and skipped).
-struct ElementOf(Place);
+struct ElementOf<'s>(&'s mut Sink);
 
-impl<'de> DeserializeSeed<'de> for ElementOf {
+impl<'de> DeserializeSeed<'de> for ElementOf<'_> {
     type Value = Option<Str>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<Str>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ElementOf {
+impl<'de> Visitor<'de> for ElementOf<'_> {
     type Value = Option<Str>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
@@ -345,10 +405,10 @@ impl<'de> Visitor<'de> for ElementOf {
         Ok(None)
     }
     fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(Some(self.0.str(s)))
+        Ok(Some(self.0.borrowed(s)))
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Some(Str::Decoded(s.into())))
+        Ok(Some(self.0.decoded(s)))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         Skip::seq(seq)?;
@@ -420,6 +480,10 @@ mod tests {
         serde_json::from_str::<crate::verifier::token::UniqueMap>(text).is_ok()
     }
 
+    fn reads(text: &str) -> bool {
+        Payload::read(text.as_bytes().to_vec()).is_some()
+    }
+
     #[test]
     fn accepts_exactly_what_a_unique_name_map_accepts() {
         for text in [
@@ -447,23 +511,19 @@ mod tests {
             r#"{"a":1} x"#,
             r#"{"a":"\x"}"#,
         ] {
-            assert_eq!(read_fields(text).is_ok(), map_accepts(text), "{text}");
+            assert_eq!(reads(text), map_accepts(text), "{text}");
         }
         // Deep nesting: the same limit on both sides.
         for depth in [100, 126, 127, 128, 129, 200] {
             let text = format!(r#"{{"a":{}{}}}"#, "[".repeat(depth), "]".repeat(depth));
-            assert_eq!(
-                read_fields(&text).is_ok(),
-                map_accepts(&text),
-                "depth {depth}"
-            );
+            assert_eq!(reads(&text), map_accepts(&text), "depth {depth}");
         }
         // Many distinct names past the list, and a repeat among them.
         let many: Vec<String> = (0..40).map(|i| format!(r#""n{i}":{i}"#)).collect();
         let text = format!("{{{}}}", many.join(","));
-        assert!(read_fields(&text).is_ok());
+        assert!(reads(&text));
         let text = format!("{{{},\"n3\":0}}", many.join(","));
-        assert!(read_fields(&text).is_err());
+        assert!(!reads(&text));
     }
 
     #[test]
@@ -471,29 +531,37 @@ mod tests {
         let text = r#"{"sub":"a\"b","iss":"i","exp":1.5,"nbf":-3,"iat":7,"scope":"x y",
             "cognito:groups":["g1","g\u00e9"],"aud":["c",1],"email_verified":true,
             "custom:x":{"sub":"not this one"},"jti":null}"#;
-        let fields = read_fields(text).unwrap();
-        let s = |i: usize| match &fields[i] {
+        let payload = Payload::read(text.as_bytes().to_vec()).unwrap();
+        let (fields, text) = (&payload.fields, &payload.text[..]);
+        let s = |i: usize| match fields[i] {
             Some(Shape::Str(s)) => Some(s.get(text).to_owned()),
             _ => None,
         };
         assert_eq!(s(claim::SUB).as_deref(), Some("a\"b"));
         assert_eq!(s(claim::ISS).as_deref(), Some("i"));
-        assert!(matches!(
-            &fields[claim::ISS],
-            Some(Shape::Str(Str::Span(..)))
-        ));
-        assert!(matches!(fields[claim::EXP], Some(Shape::Num(Num::F(v))) if v == 1.5));
-        assert!(matches!(
-            fields[claim::NBF],
-            Some(Shape::Num(Num::Negative))
-        ));
-        assert!(matches!(fields[claim::IAT], Some(Shape::Num(Num::U(7)))));
+        // A string without escapes is a span of the JSON; one with, after it.
+        let Some(Shape::Str(iss)) = fields[claim::ISS] else {
+            panic!("iss")
+        };
+        assert!((iss.1 as usize) <= payload.json_len);
+        let Some(Shape::Str(sub)) = fields[claim::SUB] else {
+            panic!("sub")
+        };
+        assert!((sub.0 as usize) >= payload.json_len);
+        assert!(matches!(fields[claim::EXP], Some(Shape::Fraction(1))));
+        assert!(matches!(fields[claim::NBF], Some(Shape::Whole(0))));
+        assert!(matches!(fields[claim::IAT], Some(Shape::Whole(7))));
         assert_eq!(s(claim::SCOPE).as_deref(), Some("x y"));
-        let Some(Shape::Strs(groups)) = &fields[claim::GROUPS] else {
+        let Some(Shape::Strs(first, count)) = fields[claim::GROUPS] else {
             panic!("groups")
         };
-        let groups: Vec<&str> = groups.iter().map(|g| g.get(text)).collect();
+        let groups: Vec<&str> = payload.items[first as usize..][..count as usize]
+            .iter()
+            .map(|g| g.get(text))
+            .collect();
         assert_eq!(groups, ["g1", "gé"]);
+        // The mixed array kept none of its strings.
+        assert_eq!(payload.items.len(), 2);
         assert!(matches!(fields[claim::AUD], Some(Shape::Other)));
         assert!(matches!(
             fields[claim::EMAIL_VERIFIED],
@@ -501,6 +569,7 @@ mod tests {
         ));
         assert!(matches!(fields[claim::JTI], Some(Shape::Other)));
         assert!(fields[claim::TOKEN_USE].is_none() && fields[claim::EMAIL].is_none());
+        let text = &payload.text[..payload.json_len];
         let map: Map<String, Value> = serde_json::from_str(text).unwrap();
         assert_eq!(map.len(), 11);
     }
