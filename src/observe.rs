@@ -49,10 +49,74 @@ impl Outcome {
 }
 
 /// A layer decided a request.
+/// A route's name in metrics and traces (it reads as the name: `Deref` to
+/// `Arc<str>`). With the `metrics` feature it also holds the keys of the
+/// route's admitted and anonymous request counts, built once: a key with a
+/// label computed at run time is otherwise built, and allocated, on every
+/// request. The recorder is still looked up on every request, as the
+/// `metrics` macros do, so a recorder installed after the route is built
+/// counts from then on.
+#[derive(Clone, Debug)]
+pub(crate) struct RouteName {
+    name: Arc<str>,
+    #[cfg(feature = "metrics")]
+    passed: Arc<[metrics::Key; 2]>,
+}
+
+impl RouteName {
+    pub(crate) fn new(name: impl Into<Arc<str>>) -> Self {
+        let name = name.into();
+        Self {
+            #[cfg(feature = "metrics")]
+            passed: Arc::new([Outcome::Admitted, Outcome::Anonymous].map(|outcome| {
+                metrics::Key::from_parts(
+                    REQUESTS,
+                    vec![
+                        metrics::Label::new(
+                            "route",
+                            metrics::SharedString::from(Arc::clone(&name)),
+                        ),
+                        metrics::Label::new("outcome", outcome.label()),
+                        metrics::Label::new("kind", outcome.kind()),
+                    ],
+                )
+            })),
+            name,
+        }
+    }
+}
+
+impl std::ops::Deref for RouteName {
+    type Target = Arc<str>;
+    fn deref(&self) -> &Arc<str> {
+        &self.name
+    }
+}
+
+#[cfg(feature = "metrics")]
+const REQUESTS: &str = "tower_cognito_requests_total";
+
+/// A request the route let through, with claims or (optional route) without.
+pub(crate) fn passed(route: &RouteName, outcome: Outcome) {
+    #[cfg(feature = "metrics")]
+    {
+        static METADATA: metrics::Metadata<'static> =
+            metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+        let key = match outcome {
+            Outcome::Admitted => &route.passed[0],
+            Outcome::Anonymous => &route.passed[1],
+            Outcome::Refused(_) => return request(route, outcome),
+        };
+        metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA)).increment(1);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (route, outcome);
+}
+
 pub(crate) fn request(route: &Arc<str>, outcome: Outcome) {
     #[cfg(feature = "metrics")]
     metrics::counter!(
-        "tower_cognito_requests_total",
+        REQUESTS,
         "route" => metrics::SharedString::from(Arc::clone(route)),
         "outcome" => outcome.label(),
         "kind" => outcome.kind(),
@@ -64,12 +128,14 @@ pub(crate) fn request(route: &Arc<str>, outcome: Outcome) {
 
 /// The verified-token cache was looked up.
 pub(crate) fn token_cache(hit: bool) {
+    // Two calls with literal labels, so that each key is built once (a label
+    // computed at run time builds the key, and allocates, on every call).
     #[cfg(feature = "metrics")]
-    metrics::counter!(
-        "tower_cognito_token_cache_total",
-        "result" => if hit { "hit" } else { "miss" },
-    )
-    .increment(1);
+    if hit {
+        metrics::counter!("tower_cognito_token_cache_total", "result" => "hit").increment(1);
+    } else {
+        metrics::counter!("tower_cognito_token_cache_total", "result" => "miss").increment(1);
+    }
     #[cfg(not(feature = "metrics"))]
     let _ = hit;
 }

@@ -103,7 +103,7 @@ impl AlbAuthLayer {
                 sources: vec![TokenSource::header(DATA_HEADER)],
                 optional: false,
                 responses: Responses::default(),
-                name: Arc::from("alb"),
+                name: crate::observe::RouteName::new("alb"),
                 trace_sub: false,
             }),
         }

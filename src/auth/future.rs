@@ -78,6 +78,21 @@ fn span(route: &str) -> Span {
 /// `debug` (the client's problem), or `warn` when no key could be had.
 fn record(span: &Span, name: &Arc<str>, outcome: Outcome, claims: Option<(&Claims, bool)>) {
     observe::request(name, outcome);
+    record_span(span, outcome, claims);
+}
+
+/// [`record`] for a request let through: the route's counter keys are built.
+fn record_passed(
+    span: &Span,
+    name: &observe::RouteName,
+    outcome: Outcome,
+    claims: Option<(&Claims, bool)>,
+) {
+    observe::passed(name, outcome);
+    record_span(span, outcome, claims);
+}
+
+fn record_span(span: &Span, outcome: Outcome, claims: Option<(&Claims, bool)>) {
     if span.is_disabled() {
         return;
     }
@@ -268,11 +283,11 @@ where
             match claims {
                 Some(claims) => {
                     let outcome = Outcome::Admitted;
-                    record(span, &route.name, outcome, Some((&claims, route.trace_sub)));
+                    record_passed(span, &route.name, outcome, Some((&claims, route.trace_sub)));
                     request.extensions_mut().insert(claims);
                 }
                 None => {
-                    record(span, &route.name, Outcome::Anonymous, None);
+                    record_passed(span, &route.name, Outcome::Anonymous, None);
                     request.extensions_mut().remove::<Claims>();
                 }
             };

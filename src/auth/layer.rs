@@ -61,7 +61,7 @@ pub(crate) struct RouteConfig {
     pub(crate) optional: bool,
     pub(crate) responses: Responses,
     /// The route's name in metrics and traces.
-    pub(crate) name: Arc<str>,
+    pub(crate) name: crate::observe::RouteName,
     /// Whether traces carry the caller's `sub`.
     pub(crate) trace_sub: bool,
 }
@@ -104,7 +104,7 @@ impl CognitoAuthLayer {
                 sources: vec![TokenSource::authorization()],
                 optional: false,
                 responses: Responses::default(),
-                name: Arc::from("default"),
+                name: crate::observe::RouteName::new("default"),
                 trace_sub: false,
             }),
         }
@@ -228,7 +228,7 @@ impl CognitoAuthLayer {
     /// `default`). Use a fixed name per route, such as `notes_read`: never
     /// anything taken from the request, so that the label set stays bounded.
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        Arc::make_mut(&mut self.route).name = Arc::from(name.into());
+        Arc::make_mut(&mut self.route).name = crate::observe::RouteName::new(name.into());
         self
     }
 

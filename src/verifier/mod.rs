@@ -38,7 +38,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Verifies Cognito tokens against one or more user pools.
 ///
@@ -274,15 +274,24 @@ impl Verifier {
         // the token has not expired; and only while the pool's key set is kept
         // on schedule: when a refresh is overdue (`KeySource::tick` is false) the
         // token goes the miss path, which waits for that refresh.
-        let valid =
-            |key: &Key, exp: u64| key.is_trusted() && now_secs() < exp.saturating_add(inner.leeway);
+        // The clocks are read once a lookup: the monotonic one for the keys' trust
+        // and schedule, the wall clock for `exp`.
+        let (now, now_s) = (Instant::now(), now_secs());
+        let valid = |key: &Key, exp: u64| {
+            key.is_trusted_at(now) && now_s < exp.saturating_add(inner.leeway)
+        };
         // A shared entry holds no claims: they are read again from the token in
         // hand, whose digest is the entry's key, so it is the token verified.
         let claims = |pool: usize| {
             let payload = token::verified_payload(token)?;
             Claims::from_payload(payload, Arc::clone(&inner.pools[pool].id)).ok()
         };
-        cache.get(token, valid, |pool| inner.pools[pool].keys.tick(), claims)
+        cache.get(
+            token,
+            valid,
+            |pool| inner.pools[pool].keys.tick_at(now),
+            claims,
+        )
     }
 
     /// Verifies a token in full. `signing` is the digest of its signing input,

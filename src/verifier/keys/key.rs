@@ -30,11 +30,20 @@ impl Trust {
     }
 
     pub(super) fn now_ms(&self) -> u64 {
-        millis(self.epoch.elapsed())
+        self.ms_at(Instant::now())
+    }
+
+    /// `now` in milliseconds after `epoch` (0 before it).
+    pub(super) fn ms_at(&self, now: Instant) -> u64 {
+        millis(now.saturating_duration_since(self.epoch))
     }
 
     pub(super) fn holds(&self) -> bool {
-        self.now_ms() < self.until_ms.load(Ordering::Acquire)
+        self.holds_at(Instant::now())
+    }
+
+    pub(super) fn holds_at(&self, now: Instant) -> bool {
+        self.ms_at(now) < self.until_ms.load(Ordering::Acquire)
     }
 }
 
@@ -82,7 +91,12 @@ impl Key {
     /// asks this on every hit, so a token is never accepted from the cache once
     /// the key that signed it would not be used to verify it again.
     pub(crate) fn is_trusted(&self) -> bool {
-        !self.removed.load(Ordering::Acquire) && self.trust.holds()
+        self.is_trusted_at(Instant::now())
+    }
+
+    /// [`is_trusted`](Self::is_trusted) at `now` (read once for several checks).
+    pub(crate) fn is_trusted_at(&self, now: Instant) -> bool {
+        !self.removed.load(Ordering::Acquire) && self.trust.holds_at(now)
     }
 
     pub(super) fn retire(&self) {

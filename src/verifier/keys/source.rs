@@ -431,7 +431,12 @@ impl KeySource {
     /// redone after the refresh ([`key`](Self::key) waits for it). Cheap when no
     /// refresh is due: one clock read and two atomic loads.
     pub(crate) fn tick(self: &Arc<Self>) -> bool {
-        let now = self.trust.now_ms();
+        self.tick_at(Instant::now())
+    }
+
+    /// [`tick`](Self::tick) at `now` (read once for several checks).
+    pub(crate) fn tick_at(self: &Arc<Self>, now: Instant) -> bool {
+        let now = self.trust.ms_at(now);
         if now >= self.refresh_due_ms.load(Ordering::Acquire) {
             self.ensure_refresher();
             let _ = self.begin_fetch(Why::Refresh);
