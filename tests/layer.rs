@@ -381,6 +381,114 @@ async fn wraps_a_plain_tower_service_and_never_calls_it_on_rejection() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
+/// A token this thread has verified is recognised by its bytes before they
+/// are read as a token: that first look must not change what is refused. On
+/// one thread, so that every request after the first can hit the thread's
+/// slot.
+#[tokio::test(flavor = "current_thread")]
+async fn a_known_token_is_refused_wherever_the_careful_reading_refuses_it() {
+    let pool = LocalUserPool::start().await.unwrap();
+    let service = |layer: CognitoAuthLayer| {
+        layer.layer(service_fn(|request: Request<String>| async move {
+            let sub = request
+                .extensions()
+                .get::<Claims>()
+                .map(|c| c.sub().to_owned());
+            Ok::<_, Infallible>(Response::new(sub.unwrap_or_default()))
+        }))
+    };
+    let auth = CognitoAuthLayer::new(pool.verifier());
+    let token = pool.id_token().sub("grace").sign();
+    let request = |values: &[String]| {
+        let mut builder = Request::builder().uri("/");
+        for value in values {
+            builder = builder.header("authorization", value);
+        }
+        builder.body(String::new()).unwrap()
+    };
+    let kind_of = |response: &Response<_>| support::auth_error_kind(response);
+    // The token with one character of its signature changed.
+    let flipped = |token: &str| {
+        let mut bytes = token.as_bytes().to_vec();
+        let at = bytes.len() - 20;
+        bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(bytes).unwrap()
+    };
+    let plain = service(auth.clone());
+    for value in [
+        format!("Bearer {token}"),
+        format!("bearer {token}"),
+        format!("BEARER {token}"),
+        token.clone(),
+    ] {
+        // The first verifies and fills the slot, the others hit it.
+        for _ in 0..2 {
+            let response = plain
+                .clone()
+                .oneshot(request(std::slice::from_ref(&value)))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{value}");
+        }
+    }
+    for (values, kind) in [
+        (
+            vec![format!("Bearer {token}"), format!("Bearer {token}")],
+            AuthErrorKind::InvalidRequest,
+        ),
+        (
+            vec![format!("Bearer  {token}")],
+            AuthErrorKind::InvalidRequest,
+        ),
+        (
+            vec![format!("Bearer {token} {token}")],
+            AuthErrorKind::InvalidRequest,
+        ),
+        (
+            vec![format!("Basic {token}")],
+            AuthErrorKind::InvalidRequest,
+        ),
+        (
+            vec![format!("Bearer {token}x")],
+            AuthErrorKind::MalformedToken,
+        ),
+        (
+            vec![format!("Bearer {}", flipped(&token))],
+            AuthErrorKind::BadSignature,
+        ),
+    ] {
+        let response = plain.clone().oneshot(request(&values)).await.unwrap();
+        assert_eq!(kind_of(&response), Some(kind), "{values:?}");
+    }
+    // A route that reads another header does not take the token from
+    // `Authorization`, and one that reads two places refuses it in both.
+    let other = service(auth.clone().header(HeaderName::from_static("x-id-token")));
+    let response = other
+        .oneshot(request(&[format!("Bearer {token}")]))
+        .await
+        .unwrap();
+    assert_eq!(kind_of(&response), Some(AuthErrorKind::MissingToken));
+    let two = service(
+        auth.clone()
+            .token_sources([
+                tower_cognito::TokenSource::authorization(),
+                tower_cognito::TokenSource::cookie("id"),
+            ])
+            .unwrap(),
+    );
+    let mut both = request(&[format!("Bearer {token}")]);
+    both.headers_mut()
+        .insert("cookie", format!("id={token}").parse().unwrap());
+    let response = two.oneshot(both).await.unwrap();
+    assert_eq!(kind_of(&response), Some(AuthErrorKind::InvalidRequest));
+    // And the known token still answers.
+    let response = plain
+        .oneshot(request(&[format!("Bearer {token}")]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
 #[test]
 fn contradictory_requirements_are_config_errors() {
     let rt = support::runtime();

@@ -132,6 +132,13 @@ pub(crate) fn admit<S, ReqBody>(
 where
     S: Service<Request<ReqBody>> + Clone,
 {
+    // A token this thread knows, recognised by its bytes before anything reads
+    // them (see `token_source::exact`).
+    if let Some(claims) = token_source::exact(&route.sources, &request)
+        .and_then(|token| verifier.cached_in_thread(token))
+    {
+        return ResponseFuture::cached(inner, request, route, verifier, claims);
+    }
     let token = match token_source::token(&route.sources, &request)
         .and_then(|token| verifier.check_size(&token).map(|()| token))
     {
@@ -144,15 +151,7 @@ where
         }
     };
     let miss = match verifier.cached(&token) {
-        // Revocation is asked on every request, cached or not.
-        Ok(claims) => {
-            return match verifier.screen(claims) {
-                Screened::Done(result) => {
-                    ResponseFuture::settle(inner, request, route, result.map(Some))
-                }
-                Screened::Later(check) => ResponseFuture::verifying(inner, request, route, check),
-            };
-        }
+        Ok(claims) => return ResponseFuture::cached(inner, request, route, verifier, claims),
         Err(miss) => miss,
     };
     let token = token.into_owned();
@@ -190,6 +189,24 @@ where
                 request: Some(request),
                 route: Arc::clone(route),
             },
+        }
+    }
+
+    /// Decides a request whose token the cache knew: revocation is asked on
+    /// every request, cached or not, then the route's requirement.
+    fn cached(
+        inner: &mut S,
+        request: Request<ReqBody>,
+        route: &Arc<RouteConfig>,
+        verifier: &Verifier,
+        claims: Claims,
+    ) -> Self
+    where
+        S: Clone,
+    {
+        match verifier.screen(claims) {
+            Screened::Done(result) => Self::settle(inner, request, route, result.map(Some)),
+            Screened::Later(check) => Self::verifying(inner, request, route, check),
         }
     }
 

@@ -185,6 +185,25 @@ pub(crate) fn token<'a, B>(
     found.ok_or_else(|| AuthError::new(AuthErrorKind::MissingToken, "no token in the request"))
 }
 
+/// The bytes a route's one token source would read its token from, when that
+/// is the whole story: the route reads one header, the request has it once,
+/// and its value is `Bearer <bytes>` (the scheme in any case) or the bare
+/// `<bytes>`. Nothing else is checked: only bytes equal to a token the
+/// verifier verified may be taken as one (`Verifier::cached_in_thread`), and
+/// such bytes are what [`token`] reads from the same request (visible ASCII
+/// without a space, under the size limit, in the one place the route reads).
+/// `None` otherwise.
+pub(crate) fn exact<'a, B>(sources: &[TokenSource], request: &'a Request<B>) -> Option<&'a [u8]> {
+    let [TokenSource(Source::Header(name))] = sources else {
+        return None;
+    };
+    let value = header(request.headers(), name).ok()??.as_bytes();
+    match value.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => Some(&value[7..]),
+        _ => Some(value),
+    }
+}
+
 /// The one value of a header, `None` when it is absent or empty.
 fn header<'a>(
     headers: &'a HeaderMap,

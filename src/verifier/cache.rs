@@ -172,14 +172,7 @@ impl TokenCache {
         claims: impl FnOnce(usize) -> Option<Claims>,
     ) -> Result<Claims, Miss> {
         // This thread's slots first: no lock, nothing shared written but one count.
-        let local = LOCAL.with_borrow(|slots| {
-            let entry = slots[local_slot(token)].as_ref()?;
-            (entry.verifier == self.id
-                && *entry.token == *token
-                && valid(&entry.verified.key, entry.verified.claims.exp()))
-            .then(|| (entry.verified.pool, entry.verified.claims.clone()))
-        });
-        if let Some((pool, claims)) = local {
+        if let Some((pool, claims)) = self.local(token.as_bytes(), &valid) {
             return if on_schedule(pool) {
                 Ok(claims)
             } else {
@@ -208,6 +201,35 @@ impl TokenCache {
             },
         );
         Ok(claims)
+    }
+
+    /// The pool and claims of `token` if this thread's slot for it holds
+    /// exactly these bytes, for this verifier, and `valid` says its verdict
+    /// still stands.
+    fn local(&self, token: &[u8], valid: impl Fn(&Key, u64) -> bool) -> Option<(usize, Claims)> {
+        LOCAL.with_borrow(|slots| {
+            let entry = slots[local_slot(token)].as_ref()?;
+            (entry.verifier == self.id
+                && entry.token.as_bytes() == token
+                && valid(&entry.verified.key, entry.verified.claims.exp()))
+            .then(|| (entry.verified.pool, entry.verified.claims.clone()))
+        })
+    }
+
+    /// The claims of a token this thread's slots hold, given as the bytes a
+    /// request carried, not yet read as a token: only bytes equal to a token
+    /// this verifier verified can match, so nothing else about them needs
+    /// checking first. `None` when there is no such slot, when its verdict no
+    /// longer stands, or when its pool's key set is off schedule: the caller
+    /// then reads the token the usual way, which finds the same.
+    pub(super) fn get_in_thread(
+        &self,
+        token: &[u8],
+        valid: impl Fn(&Key, u64) -> bool,
+        on_schedule: impl Fn(usize) -> bool,
+    ) -> Option<Claims> {
+        let (pool, claims) = self.local(token, valid)?;
+        on_schedule(pool).then_some(claims)
     }
 
     /// Empties this thread's slots, for tests that read the shared tier.
@@ -396,8 +418,8 @@ thread_local! {
 /// a multiply (Fibonacci hashing), the word's top bits pick the slot. One load,
 /// one multiply, one shift: this runs on every cache hit. Tokens shorter than 9
 /// bytes (never verified ones) are padded with zeros.
-fn local_slot(token: &str) -> usize {
-    let bytes = token.as_bytes();
+fn local_slot(token: &(impl AsRef<[u8]> + ?Sized)) -> usize {
+    let bytes = token.as_ref();
     let end = bytes.len().saturating_sub(1);
     let start = end.saturating_sub(8);
     let mut word = [0u8; 8];

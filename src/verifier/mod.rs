@@ -270,28 +270,44 @@ impl Verifier {
 
     fn lookup(&self, cache: &TokenCache, token: &str) -> Result<Claims, Miss> {
         let inner = &*self.inner;
-        // A verdict stands while its key is trusted (see `Key::is_trusted`) and
-        // the token has not expired; and only while the pool's key set is kept
-        // on schedule: when a refresh is overdue (`KeySource::tick` is false) the
-        // token goes the miss path, which waits for that refresh.
-        // The clocks are read once a lookup: the monotonic one for the keys' trust
-        // and schedule, the wall clock for `exp`.
-        let (now, now_s) = (Instant::now(), now_secs());
-        let valid = |key: &Key, exp: u64| {
-            key.is_trusted_at(now) && now_s < exp.saturating_add(inner.leeway)
-        };
+        let (valid, on_schedule) = self.verdict_checks();
         // A shared entry holds no claims: they are read again from the token in
         // hand, whose digest is the entry's key, so it is the token verified.
         let claims = |pool: usize| {
             let payload = token::verified_payload(token)?;
             Claims::from_payload(payload, Arc::clone(&inner.pools[pool].id)).ok()
         };
-        cache.get(
-            token,
-            valid,
-            |pool| inner.pools[pool].keys.tick_at(now),
-            claims,
-        )
+        cache.get(token, valid, on_schedule, claims)
+    }
+
+    /// What a cached verdict must pass, for [`TokenCache::get`]. A verdict
+    /// stands while its key is trusted (see `Key::is_trusted`) and the token has
+    /// not expired; and only while the pool's key set is kept on schedule: when
+    /// a refresh is overdue (`KeySource::tick` is false) the token goes the miss
+    /// path, which waits for that refresh. The clocks are read once: the
+    /// monotonic one for the keys' trust and schedule, the wall clock for `exp`.
+    fn verdict_checks(&self) -> (impl Fn(&Key, u64) -> bool + '_, impl Fn(usize) -> bool + '_) {
+        let inner = &*self.inner;
+        let (now, now_s) = (Instant::now(), now_secs());
+        let valid = move |key: &Key, exp: u64| {
+            key.is_trusted_at(now) && now_s < exp.saturating_add(inner.leeway)
+        };
+        (valid, move |pool: usize| {
+            inner.pools[pool].keys.tick_at(now)
+        })
+    }
+
+    /// The claims of a token this thread verified or found lately, recognised
+    /// by the bytes a request carried where the route reads its token (see
+    /// `token_source::exact`): the layers' first look, which reads nothing of
+    /// the token when it is one the thread knows. `None` sends the request the
+    /// usual way ([`cached`](Self::cached)), which decides it.
+    pub(crate) fn cached_in_thread(&self, token: &[u8]) -> Option<Claims> {
+        let cache = self.inner.tokens.as_ref()?;
+        let (valid, on_schedule) = self.verdict_checks();
+        let claims = cache.get_in_thread(token, valid, on_schedule)?;
+        observe::token_cache(true);
+        Some(claims)
     }
 
     /// Verifies a token in full. `signing` is the digest of its signing input,
