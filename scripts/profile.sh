@@ -7,6 +7,8 @@
 #
 #   scripts/profile.sh            # /auth, 10 s
 #   scripts/profile.sh bare 10    # /bare
+#   CALLERS=memmove scripts/profile.sh   # also: who calls the symbols matching memmove
+#                                        # (records with DWARF call graphs)
 #
 # Needs perf and wrk (Debian: linux-perf, wrk). load_server is built as load.sh builds it.
 set -euo pipefail
@@ -52,7 +54,9 @@ taskset -c 1 wrk -t1 -c16 -d2s -H "$header" "$url" >/dev/null
 taskset -c 1 wrk -t1 -c16 -d"${seconds}s" -H "$header" "$url" >"$work/wrk.out" &
 wrk_pid=$!
 sleep 1
-perf record -q -F 2999 -g -p "$server" -o "$work/perf.data" -- sleep $((seconds - 2)) \
+graph=(-g)
+[[ -n ${CALLERS:-} ]] && graph=(--call-graph dwarf,16384 -F 999)
+perf record -q -F 2999 "${graph[@]}" -p "$server" -o "$work/perf.data" -- sleep $((seconds - 2)) \
     2>/dev/null
 wait "$wrk_pid"
 grep -E "Requests/sec" "$work/wrk.out"
@@ -62,3 +66,8 @@ perf report -i "$work/perf.data" --no-children --percent-limit 0.5 --stdio -g no
 echo "--- the crate's functions, with what they call"
 perf report -i "$work/perf.data" --children --percent-limit 0.5 --stdio -g none \
     2>/dev/null | grep -v '^#' | grep -v '^$' | grep 'tower_cognito' || true
+if [[ -n ${CALLERS:-} ]]; then
+    echo "--- callers of symbols matching $CALLERS"
+    perf report -i "$work/perf.data" --no-children --stdio -G --percent-limit 0.3 \
+        --symbol-filter="$CALLERS" 2>/dev/null | grep -v '^#' | grep -v '^$' | head -150
+fi

@@ -39,20 +39,28 @@ pin_project! {
     where
         S: Service<Request<ReqBody>>,
     {
+        // The two states a cache hit never takes are boxed, so that the future
+        // a hit returns is no larger than the inner service's: routers move it
+        // several times before it is polled.
         Verifying {
-            verification: Instrumented<Verification>,
-            inner: Option<S>,
-            request: Option<Request<ReqBody>>,
-            route: Arc<RouteConfig>,
+            waiting: Box<Waiting<S, ReqBody>>,
         },
         Calling {
             #[pin]
             future: S::Future,
         },
         Rejected {
-            response: Option<Response<bytes::Bytes>>,
+            response: Option<Box<Response<bytes::Bytes>>>,
         },
     }
+}
+
+/// A request waiting for its token's verification.
+struct Waiting<S, ReqBody> {
+    verification: Instrumented<Verification>,
+    inner: Option<S>,
+    request: Option<Request<ReqBody>>,
+    route: Arc<RouteConfig>,
 }
 
 impl<S: Service<Request<ReqBody>>, ReqBody> fmt::Debug for ResponseFuture<S, ReqBody> {
@@ -184,10 +192,12 @@ where
         let clone = inner.clone();
         Self {
             state: State::Verifying {
-                verification: verification.instrument(span(&route.name)),
-                inner: Some(std::mem::replace(inner, clone)),
-                request: Some(request),
-                route: Arc::clone(route),
+                waiting: Box::new(Waiting {
+                    verification: verification.instrument(span(&route.name)),
+                    inner: Some(std::mem::replace(inner, clone)),
+                    request: Some(request),
+                    route: Arc::clone(route),
+                }),
             },
         }
     }
@@ -275,7 +285,7 @@ where
     record(span, name, Outcome::Refused(error.kind()), None);
     log_rejection(span, error);
     State::Rejected {
-        response: Some(responses.respond(error, scopes)),
+        response: Some(Box::new(responses.respond(error, scopes))),
     }
 }
 
@@ -332,12 +342,13 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Verifying {
-                    verification,
-                    inner,
-                    request,
-                    route,
-                } => {
+                StateProj::Verifying { waiting } => {
+                    let Waiting {
+                        verification,
+                        inner,
+                        request,
+                        route,
+                    } = &mut **waiting;
                     let verified = ready!(Pin::new(&mut *verification).poll(cx));
                     let (Some(mut inner), Some(request)) = (inner.take(), request.take()) else {
                         unreachable!("ResponseFuture polled after completion");
@@ -354,7 +365,7 @@ where
                     let response = response
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
+                    return Poll::Ready(Ok((*response).map(ResponseBody::rejection)));
                 }
             }
         }
