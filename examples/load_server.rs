@@ -15,9 +15,10 @@
 //! server of the comparison reads its keys from these files, so all of them
 //! check the same tokens against the same keys.
 //!
-//! `serve` serves one trivial handler on two routes of an axum server on
-//! 127.0.0.1: `/bare` as it is, and `/auth` behind [`CognitoAuthLayer`] requiring
-//! the scope `bench/read`. The keys are fetched, as in production, from a JWKS
+//! `serve` serves one trivial handler on three routes of an axum server on
+//! 127.0.0.1: `/bare` as it is, `/layered` behind a tower layer that does
+//! nothing (what axum's `route_layer` costs any layer), and `/auth` behind
+//! [`CognitoAuthLayer`] requiring the scope `bench/read`. The keys are fetched, as in production, from a JWKS
 //! endpoint on 127.0.0.1 that serves `DIR/jwks.json`, before the server listens;
 //! then it writes its port to `--port-file` and runs until killed. With
 //! `--spin-ns N`, a third route `/spin` answers like `/bare` after a busy wait of
@@ -198,9 +199,17 @@ async fn serve(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     verifier.prefetch().await?;
 
     let auth = CognitoAuthLayer::new(verifier).require(Requirement::any_scope([SCOPE]))?;
+    // The same handler behind a tower layer that does nothing: what axum's
+    // `route_layer` costs any layer (its clones, boxes and moves per request).
+    let layered = Router::new()
+        .route("/layered", get(hello))
+        .route_layer(tower::util::MapRequestLayer::new(
+            |request: axum::extract::Request| request,
+        ));
     let mut app = Router::new()
         .route("/auth", get(hello))
         .route_layer(auth)
+        .merge(layered)
         .route("/bare", get(hello));
     if args.spin_ns > 0 {
         app = app.route("/spin", get(spinning(args.spin_ns)));

@@ -12,7 +12,8 @@
 #   - `load_server mint` signs TOKENS distinct Cognito-shaped access tokens with one key
 #     and writes them with the pool's JWKS; every server reads its keys from that.
 #   - servers, each pinned to the first core (`taskset`) when there are two or more:
-#     `load_server serve` (/bare, and /auth behind CognitoAuthLayer, keys fetched from a
+#     `load_server serve` (/bare; /layered, behind a tower layer that does nothing, for
+#     what any route layer costs; and /auth behind CognitoAuthLayer, keys fetched from a
 #     JWKS endpoint on 127.0.0.1 as in production), `load_peer_jsonwebtoken` (/jwt, and
 #     /jwt-moka with a moka cache keyed by SHA-256), and scripts/peers/node-server.mjs
 #     (aws-jwt-verify at the version pinned in tests/reference/, installed here with
@@ -148,6 +149,7 @@ cat "$work/crate.log" "$work/jwt.log" "$work/node.log" >&2
 declare -A url file
 add() { url[$1]=$2; file[$1]=$3; }
 add bare "$crate/bare" "$work/token"
+add layered "$crate/layered" "$work/token"
 add crate_rep "$crate/auth" "$work/token"
 add crate_dist "$crate/auth" "$work/tokens"
 add jwt_rep "$jwt/jwt" "$work/token"
@@ -156,7 +158,7 @@ add moka_rep "$jwt/jwt-moka" "$work/token"
 add moka_dist "$jwt/jwt-moka" "$work/tokens"
 add node_rep "$node/auth" "$work/token"
 add node_dist "$node/auth" "$work/tokens"
-names="bare crate_rep crate_dist jwt_rep jwt_dist moka_rep moka_dist node_rep node_dist"
+names="bare layered crate_rep crate_dist jwt_rep jwt_dist moka_rep moka_dist node_rep node_dist"
 if [[ $SPIN_NS -gt 0 ]]; then
     add spin "$crate/spin" "$work/token"
     names+=" spin"
@@ -317,6 +319,7 @@ echo
 printf '| %-44s | %9s | %5s | %9s | %5s |\n' "server (same handler)" "repeated" "/bare" "distinct" "/bare"
 echo "| --- | ---: | ---: | ---: | ---: |"
 row "bare axum handler, no auth" bare
+row "bare handler behind a pass-through layer" layered
 row "this crate's layer (CognitoAuthLayer)" crate_rep crate_dist
 row "axum + jsonwebtoken 12, no cache" jwt_rep jwt_dist
 row "axum + jsonwebtoken 12 + moka (SHA-256 key)" moka_rep moka_dist
