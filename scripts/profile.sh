@@ -7,6 +7,7 @@
 #
 #   scripts/profile.sh            # /auth, 10 s
 #   scripts/profile.sh bare 10    # /bare
+#   PERCENT=0.05 scripts/profile.sh     # the flat profile down to 0.05 % (default 0.5)
 #   CALLERS=memmove scripts/profile.sh   # also: who calls the symbols matching memmove
 #                                        # (records with DWARF call graphs)
 #
@@ -61,7 +62,7 @@ perf record -q -F 2999 "${graph[@]}" -p "$server" -o "$work/perf.data" -- sleep 
 wait "$wrk_pid"
 grep -E "Requests/sec" "$work/wrk.out"
 echo "--- flat profile of the server ($target)"
-perf report -i "$work/perf.data" --no-children --percent-limit 0.5 --stdio -g none \
+perf report -i "$work/perf.data" --no-children --percent-limit "${PERCENT:-0.5}" --stdio -g none \
     2>/dev/null | grep -v '^#' | grep -v '^$'
 echo "--- the crate's functions, with what they call"
 perf report -i "$work/perf.data" --children --percent-limit 0.5 --stdio -g none \
