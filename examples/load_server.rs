@@ -201,11 +201,12 @@ async fn serve(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let auth = CognitoAuthLayer::new(verifier).require(Requirement::any_scope([SCOPE]))?;
     // The same handler behind a tower layer that does nothing: what axum's
     // `route_layer` costs any layer (its clones, boxes and moves per request).
-    let layered = Router::new()
-        .route("/layered", get(hello))
-        .route_layer(tower::util::MapRequestLayer::new(
-            |request: axum::extract::Request| request,
-        ));
+    let layered =
+        Router::new()
+            .route("/layered", get(hello))
+            .route_layer(tower::util::MapRequestLayer::new(
+                |request: axum::extract::Request| request,
+            ));
     let mut app = Router::new()
         .route("/auth", get(hello))
         .route_layer(auth)
