@@ -231,7 +231,7 @@ struct FetchState {
     consecutive_failures: u32,
     /// When the set in use was fetched, in ms after the epoch.
     last_ok_ms: Option<u64>,
-    /// How many keys it has (moka's own count lags behind).
+    /// How many keys it has.
     keys_in_use: usize,
     /// Why the last fetch failed; `None` when it succeeded.
     last_error: Option<String>,
