@@ -1,7 +1,7 @@
 //! Splitting and decoding a compact JWS, before any key is involved.
 
 use crate::error::{AuthError, AuthErrorKind};
-use crate::verifier::claims::{Name, Names, Payload};
+use crate::verifier::claims::{Name, Names, Payload, duplicate_name};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
@@ -51,10 +51,6 @@ fn deserialize_members<'de, T: Members, D: de::Deserializer<'de>>(
         }
     }
     deserializer.deserialize_map(V(std::marker::PhantomData))
-}
-
-fn duplicate_name<E: de::Error>() -> E {
-    E::custom("duplicate member name")
 }
 
 /// The header members the check reads. Every other member is skipped unread

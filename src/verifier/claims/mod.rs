@@ -15,8 +15,8 @@ mod alb;
 mod apigw;
 mod read;
 
-use read::{Fields, Shape, claim};
-pub(crate) use read::{Name, Names, Payload, numeric_secs};
+pub(crate) use read::{Name, Names, Payload, duplicate_name, numeric_secs};
+use read::{Shape, claim};
 
 pub use apigw::{ApiGatewayClaims, HttpApiClaims};
 
@@ -90,15 +90,9 @@ display_as_str!(TokenUse);
 pub struct Claims(Arc<Inner>);
 
 struct Inner {
-    /// The payload's JSON text (its first `json_len` bytes), which every claim
-    /// is read from, and then the decoded strings that had escapes there.
-    text: String,
-    json_len: usize,
-    /// The strings of the arrays of strings in `fields`.
-    items: Vec<read::Str>,
-    /// The claims the crate reads itself, picked out of `text`.
-    fields: Fields,
-    /// The whole payload, built from `text` when first asked for.
+    /// The payload's text, and the claims the crate reads picked out of it.
+    payload: Payload,
+    /// The whole payload, built from its text when first asked for.
     map: OnceLock<Map<String, Value>>,
     /// The scopes as a set, built when first asked for.
     scope_set: OnceLock<BTreeSet<String>>,
@@ -150,12 +144,8 @@ impl Claims {
         pool_id: Arc<str>,
     ) -> Result<Self, AuthError> {
         let payload = payload.into();
-        let (text, fields) = (&payload.text, &payload.fields);
-        let str_of = |i: usize| match fields[i] {
-            Some(Shape::Str(s)) => Some(s.get(text)),
-            _ => None,
-        };
-        let token_use = match (&fields[claim::TOKEN_USE], str_of(claim::TOKEN_USE)) {
+        let fields = &payload.fields;
+        let token_use = match (&fields[claim::TOKEN_USE], payload.str(claim::TOKEN_USE)) {
             (_, Some("id")) => TokenUse::Id,
             (_, Some("access")) => TokenUse::Access,
             (Some(_), _) => {
@@ -167,7 +157,7 @@ impl Claims {
             (None, _) => return Err(AuthError::malformed("token has no token_use claim")),
         };
         for i in [claim::SUB, claim::ISS] {
-            if str_of(i).is_none_or(str::is_empty) {
+            if payload.str(i).is_none_or(str::is_empty) {
                 return Err(AuthError::malformed("token lacks a string sub or iss"));
             }
         }
@@ -193,10 +183,7 @@ impl Claims {
         pool_id: Arc<str>,
     ) -> Self {
         Self(Arc::new(Inner {
-            text: payload.text,
-            json_len: payload.json_len,
-            items: payload.items,
-            fields: payload.fields,
+            payload,
             map: OnceLock::new(),
             scope_set: OnceLock::new(),
             group_list: OnceLock::new(),
@@ -209,17 +196,9 @@ impl Claims {
         }))
     }
 
-    /// The payload's JSON text.
-    fn json(&self) -> &str {
-        self.0.text.get(..self.0.json_len).unwrap_or_default()
-    }
-
     /// The claim at `i` (of [`claim`]), when it is a string.
     fn field_str(&self, i: usize) -> Option<&str> {
-        match self.0.fields[i] {
-            Some(Shape::Str(s)) => Some(s.get(&self.0.text)),
-            _ => None,
-        }
+        self.0.payload.str(i)
     }
 
     fn str_claim(&self, name: &str) -> Option<&str> {
@@ -257,9 +236,9 @@ impl Claims {
 
     /// The app client claim for this token use, as the verifier checks it.
     pub(crate) fn app_client(&self) -> AppClient<'_> {
-        match self.0.fields[self.client_field()] {
+        match self.0.payload.fields[self.client_field()] {
             None => AppClient::Absent,
-            Some(Shape::Str(s)) => AppClient::Is(s.get(&self.0.text)),
+            Some(Shape::Str(s)) => AppClient::Is(s.get(&self.0.payload.text)),
             Some(_) => AppClient::NotAString,
         }
     }
@@ -301,7 +280,7 @@ impl Claims {
 
     /// Whether `scope` is present but not a string.
     pub(crate) fn scope_is_malformed(&self) -> bool {
-        matches!(&self.0.fields[claim::SCOPE], Some(shape) if !matches!(shape, Shape::Str(_)))
+        matches!(&self.0.payload.fields[claim::SCOPE], Some(shape) if !matches!(shape, Shape::Str(_)))
     }
 
     /// The user's groups (`cognito:groups`); empty if the user is in none, and
@@ -313,7 +292,7 @@ impl Claims {
             Some(groups) => self.0.group_list.get_or_init(|| {
                 groups
                     .iter()
-                    .map(|g| g.get(&self.0.text).to_owned())
+                    .map(|g| g.get(&self.0.payload.text).to_owned())
                     .collect()
             }),
             None => &[],
@@ -322,12 +301,8 @@ impl Claims {
 
     /// `cognito:groups`, when it is an array of strings.
     fn group_strs(&self) -> Option<&[read::Str]> {
-        match self.0.fields[claim::GROUPS] {
-            Some(Shape::Strs(first, count)) => self
-                .0
-                .items
-                .get(first as usize..)
-                .and_then(|items| items.get(..count as usize)),
+        match self.0.payload.fields[claim::GROUPS] {
+            Some(Shape::Strs(first, count)) => self.0.payload.strs(first, count),
             _ => None,
         }
     }
@@ -335,12 +310,12 @@ impl Claims {
     /// Whether the user is in this group.
     pub fn in_group(&self, group: &str) -> bool {
         self.group_strs()
-            .is_some_and(|groups| groups.iter().any(|g| g.get(&self.0.text) == group))
+            .is_some_and(|groups| groups.iter().any(|g| g.get(&self.0.payload.text) == group))
     }
 
     /// Whether `cognito:groups` is present but not an array of strings.
     pub(crate) fn groups_are_malformed(&self) -> bool {
-        matches!(&self.0.fields[claim::GROUPS], Some(shape) if !matches!(shape, Shape::Strs(..)))
+        matches!(&self.0.payload.fields[claim::GROUPS], Some(shape) if !matches!(shape, Shape::Strs(..)))
     }
 
     /// The `email` attribute (ID tokens, when the app client may read it), if it
@@ -351,7 +326,7 @@ impl Claims {
 
     /// The `email_verified` attribute, if it is a JSON boolean.
     pub fn email_verified(&self) -> Option<bool> {
-        match self.0.fields[claim::EMAIL_VERIFIED] {
+        match self.0.payload.fields[claim::EMAIL_VERIFIED] {
             Some(Shape::Bool(b)) => Some(b),
             _ => None,
         }
@@ -426,7 +401,7 @@ impl Claims {
         self.0.map.get_or_init(|| {
             // The text was read once, with the same parser and rules, so this
             // parse succeeds.
-            let map = serde_json::from_str(self.json());
+            let map = serde_json::from_str(self.0.payload.json());
             debug_assert!(map.is_ok(), "a payload read once reads again");
             map.unwrap_or_default()
         })
@@ -438,7 +413,8 @@ impl Claims {
         if !self.get(name).is_some_and(holds_object) {
             return None;
         }
-        let members: HashMap<String, &RawValue> = serde_json::from_str(self.json()).ok()?;
+        let members: HashMap<String, &RawValue> =
+            serde_json::from_str(self.0.payload.json()).ok()?;
         members.get(name).map(|raw| raw.get())
     }
 
@@ -456,7 +432,7 @@ impl Claims {
     /// # Ok(()) }
     /// ```
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
-        serde_json::from_str(self.json()).map_err(|e| ClaimsError(e.to_string()))
+        serde_json::from_str(self.0.payload.json()).map_err(|e| ClaimsError(e.to_string()))
     }
 }
 

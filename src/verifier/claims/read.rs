@@ -179,10 +179,25 @@ impl Payload {
 
     /// `iss`, when it is a string.
     pub(crate) fn iss(&self) -> Option<&str> {
-        match self.fields[claim::ISS] {
+        self.str(claim::ISS)
+    }
+
+    /// The claim at `i` (of [`claim`]), when it is a string.
+    pub(super) fn str(&self, i: usize) -> Option<&str> {
+        match self.fields[i] {
             Some(Shape::Str(s)) => Some(s.get(&self.text)),
             _ => None,
         }
+    }
+
+    /// The strings of an array of strings, `Shape::Strs(first, count)`.
+    pub(super) fn strs(&self, first: u32, count: u32) -> Option<&[Str]> {
+        self.items.get(first as usize..)?.get(..count as usize)
+    }
+
+    /// The JSON text.
+    pub(super) fn json(&self) -> &str {
+        self.text.get(..self.json_len).unwrap_or_default()
     }
 }
 
@@ -222,7 +237,8 @@ impl Sink {
     }
 }
 
-fn duplicate_name<E: de::Error>() -> E {
+/// The error of a JSON object that repeats a member name.
+pub(crate) fn duplicate_name<E: de::Error>() -> E {
     E::custom("duplicate member name")
 }
 
