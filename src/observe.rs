@@ -48,7 +48,6 @@ impl Outcome {
     }
 }
 
-/// A layer decided a request.
 /// A route's name in metrics and traces (it reads as the name: `Deref` to
 /// `Arc<str>`). With the `metrics` feature it also holds the keys of the
 /// route's admitted and anonymous request counts, built once: a key with a
@@ -113,6 +112,7 @@ pub(crate) fn passed(route: &RouteName, outcome: Outcome) {
     let _ = (route, outcome);
 }
 
+/// A layer decided a request.
 pub(crate) fn request(route: &Arc<str>, outcome: Outcome) {
     #[cfg(feature = "metrics")]
     metrics::counter!(

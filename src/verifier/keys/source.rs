@@ -646,21 +646,20 @@ impl KeySource {
         }
         // Nothing panics while the lock is held: a poisoned lock still holds a
         // whole map.
-        let old = std::mem::replace(
-            &mut *self.keys.write().unwrap_or_else(PoisonError::into_inner),
-            next,
-        );
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        let old = std::mem::replace(&mut *keys, next);
         for (kid, key) in &old {
-            let kept = self
-                .key_in_use(kid)
-                .is_some_and(|new| Arc::ptr_eq(&new, key));
-            if !kept {
-                key.retire();
-                if !replaced.contains(kid) {
+            match keys.get(kid) {
+                Some(new) if Arc::ptr_eq(new, key) => {}
+                // Replaced: counted above.
+                Some(_) => key.retire(),
+                None => {
+                    key.retire();
                     removed.push(kid.clone());
                 }
             }
         }
+        drop(keys);
         added.sort();
         replaced.sort();
         removed.sort();
