@@ -78,9 +78,14 @@ impl RsaPublicKey {
         #[cfg(feature = "aws-lc-rs")]
         {
             let _ = message;
+            let Ok(digest) =
+                aws_lc_rs::digest::Digest::import_less_safe(&digest.0, &aws_lc_rs::digest::SHA256)
+            else {
+                return false;
+            };
             self.parsed
                 .as_ref()
-                .is_some_and(|key| key.verify_digest_sig(&digest.0, signature).is_ok())
+                .is_some_and(|key| key.verify_digest_sig(&digest, signature).is_ok())
         }
         #[cfg(not(feature = "aws-lc-rs"))]
         {
@@ -95,21 +100,19 @@ impl RsaPublicKey {
 
 /// The SHA-256 digest of a token's signing input (`header.payload`), computed
 /// once a token: the RS256 check signs it, and the token cache's key is made
-/// from it.
+/// from it. Its 32 bytes alone (aws-lc-rs's `Digest` takes 80), so that a
+/// cache miss that carries it stays small.
 #[derive(Clone)]
-pub(crate) struct SigningDigest(
-    #[cfg(feature = "aws-lc-rs")] aws_lc_rs::digest::Digest,
-    #[cfg(not(feature = "aws-lc-rs"))] [u8; 32],
-);
+pub(crate) struct SigningDigest([u8; 32]);
 
 impl SigningDigest {
     pub(crate) fn of(message: &[u8]) -> Self {
         #[cfg(feature = "aws-lc-rs")]
         {
-            Self(aws_lc_rs::digest::digest(
-                &aws_lc_rs::digest::SHA256,
-                message,
-            ))
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
+            let mut bytes = [0u8; 32];
+            bytes.copy_from_slice(digest.as_ref());
+            Self(bytes)
         }
         #[cfg(not(feature = "aws-lc-rs"))]
         {
@@ -119,7 +122,7 @@ impl SigningDigest {
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        self.0.as_ref()
+        &self.0
     }
 }
 
