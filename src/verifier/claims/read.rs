@@ -296,6 +296,11 @@ impl<'de> Names<'de> {
         if self.list.contains(&name) {
             return false;
         }
+        if self.list.capacity() == 0 {
+            // Once, for the list's whole life: a payload of a dozen claims
+            // would otherwise grow it three times.
+            self.list.reserve_exact(Self::LIST + 1);
+        }
         self.list.push(name);
         if self.list.len() > Self::LIST {
             self.set = Some(self.list.drain(..).collect());
