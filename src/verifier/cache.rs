@@ -33,6 +33,7 @@
 //! asks it. An expired verdict is never served; it stays until its entry is
 //! needed, within the table's fixed size.
 
+use super::Now;
 use super::claims::Claims;
 use super::crypto::{SigningDigest, sha256_of_two};
 use super::keys::Key;
@@ -84,17 +85,28 @@ const WAYS: usize = 16;
 /// Most shards: enough that two cores (or sixty-four) rarely wait for one lock.
 const MAX_SHARDS: usize = 64;
 
-/// A lookup that found nothing, with the digests it computed, so that neither
-/// the RS256 check nor the insert after it computes them again.
-pub(crate) struct Miss(Option<(Digest, SigningDigest)>);
+/// A lookup that found nothing, with the digests it computed and the clocks it
+/// read, so that neither the RS256 check nor the insert after it computes or
+/// reads them again.
+pub(crate) struct Miss(Option<(Digest, SigningDigest)>, Option<Now>);
 
 impl Miss {
     /// A miss of a verifier without a cache, or one where nothing was computed.
-    pub(crate) const NONE: Miss = Miss(None);
+    pub(crate) const NONE: Miss = Miss(None, None);
 
     /// The digest of the token's signing input, if the lookup computed it.
     pub(crate) fn signing_digest(&self) -> Option<&SigningDigest> {
         self.0.as_ref().map(|(_, signing)| signing)
+    }
+
+    /// The clocks as the lookup read them.
+    pub(crate) fn now(&self) -> Option<Now> {
+        self.1
+    }
+
+    /// This miss, with the lookup's reading of the clocks.
+    pub(super) fn at(self, now: Now) -> Self {
+        Self(self.0, Some(now))
     }
 }
 
@@ -140,8 +152,9 @@ impl TokenCache {
     }
 
     /// Remembers a token just verified, in this thread's slot and the shared
-    /// table (if admitted). `miss` is what the lookup returned.
-    pub(super) fn insert(&self, token: &str, miss: Miss, verified: Verified) {
+    /// table (if admitted). `miss` is what the lookup returned; `now`, the wall
+    /// clock's seconds as the token's checks read them.
+    pub(super) fn insert(&self, token: &str, miss: Miss, verified: Verified, now: u64) {
         let verdict = Verdict {
             key: Arc::clone(&verified.key),
             exp: verified.claims.exp(),
@@ -154,7 +167,6 @@ impl TokenCache {
             "a miss of another token"
         );
         let digest = miss.0.map_or_else(|| digests(token).0, |(d, _)| d);
-        let now = super::now_secs();
         self.lock(self.shard_of(&digest))
             .insert(digest, verdict, now);
     }
@@ -182,7 +194,7 @@ impl TokenCache {
         }
         let (digest, signing) = digests(token);
         let hit = self.lock(self.shard_of(&digest)).get(&digest, &valid);
-        let miss = || Err(Miss(Some((digest, signing.clone()))));
+        let miss = || Err(Miss(Some((digest, signing.clone())), None));
         let Some(hit) = hit else {
             return miss();
         };
@@ -521,7 +533,7 @@ mod tests {
                     key: Arc::clone(key),
                     pool: 0,
                 };
-                cache.insert(token, miss, verified);
+                cache.insert(token, miss, verified, super::super::now_secs());
                 false
             }
         }

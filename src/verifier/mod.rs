@@ -175,6 +175,25 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Both clocks, read once for all of one token's checks: the monotonic one for
+/// the keys' trust and schedule, the wall clock (whole seconds) for `exp` and
+/// `nbf`. A reading is kept only while nothing waits: after a key fetch the
+/// clocks are read again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Now {
+    instant: Instant,
+    secs: u64,
+}
+
+impl Now {
+    pub(crate) fn read() -> Self {
+        Self {
+            instant: Instant::now(),
+            secs: now_secs(),
+        }
+    }
+}
+
 impl Verifier {
     /// A builder with secure defaults.
     pub fn builder() -> VerifierBuilder {
@@ -238,14 +257,17 @@ impl Verifier {
             token.len() <= self.inner.max_token_size,
             "verify_miss called without check_size"
         );
-        let (claims, key, pool) = self.verify_uncached(token, miss.signing_digest()).await?;
+        let now = miss.now().unwrap_or_else(Now::read);
+        let (claims, key, pool, now) = self
+            .verify_uncached(token, miss.signing_digest(), now)
+            .await?;
         if let Some(cache) = &self.inner.tokens {
             let verified = Verified {
                 claims: claims.clone(),
                 key,
                 pool,
             };
-            cache.insert(token, miss, verified);
+            cache.insert(token, miss, verified, now.secs);
         }
         match self.screen(claims) {
             Screened::Done(result) => result,
@@ -263,38 +285,43 @@ impl Verifier {
         let Some(cache) = inner.tokens.as_ref() else {
             return Err(Miss::NONE);
         };
-        let claims = self.lookup(cache, token);
+        let claims = self.lookup(cache, token, Now::read());
         observe::token_cache(claims.is_ok());
         claims
     }
 
-    fn lookup(&self, cache: &TokenCache, token: &str) -> Result<Claims, Miss> {
+    fn lookup(&self, cache: &TokenCache, token: &str, now: Now) -> Result<Claims, Miss> {
         let inner = &*self.inner;
-        let (valid, on_schedule) = self.verdict_checks();
+        let (valid, on_schedule) = self.verdict_checks(now);
         // A shared entry holds no claims: they are read again from the token in
         // hand, whose digest is the entry's key, so it is the token verified.
         let claims = |pool: usize| {
             let payload = token::verified_payload(token)?;
             Claims::from_payload(payload, Arc::clone(&inner.pools[pool].id)).ok()
         };
-        cache.get(token, valid, on_schedule, claims)
+        cache
+            .get(token, valid, on_schedule, claims)
+            .map_err(|miss| miss.at(now))
     }
 
     /// What a cached verdict must pass, for [`TokenCache::get`]. A verdict
     /// stands while its key is trusted (see `Key::is_trusted`) and the token has
     /// not expired; and only while the pool's key set is kept on schedule: when
     /// a refresh is overdue (`KeySource::tick` is false) the token goes the miss
-    /// path, which waits for that refresh. The clocks are read once: the
-    /// monotonic one for the keys' trust and schedule, the wall clock for `exp`.
-    fn verdict_checks(&self) -> (impl Fn(&Key, u64) -> bool + '_, impl Fn(usize) -> bool + '_) {
+    /// path, which waits for that refresh. The clocks are read once (`now`).
+    fn verdict_checks(
+        &self,
+        now: Now,
+    ) -> (impl Fn(&Key, u64) -> bool + '_, impl Fn(usize) -> bool + '_) {
         let inner = &*self.inner;
-        let (now, now_s) = (Instant::now(), now_secs());
+        let Now {
+            instant: now,
+            secs: now_s,
+        } = now;
         let valid = move |key: &Key, exp: u64| {
             key.is_trusted_at(now) && now_s < exp.saturating_add(inner.leeway)
         };
-        (valid, move |pool: usize| {
-            inner.pools[pool].keys.tick_at(now)
-        })
+        (valid, move |pool: usize| inner.pools[pool].keys.tick(now))
     }
 
     /// The claims of a token this thread verified or found lately, recognised
@@ -304,19 +331,22 @@ impl Verifier {
     /// usual way ([`cached`](Self::cached)), which decides it.
     pub(crate) fn cached_in_thread(&self, token: &[u8]) -> Option<Claims> {
         let cache = self.inner.tokens.as_ref()?;
-        let (valid, on_schedule) = self.verdict_checks();
+        let (valid, on_schedule) = self.verdict_checks(Now::read());
         let claims = cache.get_in_thread(token, valid, on_schedule)?;
         observe::token_cache(true);
         Some(claims)
     }
 
     /// Verifies a token in full. `signing` is the digest of its signing input,
-    /// when the cache lookup computed it.
+    /// when the cache lookup computed it; `now`, the clocks as the lookup read
+    /// them. Returns the clocks its checks used (read again if a key fetch was
+    /// waited for).
     async fn verify_uncached(
         &self,
         token: &str,
         signing: Option<&SigningDigest>,
-    ) -> Result<(Claims, Arc<Key>, usize), AuthError> {
+        mut now: Now,
+    ) -> Result<(Claims, Arc<Key>, usize, Now), AuthError> {
         let inner = &*self.inner;
         // The size was checked once, by `check_size`, before the cache lookup.
         let parsed = token::parse(token)?;
@@ -330,7 +360,10 @@ impl Verifier {
             ));
         };
         let pool = &inner.pools[index];
-        let key = pool.keys.key(&parsed.kid).await?;
+        let (key, waited) = pool.keys.key(parsed.kid.as_str(), now.instant).await?;
+        if waited.0 {
+            now = Now::read();
+        }
         let computed;
         let digest = match signing {
             Some(digest) => digest,
@@ -346,8 +379,8 @@ impl Verifier {
             ));
         }
         let claims = Claims::from_payload(parsed.payload, Arc::clone(&pool.id))?;
-        let now = now_secs();
-        if now >= claims.exp().saturating_add(inner.leeway) {
+        let Now { secs: now_s, .. } = now;
+        if now_s >= claims.exp().saturating_add(inner.leeway) {
             return Err(AuthError::new(
                 AuthErrorKind::Expired,
                 "token exp has passed",
@@ -355,7 +388,7 @@ impl Verifier {
         }
         if claims
             .nbf()
-            .is_some_and(|nbf| now.saturating_add(inner.leeway) < nbf)
+            .is_some_and(|nbf| now_s.saturating_add(inner.leeway) < nbf)
         {
             return Err(AuthError::new(
                 AuthErrorKind::NotYetValid,
@@ -382,7 +415,7 @@ impl Verifier {
                 ));
             }
         }
-        Ok((claims, key, index))
+        Ok((claims, key, index, now))
     }
 
     /// Fetches every pool's key set now, for start-up. Fails with the first pool's

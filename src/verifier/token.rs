@@ -10,11 +10,73 @@ use std::fmt;
 
 /// The parts of a token that are needed to pick and apply a key.
 pub(crate) struct Parsed<'a> {
-    pub(crate) kid: String,
+    pub(crate) kid: Kid,
     /// `header.payload`: the bytes the signature covers.
     pub(crate) signing_input: &'a [u8],
-    pub(crate) signature: Vec<u8>,
+    /// A 4096-bit signature or smaller is held without an allocation.
+    pub(crate) signature: Inline<512>,
     pub(crate) payload: Payload,
+}
+
+/// Bytes held in place up to `N`, on the heap past it: a token's signature,
+/// its header's JSON and its `kid` are a few hundred bytes at most in
+/// practice, and a new token's check allocated each of them.
+pub(crate) enum Inline<const N: usize> {
+    Here([u8; N], usize),
+    Heap(Vec<u8>),
+}
+
+impl<const N: usize> std::ops::Deref for Inline<N> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Inline::Here(bytes, len) => &bytes[..*len],
+            Inline::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl<const N: usize> Inline<N> {
+    fn copy(bytes: &[u8]) -> Self {
+        if bytes.len() <= N {
+            let mut here = [0u8; N];
+            here[..bytes.len()].copy_from_slice(bytes);
+            Inline::Here(here, bytes.len())
+        } else {
+            Inline::Heap(bytes.to_vec())
+        }
+    }
+
+    /// `segment` decoded as unpadded base64url.
+    fn decode(segment: &str) -> Result<Self, base64::DecodeError> {
+        if base64::decoded_len_estimate(segment.len()) <= N {
+            let mut here = [0u8; N];
+            match base64url().decode_slice(segment, &mut here) {
+                Ok(len) => return Ok(Inline::Here(here, len)),
+                Err(base64::DecodeSliceError::DecodeError(error)) => return Err(error),
+                // An engine that wants more room than the estimate: the heap.
+                Err(base64::DecodeSliceError::OutputSliceTooSmall) => {}
+            }
+        }
+        base64url().decode(segment).map(Inline::Heap)
+    }
+}
+
+/// A key's id as the token's header gives it: at most 64 bytes in place
+/// (Cognito's are 44).
+pub(crate) struct Kid(Inline<64>);
+
+impl Kid {
+    pub(crate) fn as_str(&self) -> &str {
+        // Made only from a `&str` (see `parse`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Kid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// The detail of the error for a token that is not three segments (HTTP API's
@@ -135,11 +197,57 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, AuthError> {
     if signature.is_empty() {
         return Err(AuthError::malformed("token has an empty signature"));
     }
-    let header_json = decode_segment(header_b64, "header")?;
-    let payload_json = decode_segment(payload_b64, "payload")?;
-    let signature = decode_segment(signature, "signature")?;
+    let header_json = Inline::<192>::decode(header_b64)
+        .map_err(|_| AuthError::malformed("token header is not unpadded base64url"))?;
+    let payload_json = base64url()
+        .decode(payload_b64)
+        .map_err(|_| AuthError::malformed("token payload is not unpadded base64url"))?;
+    let signature = Inline::decode(signature)
+        .map_err(|_| AuthError::malformed("token signature is not unpadded base64url"))?;
+    let kid = match cognito_header(&header_json) {
+        Some(kid) => Kid(Inline::copy(kid.as_bytes())),
+        None => read_header(&header_json)?,
+    };
 
-    let header: Header<'_> = serde_json::from_slice(&header_json)
+    let payload = Payload::read(payload_json).ok_or_else(|| {
+        AuthError::malformed("token payload is not a JSON object with unique names")
+    })?;
+
+    let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+    Ok(Parsed {
+        kid,
+        signing_input,
+        signature,
+        payload,
+    })
+}
+
+/// The `kid` of a header written as Cognito writes its headers,
+/// `{"kid":"…","alg":"RS256"}` (or with the two members the other way round),
+/// byte for byte, with a `kid` of base64 and URL-safe characters only: a JSON
+/// object with two unique names, `alg` RS256 and no `crit`, which the full
+/// reading ([`read_header`]) accepts with the same `kid`. Anything else (other
+/// members, spaces, escapes) is `None`, and goes the full reading.
+fn cognito_header(json: &[u8]) -> Option<&str> {
+    const KID_FIRST: (&[u8], &[u8]) = (br#"{"kid":""#, br#"","alg":"RS256"}"#);
+    const ALG_FIRST: (&[u8], &[u8]) = (br#"{"alg":"RS256","kid":""#, br#""}"#);
+    let kid = [KID_FIRST, ALG_FIRST]
+        .into_iter()
+        .find_map(|(head, tail)| {
+            json.strip_prefix(head)
+                .and_then(|rest| rest.strip_suffix(tail))
+        })?;
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || b"+/=-_.".contains(b);
+    if kid.is_empty() || !kid.iter().all(plain) {
+        return None;
+    }
+    std::str::from_utf8(kid).ok()
+}
+
+/// Reads a header's JSON in full: an object without duplicate names, `alg`
+/// RS256, no `crit`, a non-empty string `kid`.
+fn read_header(json: &[u8]) -> Result<Kid, AuthError> {
+    let header: Header<'_> = serde_json::from_slice(json)
         .map_err(|_| AuthError::malformed("token header is not a JSON object with unique names"))?;
     let Some(alg) = header.alg else {
         return Err(AuthError::malformed("token header has no `alg`"));
@@ -156,22 +264,10 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, AuthError> {
             "token header has `crit` extensions, none of which are understood",
         ));
     }
-    let kid = match header.kid {
-        Some(kid) if !kid.is_empty() => kid.into_owned(),
-        _ => return Err(AuthError::malformed("token header has no `kid`")),
-    };
-
-    let payload = Payload::read(payload_json).ok_or_else(|| {
-        AuthError::malformed("token payload is not a JSON object with unique names")
-    })?;
-
-    let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-    Ok(Parsed {
-        kid,
-        signing_input,
-        signature,
-        payload,
-    })
+    match header.kid {
+        Some(kid) if !kid.is_empty() => Ok(Kid(Inline::copy(kid.as_bytes()))),
+        _ => Err(AuthError::malformed("token header has no `kid`")),
+    }
 }
 
 /// Reads one byte of every cache line of `token`, all at once, before a pass
@@ -225,16 +321,6 @@ pub(crate) fn base64url() -> &'static base64::engine::Simd {
     &ENGINE
 }
 
-fn decode_segment(segment: &str, what: &'static str) -> Result<Vec<u8>, AuthError> {
-    base64url().decode(segment).map_err(|_| {
-        AuthError::malformed(match what {
-            "header" => "token header is not unpadded base64url",
-            "payload" => "token payload is not unpadded base64url",
-            _ => "token signature is not unpadded base64url",
-        })
-    })
-}
-
 /// A JSON object that refuses duplicate names, so no two checks can read the same
 /// claim two ways: a load balancer's header and payload. (A Cognito token's
 /// payload is read without building it: see `claims::Payload`.)
@@ -282,9 +368,9 @@ mod tests {
     fn parses_a_well_formed_token() {
         let t = token(H, r#"{"sub":"a","iss":"i"}"#);
         let p = parse(&t).unwrap();
-        assert_eq!(p.kid, "k1");
+        assert_eq!(p.kid.as_str(), "k1");
         assert_eq!(p.payload.iss(), Some("i"));
-        assert_eq!(p.signature, b"sig");
+        assert_eq!(&*p.signature, b"sig");
         assert_eq!(p.signing_input, t.rsplit_once('.').unwrap().0.as_bytes());
     }
 
@@ -427,7 +513,7 @@ mod tests {
             r#"{"alg":"RS256","kid":"k1","typ":"JWT","x":{"kid":1}}"#,
             "{}",
         );
-        assert_eq!(parse(&t).unwrap().kid, "k1");
+        assert_eq!(parse(&t).unwrap().kid.as_str(), "k1");
     }
 
     #[test]
@@ -441,6 +527,73 @@ mod tests {
             r#"{"alg":"RS256","kid":null}"#,
         ] {
             assert_eq!(kind(&token(header, "{}")), MalformedToken, "{header}");
+        }
+    }
+
+    /// The header read without serde (Cognito's exact layout) gives what the
+    /// full reading gives, and declines everything that is not that layout:
+    /// other members, spaces, escapes, an empty `kid`, other algorithms.
+    #[test]
+    fn the_cognito_header_shortcut_agrees_with_the_full_reading() {
+        let kid = "abcDEF0123+/xyz=-_.";
+        for json in [
+            format!(r#"{{"kid":"{kid}","alg":"RS256"}}"#),
+            format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#),
+        ] {
+            assert_eq!(cognito_header(json.as_bytes()), Some(kid), "{json}");
+            assert_eq!(read_header(json.as_bytes()).unwrap().as_str(), kid);
+        }
+        for json in [
+            r#"{"kid":"k\/1","alg":"RS256"}"#,
+            r#"{"kid":"k1","alg":"RS256","typ":"JWT"}"#,
+            r#"{"kid":"k1", "alg":"RS256"}"#,
+            r#"{"kid":"k1","alg":"RS256"} "#,
+            r#"{"kid":"k1","alg":"RS256","kid":"k2","alg":"RS256"}"#,
+            r#"{"alg":"RS256","kid":"k1","alg":"RS256","kid":"k1"}"#,
+            r#"{"kid":"k1","alg":"RS256","crit":["x"],"alg":"RS256"}"#,
+            r#"{"kid":"","alg":"RS256"}"#,
+            r#"{"kid":"k1","alg":"HS256"}"#,
+            r#"{"kid":"k\u00e91","alg":"RS256"}"#,
+            r#"{"kid":"ké1","alg":"RS256"}"#,
+            r#"{"kid":"k 1","alg":"RS256"}"#,
+        ] {
+            assert_eq!(cognito_header(json.as_bytes()), None, "{json}");
+        }
+        // Declined, the full reading decides: escapes and spaces are JSON.
+        assert_eq!(
+            read_header(br#"{"kid":"k\/1", "alg":"RS256"}"#)
+                .unwrap()
+                .as_str(),
+            "k/1"
+        );
+        let token = token(
+            r#"{"kid":"k1","alg":"RS256","kid":"k2","alg":"RS256"}"#,
+            "{}",
+        );
+        assert_eq!(kind(&token), AuthErrorKind::MalformedToken);
+    }
+
+    /// Segments decoded in place read as the heap decoder reads them, at
+    /// every length around the place's size, valid or not.
+    #[test]
+    fn segments_decoded_in_place_read_as_on_the_heap() {
+        for len in 0..700 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 % 251) as u8).collect();
+            let text = URL_SAFE_NO_PAD.encode(&bytes);
+            let here = Inline::<512>::decode(&text).unwrap();
+            assert_eq!(&*here, &bytes[..], "{len} bytes");
+            assert_eq!(matches!(here, Inline::Here(..)), len <= 510, "{len} bytes");
+            let bad = format!("{text}=");
+            assert!(
+                Inline::<512>::decode(&bad).is_err(),
+                "{len} bytes and a pad"
+            );
+            if !text.is_empty() {
+                let mut changed = text.clone().into_bytes();
+                changed[0] = b'+';
+                let changed = String::from_utf8(changed).unwrap();
+                assert!(Inline::<512>::decode(&changed).is_err(), "{len} bytes, a +");
+            }
         }
     }
 

@@ -281,6 +281,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Whether [`KeySource::key`] waited for a fetch before it had the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Waited(pub(crate) bool);
+
 impl KeySource {
     /// `label` names the source in metrics: the id of the (first) pool it serves.
     /// A static origin is loaded here, and is ready at once.
@@ -359,25 +363,36 @@ impl KeySource {
     /// `KeySetUnavailable` when there is no usable set, or when the last fetch
     /// failed (the `kid` may belong to a rotation that cannot be seen: the client
     /// should retry, not sign in again).
-    pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<Key>, AuthError> {
-        if let Some(key) = self.lookup(kid) {
-            if self.tick() {
-                return Ok(key);
+    ///
+    /// `now` is the caller's reading of the clock, for the first look; with
+    /// the key comes whether it was waited for (the caller's reading is then
+    /// old).
+    pub(crate) async fn key(
+        self: &Arc<Self>,
+        kid: &str,
+        now: Instant,
+    ) -> Result<(Arc<Key>, Waited), AuthError> {
+        if let Some(key) = self.lookup(kid, now) {
+            if self.tick(now) {
+                return Ok((key, Waited(false)));
             }
             if let Some(joined) = self.begin_fetch(Why::Refresh) {
                 self.wait(joined).await;
             }
             // A failed refresh keeps the set (stale-if-error); a good one may
             // have removed the key.
-            return self.lookup(kid).ok_or_else(|| self.miss_error());
+            return self
+                .lookup(kid, Instant::now())
+                .map(|key| (key, Waited(true)))
+                .ok_or_else(|| self.miss_error());
         }
         self.ensure_refresher();
         if let Some(joined) = self.begin_fetch(Why::UnknownKid) {
             self.wait(joined).await;
         }
         // Also when no fetch was allowed: one may have ended since the first lookup.
-        if let Some(key) = self.lookup(kid) {
-            return Ok(key);
+        if let Some(key) = self.lookup(kid, Instant::now()) {
+            return Ok((key, Waited(true)));
         }
         Err(self.miss_error())
     }
@@ -429,13 +444,9 @@ impl KeySource {
     /// waiting: false once the refresh is overdue by more than a fetch and a
     /// cooldown (see `schedule_kept_until_ms`), so that a cached verdict is then
     /// redone after the refresh ([`key`](Self::key) waits for it). Cheap when no
-    /// refresh is due: one clock read and two atomic loads.
-    pub(crate) fn tick(self: &Arc<Self>) -> bool {
-        self.tick_at(Instant::now())
-    }
-
-    /// [`tick`](Self::tick) at `now` (read once for several checks).
-    pub(crate) fn tick_at(self: &Arc<Self>, now: Instant) -> bool {
+    /// refresh is due: two atomic loads (`now` is the caller's reading of the
+    /// clock, read once for several checks).
+    pub(crate) fn tick(self: &Arc<Self>, now: Instant) -> bool {
         let now = self.trust.ms_at(now);
         if now >= self.refresh_due_ms.load(Ordering::Acquire) {
             self.ensure_refresher();
@@ -453,12 +464,12 @@ impl KeySource {
             .cloned()
     }
 
-    fn lookup(&self, kid: &str) -> Option<Arc<Key>> {
+    fn lookup(&self, kid: &str, now: Instant) -> Option<Arc<Key>> {
         let key = match &self.origin {
             Origin::Static(keys) => keys.get(kid).cloned(),
             Origin::Http(_) | Origin::Provider(_) => self.key_in_use(kid),
         };
-        key.filter(|key| key.is_trusted())
+        key.filter(|key| key.is_trusted_at(now))
     }
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, FetchState> {
