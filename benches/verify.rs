@@ -114,6 +114,18 @@ async fn trivial(_: Request<()>) -> Result<Response<String>, Infallible> {
     Ok(Response::new(String::new()))
 }
 
+async fn hello() -> &'static str {
+    "ok"
+}
+
+fn axum_request(authorization: &HeaderValue) -> Request<axum::body::Body> {
+    Request::builder()
+        .uri("/notes")
+        .header(AUTHORIZATION, authorization.clone())
+        .body(axum::body::Body::empty())
+        .expect("request")
+}
+
 fn request(authorization: &HeaderValue) -> Request<()> {
     Request::builder()
         .uri("/notes")
@@ -240,6 +252,19 @@ fn cases<'a>(rt: &'a Runtime, fx: &'a Fixture) -> Vec<Case<'a>> {
     };
     let auth_cached = layer(&cached).layer(service_fn(trivial));
     let auth_uncached = layer(&uncached).layer(service_fn(trivial));
+    // The same handler in an axum router, as scripts/load.sh serves it: bare,
+    // behind a tower layer that does nothing, and behind the crate's layer.
+    let [bare_router, layered_router, auth_router] = [
+        axum::Router::new().route("/notes", axum::routing::get(hello)),
+        axum::Router::new()
+            .route("/notes", axum::routing::get(hello))
+            .route_layer(tower::util::MapRequestLayer::new(
+                |request: axum::extract::Request| request,
+            )),
+        axum::Router::new()
+            .route("/notes", axum::routing::get(hello))
+            .route_layer(layer(&cached)),
+    ];
     let bearer = HeaderValue::from_str(&format!("Bearer {}", fx.token)).expect("header");
     let bearers: Vec<HeaderValue> = fx
         .tokens
@@ -388,14 +413,20 @@ fn cases<'a>(rt: &'a Runtime, fx: &'a Fixture) -> Vec<Case<'a>> {
         },
         Case {
             id: "layer/repeated_token",
-            routine: on(rt, move |_| {
-                let (service, request) = (auth_cached.clone(), request(&bearer));
-                async move {
-                    let response = service.oneshot(request).await.expect("infallible");
-                    assert_eq!(black_box(response).status(), 200);
+            routine: on(rt, {
+                let bearer = bearer.clone();
+                move |_| {
+                    let (service, request) = (auth_cached.clone(), request(&bearer));
+                    async move {
+                        let response = service.oneshot(request).await.expect("infallible");
+                        assert_eq!(black_box(response).status(), 200);
+                    }
                 }
             }),
         },
+        router_case("router/bare", rt, bare_router, bearer.clone()),
+        router_case("router/layered", rt, layered_router, bearer.clone()),
+        router_case("router/repeated_token", rt, auth_router, bearer),
         Case {
             id: "layer/new_token",
             routine: on(rt, move |i| {
@@ -407,6 +438,25 @@ fn cases<'a>(rt: &'a Runtime, fx: &'a Fixture) -> Vec<Case<'a>> {
             }),
         },
     ]
+}
+
+/// One request through `router`, answered 200, as axum serves it.
+fn router_case<'a>(
+    id: &'static str,
+    rt: &'a Runtime,
+    router: axum::Router,
+    authorization: HeaderValue,
+) -> Case<'a> {
+    Case {
+        id,
+        routine: on(rt, move |_| {
+            let (router, request) = (router.clone(), axum_request(&authorization));
+            async move {
+                let response = router.oneshot(request).await.expect("infallible");
+                assert_eq!(black_box(response).status(), 200);
+            }
+        }),
+    }
 }
 
 /// Measures every case in `rounds` interleaved rounds of short slices (about 2 ms
@@ -501,6 +551,13 @@ fn print_ratios(cases: &[Case<'_>], times: &[Vec<f64>], rounds: usize) {
         layered - bare,
         bare,
         layered
+    );
+    println!(
+        "axum router, repeated token: +{:.0} ns over a pass-through layer ({:.0} ns bare, {:.0} ns pass-through, {:.0} ns)",
+        of("router/repeated_token") - of("router/layered"),
+        of("router/bare"),
+        of("router/layered"),
+        of("router/repeated_token")
     );
     println!(
         "layer, new token: +{:.0} ns over verify/new_token",
