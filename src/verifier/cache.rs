@@ -33,7 +33,6 @@
 //! asks it. An expired verdict is never served; it stays until its entry is
 //! needed, within the table's fixed size.
 
-use super::Now;
 use super::claims::Claims;
 use super::crypto::{SigningDigest, sha256_of_two};
 use super::keys::Key;
@@ -85,28 +84,19 @@ const WAYS: usize = 16;
 /// Most shards: enough that two cores (or sixty-four) rarely wait for one lock.
 const MAX_SHARDS: usize = 64;
 
-/// A lookup that found nothing, with the digests it computed and the clocks it
-/// read, so that neither the RS256 check nor the insert after it computes or
-/// reads them again.
-pub(crate) struct Miss(Option<(Digest, SigningDigest)>, Option<Now>);
+/// A lookup that found nothing, with the digests it computed, so that neither
+/// the RS256 check nor the insert after it computes them again. (Not the
+/// clocks it read: the check may run later than the lookup, and reads them
+/// itself.)
+pub(crate) struct Miss(Option<(Digest, SigningDigest)>);
 
 impl Miss {
     /// A miss of a verifier without a cache, or one where nothing was computed.
-    pub(crate) const NONE: Miss = Miss(None, None);
+    pub(crate) const NONE: Miss = Miss(None);
 
     /// The digest of the token's signing input, if the lookup computed it.
     pub(crate) fn signing_digest(&self) -> Option<&SigningDigest> {
         self.0.as_ref().map(|(_, signing)| signing)
-    }
-
-    /// The clocks as the lookup read them.
-    pub(crate) fn now(&self) -> Option<Now> {
-        self.1
-    }
-
-    /// This miss, with the lookup's reading of the clocks.
-    pub(super) fn at(self, now: Now) -> Self {
-        Self(self.0, Some(now))
     }
 }
 
@@ -194,7 +184,7 @@ impl TokenCache {
         }
         let (digest, signing) = digests(token);
         let hit = self.lock(self.shard_of(&digest)).get(&digest, &valid);
-        let miss = || Err(Miss(Some((digest, signing.clone())), None));
+        let miss = || Err(Miss(Some((digest, signing.clone()))));
         let Some(hit) = hit else {
             return miss();
         };

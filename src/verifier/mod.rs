@@ -257,9 +257,8 @@ impl Verifier {
             token.len() <= self.inner.max_token_size,
             "verify_miss called without check_size"
         );
-        let now = miss.now().unwrap_or_else(Now::read);
         let (claims, key, pool, now) = self
-            .verify_uncached(token, miss.signing_digest(), now)
+            .verify_uncached(token, miss.signing_digest(), Now::read())
             .await?;
         if let Some(cache) = &self.inner.tokens {
             let verified = Verified {
@@ -299,9 +298,7 @@ impl Verifier {
             let payload = token::verified_payload(token)?;
             Claims::from_payload(payload, Arc::clone(&inner.pools[pool].id)).ok()
         };
-        cache
-            .get(token, valid, on_schedule, claims)
-            .map_err(|miss| miss.at(now))
+        cache.get(token, valid, on_schedule, claims)
     }
 
     /// What a cached verdict must pass, for [`TokenCache::get`]. A verdict
@@ -338,9 +335,9 @@ impl Verifier {
     }
 
     /// Verifies a token in full. `signing` is the digest of its signing input,
-    /// when the cache lookup computed it; `now`, the clocks as the lookup read
-    /// them. Returns the clocks its checks used (read again if a key fetch was
-    /// waited for).
+    /// when the cache lookup computed it; `now`, the clocks as read when the
+    /// check began. Returns the clocks its checks used (read again if a key
+    /// fetch was waited for), for the cache insert.
     async fn verify_uncached(
         &self,
         token: &str,

@@ -13,7 +13,8 @@ pub(crate) struct Parsed<'a> {
     pub(crate) kid: Kid,
     /// `header.payload`: the bytes the signature covers.
     pub(crate) signing_input: &'a [u8],
-    /// A 4096-bit signature or smaller is held without an allocation.
+    /// Held without an allocation up to 510 bytes: Cognito's 2048-bit
+    /// signatures and 3072-bit ones (a 4096-bit one goes to the heap).
     pub(crate) signature: Inline<512>,
     pub(crate) payload: Payload,
 }
