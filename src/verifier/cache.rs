@@ -423,10 +423,16 @@ thread_local! {
 /// bytes (never verified ones) are padded with zeros.
 fn local_slot(token: &(impl AsRef<[u8]> + ?Sized)) -> usize {
     let bytes = token.as_ref();
-    let end = bytes.len().saturating_sub(1);
-    let start = end.saturating_sub(8);
     let mut word = [0u8; 8];
-    word[..end - start].copy_from_slice(&bytes[start..end]);
+    match bytes.len().checked_sub(9) {
+        // A fixed-size copy is one load; a copy of a length known only at run
+        // time is a call to memcpy, on every hit.
+        Some(start) => word.copy_from_slice(&bytes[start..start + 8]),
+        None => {
+            let end = bytes.len().saturating_sub(1);
+            word[..end].copy_from_slice(&bytes[..end]);
+        }
+    }
     let mixed = u64::from_le_bytes(word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (mixed >> (64 - LOCAL_SLOTS.trailing_zeros())) as usize
 }
@@ -710,6 +716,30 @@ mod tests {
     fn any_token_has_a_slot() {
         for token in ["", "a", "abcdefgh", "abcdefghi", "a.b.c", &"x".repeat(5000)] {
             assert!(local_slot(token) < LOCAL_SLOTS, "{token:?}");
+        }
+    }
+
+    /// The slot is read from the 8 bytes before the last (zeros in front when
+    /// there are fewer), at every length: the last byte and anything before
+    /// those 8 do not move it.
+    #[test]
+    fn the_slot_comes_from_the_eight_bytes_before_the_last() {
+        let text: Vec<u8> = (0..40u8).map(|i| b'A' + i).collect();
+        for len in 0..text.len() {
+            let token = &text[..len];
+            let end = len.saturating_sub(1);
+            let start = end.saturating_sub(8);
+            let mut word = [0u8; 8];
+            word[..end - start].copy_from_slice(&token[start..end]);
+            let expected = (u64::from_le_bytes(word).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                >> (64 - LOCAL_SLOTS.trailing_zeros())) as usize;
+            assert_eq!(local_slot(token), expected, "{len} bytes");
+            if len > 9 {
+                let mut changed = token.to_vec();
+                changed[0] ^= 1;
+                changed[len - 1] ^= 1;
+                assert_eq!(local_slot(&changed), expected, "{len} bytes, ends changed");
+            }
         }
     }
 
