@@ -15,9 +15,11 @@
 //! server of the comparison reads its keys from these files, so all of them
 //! check the same tokens against the same keys.
 //!
-//! `serve` serves one trivial handler on three routes of an axum server on
+//! `serve` serves one trivial handler on four routes of an axum server on
 //! 127.0.0.1: `/bare` as it is, `/layered` behind a tower layer that does
-//! nothing (what axum's `route_layer` costs any layer), and `/auth` behind
+//! nothing (what axum's `route_layer` costs any layer), `/extension` behind one
+//! that only puts a shared value in the request's extensions (what handing the
+//! handler anything costs, as the crate hands it the claims), and `/auth` behind
 //! [`CognitoAuthLayer`] requiring the scope `bench/read`. The keys are fetched, as in production, from a JWKS
 //! endpoint on 127.0.0.1 that serves `DIR/jwks.json`, before the server listens;
 //! then it writes its port to `--port-file` and runs until killed. With
@@ -207,10 +209,23 @@ async fn serve(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             .route_layer(tower::util::MapRequestLayer::new(
                 |request: axum::extract::Request| request,
             ));
+    // The same, putting one shared value in the request's extensions: what
+    // handing the handler anything costs, as the crate's layer hands it the
+    // claims (an `Arc` too).
+    let handed = std::sync::Arc::new(SCOPE.to_owned());
+    let extension = Router::new().route("/extension", get(hello)).route_layer(
+        tower::util::MapRequestLayer::new(move |mut request: axum::extract::Request| {
+            request
+                .extensions_mut()
+                .insert(std::sync::Arc::clone(&handed));
+            request
+        }),
+    );
     let mut app = Router::new()
         .route("/auth", get(hello))
         .route_layer(auth)
         .merge(layered)
+        .merge(extension)
         .route("/bare", get(hello));
     if args.spin_ns > 0 {
         app = app.route("/spin", get(spinning(args.spin_ns)));

@@ -13,11 +13,12 @@
 #     and writes them with the pool's JWKS; every server reads its keys from that.
 #   - servers, each pinned to the first core (`taskset`) when there are two or more:
 #     `load_server serve` (/bare; /layered, behind a tower layer that does nothing, for
-#     what any route layer costs; and /auth behind CognitoAuthLayer, keys fetched from a
-#     JWKS endpoint on 127.0.0.1 as in production), `load_peer_jsonwebtoken` (/jwt, and
-#     /jwt-moka with a moka cache keyed by SHA-256), and scripts/peers/node-server.mjs
-#     (aws-jwt-verify at the version pinned in tests/reference/, installed here with
-#     `npm ci` into .load/node). Token caches: CACHE entries wherever there is one.
+#     what any route layer costs; /extension, behind one that only puts an Arc in the
+#     request's extensions, for what handing the handler its claims costs any layer; and
+#     /auth behind CognitoAuthLayer, keys fetched from a JWKS endpoint on 127.0.0.1 as
+#     in production), `load_peer_jsonwebtoken` (/jwt, and /jwt-moka with a moka cache
+#     keyed by SHA-256), and scripts/peers/node-server.mjs (aws-jwt-verify at the version
+#     pinned in tests/reference/, installed here with `npm ci` into .load/node). Token caches: CACHE entries wherever there is one.
 #   - every server is checked with curl before and after the load: a valid token is
 #     answered 200 "ok"; a token signed by another key (same kid), an expired one and
 #     none are answered 401. Any other answer stops the script.
@@ -150,6 +151,7 @@ declare -A url file
 add() { url[$1]=$2; file[$1]=$3; }
 add bare "$crate/bare" "$work/token"
 add layered "$crate/layered" "$work/token"
+add extension "$crate/extension" "$work/token"
 add crate_rep "$crate/auth" "$work/token"
 add crate_dist "$crate/auth" "$work/tokens"
 add jwt_rep "$jwt/jwt" "$work/token"
@@ -158,7 +160,7 @@ add moka_rep "$jwt/jwt-moka" "$work/token"
 add moka_dist "$jwt/jwt-moka" "$work/tokens"
 add node_rep "$node/auth" "$work/token"
 add node_dist "$node/auth" "$work/tokens"
-names="bare layered crate_rep crate_dist jwt_rep jwt_dist moka_rep moka_dist node_rep node_dist"
+names="bare layered extension crate_rep crate_dist jwt_rep jwt_dist moka_rep moka_dist node_rep node_dist"
 if [[ $SPIN_NS -gt 0 ]]; then
     add spin "$crate/spin" "$work/token"
     names+=" spin"
@@ -188,6 +190,8 @@ check() {
         fi
     }
     expect bare "$crate/bare" "" "200 ok"
+    expect layered "$crate/layered" "" "200 ok"
+    expect extension "$crate/extension" "" "200 ok"
     local server name at
     for server in "crate $crate/auth" "jsonwebtoken $jwt/jwt" "jsonwebtoken+moka $jwt/jwt-moka" \
         "node $node/auth"; do
@@ -320,6 +324,7 @@ printf '| %-44s | %9s | %5s | %9s | %5s |\n' "server (same handler)" "repeated" 
 echo "| --- | ---: | ---: | ---: | ---: |"
 row "bare axum handler, no auth" bare
 row "bare handler behind a pass-through layer" layered
+row "pass-through layer + one Arc in extensions" extension
 row "this crate's layer (CognitoAuthLayer)" crate_rep crate_dist
 row "axum + jsonwebtoken 12, no cache" jwt_rep jwt_dist
 row "axum + jsonwebtoken 12 + moka (SHA-256 key)" moka_rep moka_dist
