@@ -55,7 +55,10 @@ pub(crate) type Digest = [u8; 32];
 /// The table's key for `token`, and the digest of its signing input.
 fn digests(token: &str) -> (Digest, SigningDigest) {
     super::token::touch(token);
-    let (signing_input, signature) = token.rsplit_once('.').unwrap_or((token, ""));
+    let (signing_input, signature) = match memchr::memrchr(b'.', token.as_bytes()) {
+        Some(dot) => (&token[..dot], &token[dot + 1..]),
+        None => (token, ""),
+    };
     let signing = SigningDigest::of(signing_input.as_bytes());
     let key = sha256_of_two(signing.as_bytes(), signature.as_bytes());
     (key, signing)
