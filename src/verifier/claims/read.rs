@@ -223,8 +223,8 @@ impl Payload {
 /// array's strings go to `items` in the same order. Fuzzing (`cfg(fuzzing)`)
 /// checks each text it accepts against `read_fields`.
 ///
-/// serde_json and its visitors took about a third of the time the crate adds to
-/// a new token's RSA check; this takes a fraction of that.
+/// On the project's Intel machine, `token_read_cost` read a 459-byte access
+/// token payload in 327 ns through serde_json and in 245 ns through this.
 fn read_compact(text: &str, items: &mut Vec<Str>) -> Option<Fields> {
     let mut json = Compact {
         bytes: text.as_bytes(),
