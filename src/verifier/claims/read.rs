@@ -262,13 +262,8 @@ fn read_compact(text: &str, items: &mut Vec<Str>) -> Option<Fields> {
                     json.value(None)?;
                 }
             }
-            match json.peek()? {
-                b',' => json.at += 1,
-                b'}' => {
-                    json.at += 1;
-                    break;
-                }
-                _ => return None,
+            if json.closes(b'}')? {
+                break;
             }
         }
     }
@@ -289,6 +284,17 @@ impl Compact<'_> {
     /// Steps over `b`, which must be next.
     fn byte(&mut self, b: u8) -> Option<()> {
         (self.peek()? == b).then(|| self.at += 1)
+    }
+
+    /// After a member or an element: steps over the `,` (`false`) or the
+    /// `close` that ends the object or array (`true`); `None` for anything else.
+    fn closes(&mut self, close: u8) -> Option<bool> {
+        let next = self.peek()?;
+        if next != b',' && next != close {
+            return None;
+        }
+        self.at += 1;
+        Some(next == close)
     }
 
     /// Steps over `word` (`true`, `false`, `null`), which must be next.
@@ -339,13 +345,8 @@ impl Compact<'_> {
                     items.push(item);
                 }
                 count = count.checked_add(1)?;
-                match self.peek()? {
-                    b',' => self.at += 1,
-                    b']' => {
-                        self.at += 1;
-                        break;
-                    }
-                    _ => return None,
+                if self.closes(b']')? {
+                    break;
                 }
             }
         }
