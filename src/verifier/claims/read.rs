@@ -415,16 +415,34 @@ fn string_len(bytes: &[u8]) -> usize {
 /// finds the same claims.
 #[cfg(fuzzing)]
 fn assert_same_as_serde(text: &str, fields: &Fields, items: &[Str]) {
+    let by_serde = serde_reading(text).expect("serde_json refuses what read_compact took");
+    assert_eq!(by_serde, compact_reading(fields, items), "{text}");
+}
+
+/// serde's reading of `text` as [`compact_reading`] writes it down: the claims,
+/// the arrays' strings, and whether nothing had to be decoded. `None` when
+/// serde refuses the text.
+#[cfg(any(test, fuzzing))]
+fn serde_reading(text: &str) -> Option<(String, String, bool)> {
     let mut sink = Sink {
         start: text.as_ptr() as usize,
         json_len: text.len(),
         decoded: String::new(),
         items: Vec::new(),
     };
-    let by_serde = read_fields(text, &mut sink).expect("serde_json refuses what read_compact took");
-    assert_eq!(format!("{by_serde:?}"), format!("{fields:?}"), "{text}");
-    assert_eq!(format!("{:?}", sink.items), format!("{items:?}"), "{text}");
-    assert!(sink.decoded.is_empty(), "{text}");
+    let fields = read_fields(text, &mut sink).ok()?;
+    Some((
+        format!("{fields:?}"),
+        format!("{:?}", sink.items),
+        sink.decoded.is_empty(),
+    ))
+}
+
+/// What [`read_compact`] found, written down as [`serde_reading`] writes
+/// serde's (the compact reading never decodes).
+#[cfg(any(test, fuzzing))]
+fn compact_reading(fields: &Fields, items: &[Str]) -> (String, String, bool) {
+    (format!("{fields:?}"), format!("{items:?}"), true)
 }
 
 fn read_fields(text: &str, sink: &mut Sink) -> Result<Fields, serde_json::Error> {
@@ -773,23 +791,6 @@ mod tests {
         assert!(!reads(&text));
     }
 
-    /// serde's reading of `text`, as `read_compact` returns it.
-    fn by_serde(text: &str) -> Option<(String, String, bool)> {
-        let mut sink = Sink {
-            start: text.as_ptr() as usize,
-            json_len: text.len(),
-            decoded: String::new(),
-            items: Vec::new(),
-        };
-        let fields = read_fields(text, &mut sink).ok()?;
-        let decoded_nothing = sink.decoded.is_empty();
-        Some((
-            format!("{fields:?}"),
-            format!("{:?}", sink.items),
-            decoded_nothing,
-        ))
-    }
-
     /// Payloads made of members Cognito writes and of every kind of value the
     /// compact reading must decline (escapes, control characters, fractions,
     /// exponents, leading zeros, numbers past 19 digits, nested values,
@@ -885,9 +886,9 @@ mod tests {
             let mut items = Vec::new();
             if let Some(fields) = read_compact(&text, &mut items) {
                 compact += 1;
-                let expected = by_serde(&text).unwrap_or_else(|| panic!("serde refuses {text}"));
-                let found = (format!("{fields:?}"), format!("{items:?}"), true);
-                assert_eq!(expected, found, "{text}");
+                let expected =
+                    serde_reading(&text).unwrap_or_else(|| panic!("serde refuses {text}"));
+                assert_eq!(expected, compact_reading(&fields, &items), "{text}");
             }
             assert_eq!(reads(&text), map_accepts(&text), "{text}");
         }
