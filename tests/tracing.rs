@@ -12,9 +12,23 @@ use tracing_subscriber::fmt::format::FmtSpan;
 mod support;
 use support::LogBuffer;
 
+/// Held by each test for its whole run. tracing caches, per call site, whether
+/// any subscriber wants it; a call site first reached on one thread while
+/// another thread installs its scoped subscriber can keep a stale answer, and
+/// a span then goes missing from the other test's output. One test at a time,
+/// in this binary of its own, leaves nothing to race.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Runs requests under a subscriber at `level`, on this thread, and returns what
 /// it printed: one accepted token twice (a miss, then a hit), no token, a bad one.
 fn run(level: tracing::Level, trace_sub: bool) -> String {
+    let _one = one_at_a_time();
     let logs = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(logs.clone())
@@ -101,6 +115,7 @@ fn info_is_quiet_and_debug_shows_every_decision() {
 
 #[test]
 fn key_fetches_have_spans_of_their_own() {
+    let _one = one_at_a_time();
     let logs = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(logs.clone())
