@@ -156,9 +156,10 @@ impl VerifierBuilder {
         {
             /// How many verified tokens are remembered, so a repeated token skips the
             /// signature check (none is served after its `exp`, or once its key leaves
-            /// the key set). The table is allocated whole when the verifier is built, 56
+            /// the key set). The table is allocated whole when the verifier is built, 72
             /// bytes an entry plus 16 to 32 bytes of counts, with the number rounded up to whole
-            /// sets of 16 entries in each of up to 64 shards (at most 1,023 more).
+            /// sets of 16 entries in each of up to 64 shards (at most 1,023 more); an entry
+            /// in use also holds its token's signature (342 bytes for a 2048-bit key).
             /// `0` turns the cache off; more than 10 million is a configuration error.
             /// Default: [`DEFAULT_TOKEN_CACHE_CAPACITY`] (10,000).
         }

@@ -1,20 +1,24 @@
 //! The verified-token cache: a token verified once is not verified again while
 //! its verdict stands. Two tiers:
 //!
-//! - a table shared by every thread, keyed by the token's SHA-256 digest
-//!   ([`Digest`]) and holding only the verdict ([`Verdict`]: the key that verified
-//!   the token, its `exp`, its pool). Nothing the token itself says is stored
-//!   twice: on a hit the claims are read again from the token in hand, whose
-//!   digest proves it is the one verified. An entry is 56 bytes in a fixed table
-//!   (the key it names is shared), where the token and its parsed claims took
-//!   about 4.5 KiB;
+//! - a table shared by every thread, keyed by the SHA-256 digest of the token's
+//!   signing input (`header.payload`, [`Digest`]), the digest the RS256 check
+//!   computes anyway, and holding the token's signature segment, compared byte
+//!   for byte, and the verdict ([`Verdict`]: the key that verified the token,
+//!   its `exp`, its pool). Nothing else the token says is stored twice: on a
+//!   hit the claims are read again from the token in hand, which the digest and
+//!   the signature prove is the one verified. An entry is 72 bytes in a fixed
+//!   table (the key it names is shared) and the signature on the heap (342
+//!   bytes for Cognito's 2048-bit keys), where the token and its parsed claims
+//!   took about 4.5 KiB;
 //! - in front of it, a few slots per thread holding the whole token and its parsed
 //!   [`Claims`], which a hit reads without a lock, a hash or a parse.
 //!
 //! The shared table is set-associative: the digest picks one of 64 shards (each
 //! behind its own mutex) and, in it, a set of [`WAYS`] entries. A lookup compares
-//! at most sixteen digests; an insert writes one entry in place. Nothing is
-//! allocated, and no background work or queue follows an insert: a general
+//! at most sixteen digests, and the signature of the one that matches; an insert
+//! writes one entry in place, reusing the signature's allocation of the entry it
+//! replaces. No background work or queue follows an insert: a general
 //! concurrent cache (moka, measured) spent 2 to 7 µs per miss-and-insert on this
 //! machine, half the cost of the RSA check the cache exists to skip.
 //!
@@ -34,39 +38,41 @@
 //! needed, within the table's fixed size.
 
 use super::claims::Claims;
-use super::crypto::{SigningDigest, sha256_of_two};
+use super::crypto::SigningDigest;
 use super::keys::Key;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// A token's key in the shared table: SHA-256 of the SHA-256 digest of its
-/// signing input (`header.payload`, a [`SigningDigest`]) followed by its
-/// signature segment. Collision-resistant in the token (a collision would be
-/// one of SHA-256 itself, the inner digest having a fixed length), so equal
-/// digests mean the same token, without holding the token to compare. The
-/// inner digest is the one the RS256 check needs, so a miss hashes the token
-/// once for both. Its bytes are uniform, so they index the table directly:
-/// bytes 0-7 pick the shard, 8-15 the set, 16-31 the sketch's counters. No one
-/// can choose the digest of a token Cognito signed, and only verified tokens
-/// are inserted.
+/// A token's key in the shared table: the SHA-256 digest of its signing input
+/// (`header.payload`), the [`SigningDigest`] its RS256 check needs, so that a
+/// miss hashes the token once for both. Collision-resistant in the signing
+/// input; the entry holds the signature segment, compared in full, so an entry
+/// found for a token means the same token (a signature taken from a log with
+/// its end cut off, or any other, does not match). One hash of the signing
+/// input and a comparison cost less than a second hash over the signature (342
+/// bytes: about 280 ns on the machine of `BENCHMARKS.md`). Its bytes are
+/// uniform, so they index the table directly: bytes 0-7 pick the shard, 8-15
+/// the set, 16-31 the sketch's counters. Only verified tokens are inserted.
 pub(crate) type Digest = [u8; 32];
 
-/// The table's key for `token`, and the digest of its signing input.
-fn digests(token: &str) -> (Digest, SigningDigest) {
+/// A token's signing input and signature segment (empty without a dot).
+fn split(token: &str) -> (&[u8], &[u8]) {
+    match memchr::memrchr(b'.', token.as_bytes()) {
+        Some(dot) => (&token.as_bytes()[..dot], &token.as_bytes()[dot + 1..]),
+        None => (token.as_bytes(), b""),
+    }
+}
+
+/// The digest of a token's signing input, the table's key for it.
+fn signing_digest(signing_input: &[u8], token: &str) -> SigningDigest {
     super::token::touch(token);
-    let (signing_input, signature) = match memchr::memrchr(b'.', token.as_bytes()) {
-        Some(dot) => (&token[..dot], &token[dot + 1..]),
-        None => (token, ""),
-    };
-    let signing = SigningDigest::of(signing_input.as_bytes());
-    let key = sha256_of_two(signing.as_bytes(), signature.as_bytes());
-    (key, signing)
+    SigningDigest::of(signing_input)
 }
 
 #[cfg(test)]
 fn digest(token: &str) -> Digest {
-    digests(token).0
+    *signing_digest(split(token).0, token).as_bytes()
 }
 
 /// Word `i` (0 to 3) of a digest, little-endian.
@@ -87,11 +93,10 @@ const WAYS: usize = 16;
 /// Most shards: enough that two cores (or sixty-four) rarely wait for one lock.
 const MAX_SHARDS: usize = 64;
 
-/// A lookup that found nothing, with the digests it computed, so that neither
-/// the RS256 check nor the insert after it computes them again. (Not the
-/// clocks it read: the check may run later than the lookup, and reads them
-/// itself.)
-pub(crate) struct Miss(Option<(Digest, SigningDigest)>);
+/// A lookup that found nothing, with the digest it computed, so that neither
+/// the RS256 check nor the insert after it computes it again. (Not the clocks
+/// it read: the check may run later than the lookup, and reads them itself.)
+pub(crate) struct Miss(Option<SigningDigest>);
 
 impl Miss {
     /// A miss of a verifier without a cache, or one where nothing was computed.
@@ -99,7 +104,7 @@ impl Miss {
 
     /// The digest of the token's signing input, if the lookup computed it.
     pub(crate) fn signing_digest(&self) -> Option<&SigningDigest> {
-        self.0.as_ref().map(|(_, signing)| signing)
+        self.0.as_ref()
     }
 }
 
@@ -154,14 +159,20 @@ impl TokenCache {
             pool: verified.pool,
         };
         remember(self.id, token, verified);
+        let (signing_input, signature) = split(token);
         // The miss must be this token's: its digest is the entry's key.
         debug_assert!(
-            miss.0.as_ref().is_none_or(|(d, _)| *d == digests(token).0),
+            miss.0
+                .as_ref()
+                .is_none_or(|d| d.as_bytes() == SigningDigest::of(signing_input).as_bytes()),
             "a miss of another token"
         );
-        let digest = miss.0.map_or_else(|| digests(token).0, |(d, _)| d);
+        let digest = *miss
+            .0
+            .unwrap_or_else(|| signing_digest(signing_input, token))
+            .as_bytes();
         self.lock(self.shard_of(&digest))
-            .insert(digest, verdict, now);
+            .insert(digest, signature, verdict, now);
     }
 
     /// The claims of `token` if it is held and `valid` (given the key and the
@@ -185,9 +196,13 @@ impl TokenCache {
                 Err(Miss::NONE)
             };
         }
-        let (digest, signing) = digests(token);
-        let hit = self.lock(self.shard_of(&digest)).get(&digest, &valid);
-        let miss = || Err(Miss(Some((digest, signing.clone()))));
+        let (signing_input, signature) = split(token);
+        let signing = signing_digest(signing_input, token);
+        let digest = *signing.as_bytes();
+        let hit = self
+            .lock(self.shard_of(&digest))
+            .get(&digest, signature, &valid);
+        let miss = || Err(Miss(Some(signing.clone())));
         let Some(hit) = hit else {
             return miss();
         };
@@ -254,13 +269,16 @@ struct Shard {
 
 struct Entry {
     digest: Digest,
+    /// The token's signature segment, as it came: with the digest, the token.
+    signature: Box<[u8]>,
     verdict: Verdict,
 }
 
-// What the docs say an entry costs: the digest, the key's pointer, `exp` and the
-// pool's index; an empty entry is the key pointer's niche.
+// What the docs say an entry costs: the digest, the signature's pointer and
+// length, the key's pointer, `exp` and the pool's index; an empty entry is the
+// key pointer's niche.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Option<Entry>>() == 56);
+const _: () = assert!(std::mem::size_of::<Option<Entry>>() == 72);
 
 impl Shard {
     fn new(sets: usize) -> Self {
@@ -274,9 +292,14 @@ impl Shard {
         reduce(word(digest, 1), self.sets.len())
     }
 
-    /// The verdict for `digest`, if held and `valid`; one that is not is dropped.
-    /// Counts the lookup either way.
-    fn get(&mut self, digest: &Digest, valid: impl Fn(&Key, u64) -> bool) -> Option<Verdict> {
+    /// The verdict for the token of `digest` and `signature`, if held and
+    /// `valid`; one that is not valid is dropped. Counts the lookup either way.
+    fn get(
+        &mut self,
+        digest: &Digest,
+        signature: &[u8],
+        valid: impl Fn(&Key, u64) -> bool,
+    ) -> Option<Verdict> {
         self.sketch.count(digest);
         let set = self.set_of(digest);
         let way = self.sets[set]
@@ -284,6 +307,11 @@ impl Shard {
             .position(|e| e.as_ref().is_some_and(|e| e.digest == *digest))?;
         let slot = &mut self.sets[set][way];
         let entry = slot.as_ref()?;
+        // The same signing input under another signature is another token: not
+        // this entry's, and no reason to drop it.
+        if *entry.signature != *signature {
+            return None;
+        }
         if valid(&entry.verdict.key, entry.verdict.exp) {
             Some(entry.verdict.clone())
         } else {
@@ -292,7 +320,7 @@ impl Shard {
         }
     }
 
-    fn insert(&mut self, digest: Digest, verdict: Verdict, now: u64) {
+    fn insert(&mut self, digest: Digest, signature: &[u8], verdict: Verdict, now: u64) {
         let set = self.set_of(&digest);
         // The entry to write: this digest's own, an empty one, or an expired one.
         let free = self.sets[set].iter().position(|e| match e {
@@ -319,7 +347,22 @@ impl Shard {
                 way
             }
         };
-        self.sets[set][way] = Some(Entry { digest, verdict });
+        match &mut self.sets[set][way] {
+            // The entry given way keeps its allocation when the signature fits
+            // it, as every signature of one key size does.
+            Some(entry) if entry.signature.len() == signature.len() => {
+                entry.digest = digest;
+                entry.signature.copy_from_slice(signature);
+                entry.verdict = verdict;
+            }
+            slot => {
+                *slot = Some(Entry {
+                    digest,
+                    signature: signature.into(),
+                    verdict,
+                });
+            }
+        }
     }
 }
 
@@ -487,18 +530,40 @@ mod tests {
         );
     }
 
+    /// The key is the digest of the signing input, the one the RS256 check
+    /// uses; the signature is compared in full: the same header and payload
+    /// under another signature (one character changed, or cut short) is not a
+    /// hit, and leaves the genuine token's entry in place.
     #[test]
-    fn the_key_covers_the_whole_token() {
-        let (a, signing_a) = digests("header.payload.signature-a");
-        let (b, signing_b) = digests("header.payload.signature-b");
-        assert_ne!(a, b, "another signature, another key");
-        assert_eq!(signing_a.as_bytes(), signing_b.as_bytes());
+    fn the_signature_is_compared_in_full() {
         assert_eq!(
-            signing_a.as_bytes(),
-            SigningDigest::of(b"header.payload").as_bytes()
+            digest("header.payload.signature-a"),
+            *SigningDigest::of(b"header.payload").as_bytes()
         );
-        let (c, _) = digests("header.payloaD.signature-a");
-        assert_ne!(a, c, "another payload, another key");
+        assert_eq!(
+            digest("header.payload.signature-a"),
+            digest("header.payload.signature-b")
+        );
+        assert_ne!(
+            digest("header.payload.signature-a"),
+            digest("header.payloaD.signature-a")
+        );
+        let cache = TokenCache::new(100);
+        let key = Key::trusted_for_tests();
+        assert!(!call(&cache, "header.payload.signature-a", &key));
+        for other in [
+            "header.payload.signature-b",
+            "header.payload.signature-",
+            "header.payload.signature-aa",
+            "header.payload.",
+            "header.payload",
+        ] {
+            cache.settle();
+            let got = cache.get(other, |_, _| true, |_| true, |_| unreachable!());
+            assert!(got.is_err(), "{other:?} was a hit");
+        }
+        cache.settle();
+        assert!(call(&cache, "header.payload.signature-a", &key));
     }
 
     fn claims(sub: &str, exp: u64) -> Claims {
@@ -511,6 +576,9 @@ mod tests {
         };
         Claims::from_payload(map, Arc::from("us-east-1_test")).unwrap()
     }
+
+    /// A signature segment for the tests that use the shard directly.
+    const SIGNATURE: &[u8] = b"signature";
 
     fn exp() -> u64 {
         super::super::now_secs() + 3600
@@ -653,26 +721,26 @@ mod tests {
             pool: 0,
         };
         // A full set of live verdicts, each looked up often.
-        let digests: Vec<Digest> = (0..WAYS).map(|i| digest(&format!("live.{i}"))).collect();
+        let digests: Vec<Digest> = (0..WAYS).map(|i| digest(&format!("live-{i}"))).collect();
         for d in &digests {
-            shard.insert(*d, verdict(now + 3600), now);
+            shard.insert(*d, SIGNATURE, verdict(now + 3600), now);
             for _ in 0..5 {
-                assert!(shard.get(d, |_, _| true).is_some());
+                assert!(shard.get(d, SIGNATURE, |_, _| true).is_some());
             }
         }
         // A newcomer seen once does not push out any of them...
         let new = digest("new");
-        shard.get(&new, |_, _| true);
-        shard.insert(new, verdict(now + 3600), now);
-        assert!(shard.get(&new, |_, _| true).is_none());
+        shard.get(&new, SIGNATURE, |_, _| true);
+        shard.insert(new, SIGNATURE, verdict(now + 3600), now);
+        assert!(shard.get(&new, SIGNATURE, |_, _| true).is_none());
         // ...but takes the place of one that has expired.
-        shard.insert(digests[3], verdict(now - 1), now);
-        shard.insert(new, verdict(now + 3600), now);
-        assert!(shard.get(&new, |_, _| true).is_some());
-        assert!(shard.get(&digests[3], |_, _| true).is_none());
+        shard.insert(digests[3], SIGNATURE, verdict(now - 1), now);
+        shard.insert(new, SIGNATURE, verdict(now + 3600), now);
+        assert!(shard.get(&new, SIGNATURE, |_, _| true).is_some());
+        assert!(shard.get(&digests[3], SIGNATURE, |_, _| true).is_none());
         // A verdict `valid` refuses is dropped on its lookup.
-        assert!(shard.get(&digests[0], |_, _| false).is_none());
-        assert!(shard.get(&digests[0], |_, _| true).is_none());
+        assert!(shard.get(&digests[0], SIGNATURE, |_, _| false).is_none());
+        assert!(shard.get(&digests[0], SIGNATURE, |_, _| true).is_none());
     }
 
     /// A shared hit reads the claims again, for the token in hand, and a verdict
@@ -787,8 +855,8 @@ mod tests {
             for i in 0..CALLS {
                 let d = digests[i % KEYS];
                 let shard = table.shard_of(&d);
-                if table.lock(shard).get(&d, |_, _| true).is_none() {
-                    table.lock(shard).insert(d, verdict(), now);
+                if table.lock(shard).get(&d, SIGNATURE, |_, _| true).is_none() {
+                    table.lock(shard).insert(d, SIGNATURE, verdict(), now);
                 }
             }
             let ours = started.elapsed().as_nanos() as f64 / CALLS as f64;

@@ -121,30 +121,7 @@ impl SigningDigest {
         }
     }
 
-    pub(crate) fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
-}
-
-/// SHA-256 of `a` followed by `b`.
-pub(crate) fn sha256_of_two(a: &[u8], b: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    #[cfg(feature = "aws-lc-rs")]
-    {
-        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-        context.update(a);
-        context.update(b);
-        out.copy_from_slice(context.finish().as_ref());
-    }
-    #[cfg(not(feature = "aws-lc-rs"))]
-    {
-        use sha2::Digest as _;
-        out.copy_from_slice(
-            &sha2::Sha256::new()
-                .chain_update(a)
-                .chain_update(b)
-                .finalize(),
-        );
-    }
-    out
 }
