@@ -743,6 +743,51 @@ mod tests {
         assert!(shard.get(&digests[0], SIGNATURE, |_, _| true).is_none());
     }
 
+    /// An entry that gives way keeps its signature's allocation when the
+    /// newcomer's signature has the same length, and holds the newcomer's bytes
+    /// after: the newcomer hits under its own signature only, the token it
+    /// replaced no longer does, and a longer signature gets an allocation of its
+    /// own.
+    #[test]
+    fn a_replaced_entry_holds_the_newcomers_signature() {
+        let key = Key::trusted_for_tests();
+        let mut shard = Shard::new(1);
+        let now = super::super::now_secs();
+        let verdict = |exp| Verdict {
+            key: Arc::clone(&key),
+            exp,
+            pool: 0,
+        };
+        let (old, new, long) = (digest("old"), digest("new"), digest("long"));
+        shard.insert(old, b"signature-old", verdict(now - 1), now);
+        let allocation = shard.sets[0][0].as_ref().unwrap().signature.as_ptr();
+        shard.insert(new, b"signature-new", verdict(now + 3600), now);
+        let entry = shard.sets[0][0].as_ref().unwrap();
+        assert_eq!(entry.digest, new);
+        assert_eq!(
+            entry.signature.as_ptr(),
+            allocation,
+            "the allocation is reused"
+        );
+        assert!(shard.get(&new, b"signature-new", |_, _| true).is_some());
+        assert!(shard.get(&new, b"signature-old", |_, _| true).is_none());
+        assert!(shard.get(&old, b"signature-old", |_, _| true).is_none());
+        // Expired again, then replaced by a longer signature.
+        shard.insert(new, b"signature-new", verdict(now - 1), now);
+        shard.insert(long, b"a-longer-signature", verdict(now + 3600), now);
+        assert!(
+            shard
+                .get(&long, b"a-longer-signature", |_, _| true)
+                .is_some()
+        );
+        assert!(
+            shard
+                .get(&long, b"a-longer-signatur", |_, _| true)
+                .is_none()
+        );
+        assert!(shard.get(&new, b"signature-new", |_, _| true).is_none());
+    }
+
     /// A shared hit reads the claims again, for the token in hand, and a verdict
     /// whose key is no longer trusted is dropped on its first lookup.
     #[test]
