@@ -141,11 +141,14 @@ where
     S: Service<Request<ReqBody>> + Clone,
 {
     // A token this thread knows, recognised by its bytes before anything reads
-    // them (see `token_source::exact`).
-    if let Some(claims) = token_source::exact(&route.sources, &request)
-        .and_then(|token| verifier.cached_in_thread(token))
-    {
-        return ResponseFuture::cached(inner, request, route, verifier, claims);
+    // them (see `token_source::exact`). The clocks this look reads serve the
+    // shared table's too.
+    let mut now = None;
+    if let Some(token) = token_source::exact(&route.sources, &request) {
+        match verifier.cached_in_thread(token) {
+            Ok(claims) => return ResponseFuture::cached(inner, request, route, verifier, claims),
+            Err(read) => now = read,
+        }
     }
     let token = match token_source::token(&route.sources, &request)
         .and_then(|token| verifier.check_size(&token).map(|()| token))
@@ -158,7 +161,7 @@ where
             return ResponseFuture::refuse(route, &error);
         }
     };
-    let miss = match verifier.cached(&token) {
+    let miss = match verifier.cached(&token, now) {
         Ok(claims) => return ResponseFuture::cached(inner, request, route, verifier, claims),
         Err(miss) => miss,
     };

@@ -212,7 +212,7 @@ impl Verifier {
     /// cache or not.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         self.check_size(token)?;
-        match self.cached(token) {
+        match self.cached(token, None) {
             Ok(claims) => match self.screen(claims) {
                 Screened::Done(result) => result,
                 Screened::Later(check) => check.await,
@@ -278,13 +278,15 @@ impl Verifier {
     /// the cache, unexpired, and its key is still trusted; otherwise the miss, to
     /// hand to [`verify_miss`](Self::verify_miss). Never waits: the layer answers
     /// a repeated token without building a future for it. The caller has checked
-    /// the token's size.
-    pub(crate) fn cached(&self, token: &str) -> Result<Claims, Miss> {
+    /// the token's size. `now`: the clocks as
+    /// [`cached_in_thread`](Self::cached_in_thread) read them for this request,
+    /// if it did; otherwise they are read here.
+    pub(crate) fn cached(&self, token: &str, now: Option<Now>) -> Result<Claims, Miss> {
         let inner = &*self.inner;
         let Some(cache) = inner.tokens.as_ref() else {
             return Err(Miss::NONE);
         };
-        let claims = self.lookup(cache, token, Now::read());
+        let claims = self.lookup(cache, token, now.unwrap_or_else(Now::read));
         observe::token_cache(claims.is_ok());
         claims
     }
@@ -325,13 +327,20 @@ impl Verifier {
     /// by the bytes a request carried where the route reads its token (see
     /// `token_source::exact`): the layers' first look, which reads nothing of
     /// the token when it is one the thread knows. `None` sends the request the
-    /// usual way ([`cached`](Self::cached)), which decides it.
-    pub(crate) fn cached_in_thread(&self, token: &[u8]) -> Option<Claims> {
-        let cache = self.inner.tokens.as_ref()?;
-        let (valid, on_schedule) = self.verdict_checks(Now::read());
-        let claims = cache.get_in_thread(token, valid, on_schedule)?;
+    /// usual way ([`cached`](Self::cached)), which decides it: the `Err` holds
+    /// the clocks read here (none without a cache), for `cached` to use rather
+    /// than read them again a few hundred nanoseconds later.
+    pub(crate) fn cached_in_thread(&self, token: &[u8]) -> Result<Claims, Option<Now>> {
+        let Some(cache) = self.inner.tokens.as_ref() else {
+            return Err(None);
+        };
+        let now = Now::read();
+        let (valid, on_schedule) = self.verdict_checks(now);
+        let claims = cache
+            .get_in_thread(token, valid, on_schedule)
+            .ok_or(Some(now))?;
         observe::token_cache(true);
-        Some(claims)
+        Ok(claims)
     }
 
     /// Verifies a token in full. `signing` is the digest of its signing input,
