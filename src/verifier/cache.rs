@@ -709,17 +709,22 @@ mod tests {
         assert!(held <= 64, "{held} entries in a table of 64");
     }
 
-    /// An expired verdict is never served, and its entry is the first to go.
-    #[test]
-    fn an_expired_verdict_gives_way_to_a_new_one() {
+    /// A shard of one set, the wall clock's seconds, and verdicts of one
+    /// trusted key by `exp`.
+    fn one_set() -> (Shard, u64, impl Fn(u64) -> Verdict) {
         let key = Key::trusted_for_tests();
-        let mut shard = Shard::new(1);
-        let now = super::super::now_secs();
-        let verdict = |exp| Verdict {
+        let verdict = move |exp| Verdict {
             key: Arc::clone(&key),
             exp,
             pool: 0,
         };
+        (Shard::new(1), super::super::now_secs(), verdict)
+    }
+
+    /// An expired verdict is never served, and its entry is the first to go.
+    #[test]
+    fn an_expired_verdict_gives_way_to_a_new_one() {
+        let (mut shard, now, verdict) = one_set();
         // A full set of live verdicts, each looked up often.
         let digests: Vec<Digest> = (0..WAYS).map(|i| digest(&format!("live-{i}"))).collect();
         for d in &digests {
@@ -750,14 +755,7 @@ mod tests {
     /// own.
     #[test]
     fn a_replaced_entry_holds_the_newcomers_signature() {
-        let key = Key::trusted_for_tests();
-        let mut shard = Shard::new(1);
-        let now = super::super::now_secs();
-        let verdict = |exp| Verdict {
-            key: Arc::clone(&key),
-            exp,
-            pool: 0,
-        };
+        let (mut shard, now, verdict) = one_set();
         let (old, new, long) = (digest("old"), digest("new"), digest("long"));
         shard.insert(old, b"signature-old", verdict(now - 1), now);
         let allocation = shard.sets[0][0].as_ref().unwrap().signature.as_ptr();
