@@ -326,10 +326,10 @@ impl Verifier {
     /// The claims of a token this thread verified or found lately, recognised
     /// by the bytes a request carried where the route reads its token (see
     /// `token_source::exact`): the layers' first look, which reads nothing of
-    /// the token when it is one the thread knows. `None` sends the request the
-    /// usual way ([`cached`](Self::cached)), which decides it: the `Err` holds
-    /// the clocks read here (none without a cache), for `cached` to use rather
-    /// than read them again a few hundred nanoseconds later.
+    /// the token when it is one the thread knows. An `Err` sends the request the
+    /// usual way ([`cached`](Self::cached)), which decides it; it holds the
+    /// clocks read here (none without a cache), for `cached` to use rather than
+    /// read them again a few hundred nanoseconds later.
     pub(crate) fn cached_in_thread(&self, token: &[u8]) -> Result<Claims, Option<Now>> {
         let Some(cache) = self.inner.tokens.as_ref() else {
             return Err(None);
