@@ -15,17 +15,20 @@
 //! server of the comparison reads its keys from these files, so all of them
 //! check the same tokens against the same keys.
 //!
-//! `serve` serves one trivial handler on four routes of an axum server on
+//! `serve` serves one trivial handler on five routes of an axum server on
 //! 127.0.0.1: `/bare` as it is, `/layered` behind a tower layer that does
 //! nothing (what axum's `route_layer` costs any layer), `/extension` behind one
 //! that only puts a shared value in the request's extensions (what handing the
-//! handler anything costs, as the crate hands it the claims), and `/auth` behind
-//! [`CognitoAuthLayer`] requiring the scope `bench/read`. The keys are fetched, as in production, from a JWKS
-//! endpoint on 127.0.0.1 that serves `DIR/jwks.json`, before the server listens;
-//! then it writes its port to `--port-file` and runs until killed. With
-//! `--spin-ns N`, a third route `/spin` answers like `/bare` after a busy wait of
-//! N nanoseconds, without the layer: what any N ns of work per request costs in
-//! requests per second on the same machine.
+//! handler anything costs, as the crate hands it the claims), `/minimal` behind
+//! [`Minimal`] (the least a layer that refuses what it cannot vouch for does for
+//! a repeated token: a lower bound for the crate's repeated path, not a
+//! verifier), and `/auth` behind [`CognitoAuthLayer`] requiring the scope
+//! `bench/read`. The keys are fetched, as in production, from a JWKS endpoint on
+//! 127.0.0.1 that serves `DIR/jwks.json`, before the server listens; then it
+//! writes its port to `--port-file` and runs until killed. With `--spin-ns N`, a
+//! sixth route `/spin` answers like `/bare` after a busy wait of N nanoseconds,
+//! without the layer: what any N ns of work per request costs in requests per
+//! second on the same machine.
 //!
 //! `floor` times `--checks` RS256 signature checks of the minted tokens (cycled)
 //! with the key parsed once (`aws_lc_rs::signature::ParsedPublicKey`, as
@@ -34,14 +37,19 @@
 
 use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use axum::Router;
+use axum::response::IntoResponse as _;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::future::Either;
 use serde_json::{Value, json};
+use std::future::Ready;
 use std::hint::black_box;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tower_cognito::test_util::{JwksServer, LocalUserPool, SigningKey};
 use tower_cognito::{CognitoAuthLayer, Requirement, TokenUse, UserPool, Verifier};
 
@@ -212,20 +220,22 @@ async fn serve(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     // The same, putting one shared value in the request's extensions: what
     // handing the handler anything costs, as the crate's layer hands it the
     // claims (an `Arc` too).
-    let handed = std::sync::Arc::new(SCOPE.to_owned());
+    let handed = Arc::new(SCOPE.to_owned());
     let extension = Router::new().route("/extension", get(hello)).route_layer(
         tower::util::MapRequestLayer::new(move |mut request: axum::extract::Request| {
-            request
-                .extensions_mut()
-                .insert(std::sync::Arc::clone(&handed));
+            request.extensions_mut().insert(Arc::clone(&handed));
             request
         }),
     );
+    let minimal = Router::new()
+        .route("/minimal", get(hello))
+        .route_layer(MinimalLayer::for_token(&args.dir.join("token"))?);
     let mut app = Router::new()
         .route("/auth", get(hello))
         .route_layer(auth)
         .merge(layered)
         .merge(extension)
+        .merge(minimal)
         .route("/bare", get(hello));
     if args.spin_ns > 0 {
         app = app.route("/spin", get(spinning(args.spin_ns)));
@@ -242,6 +252,89 @@ async fn serve(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// Makes [`Minimal`] for the one token of a file.
+#[derive(Clone)]
+struct MinimalLayer(Arc<Known>);
+
+/// What [`Minimal`] knows: the `Authorization` header of its one token, the
+/// token's `exp`, a deadline on the monotonic clock standing for the keys' trust
+/// window, and the value it hands the handler (an `Arc`, as the crate's claims).
+struct Known {
+    header: Vec<u8>,
+    exp: u64,
+    trusted_until: Instant,
+    handed: Arc<String>,
+}
+
+impl MinimalLayer {
+    fn for_token(path: &std::path::Path) -> Result<Self, Box<dyn std::error::Error>> {
+        let token = std::fs::read_to_string(path)?;
+        let payload = token.split('.').nth(1).ok_or("a token without dots")?;
+        let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload)?)?;
+        Ok(Self(Arc::new(Known {
+            header: format!("Bearer {}", token.trim()).into_bytes(),
+            exp: claims["exp"].as_u64().ok_or("a token without exp")?,
+            trusted_until: Instant::now() + Duration::from_secs(24 * 3600),
+            handed: Arc::new(SCOPE.to_owned()),
+        })))
+    }
+}
+
+impl<S> tower::Layer<S> for MinimalLayer {
+    type Service = Minimal<S>;
+
+    fn layer(&self, inner: S) -> Minimal<S> {
+        Minimal {
+            inner,
+            known: Arc::clone(&self.0),
+        }
+    }
+}
+
+/// The work no layer that refuses what it cannot vouch for can skip on a repeated
+/// token, and nothing more: find the `Authorization` header and compare its bytes
+/// in full with the known token's; read the wall clock (for `exp`) and the
+/// monotonic one (for the keys' trust window); hand the handler one `Arc` in the
+/// extensions. Anything else is answered 401. No token cache can do less for a
+/// hit, so its rate over bare bounds what the crate's repeated path can reach.
+#[derive(Clone)]
+struct Minimal<S> {
+    inner: S,
+    known: Arc<Known>,
+}
+
+impl<S> tower::Service<axum::extract::Request> for Minimal<S>
+where
+    S: tower::Service<axum::extract::Request, Response = axum::response::Response>,
+{
+    type Response = axum::response::Response;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<Self::Response, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: axum::extract::Request) -> Self::Future {
+        let known = &*self.known;
+        let vouched = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .is_some_and(|value| value.as_bytes() == known.header)
+            && Instant::now() < known.trusted_until
+            && SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .is_ok_and(|now| now.as_secs() < known.exp);
+        if vouched {
+            request.extensions_mut().insert(Arc::clone(&known.handed));
+            Either::Left(self.inner.call(request))
+        } else {
+            let refusal = http::StatusCode::UNAUTHORIZED.into_response();
+            Either::Right(std::future::ready(Ok(refusal)))
+        }
+    }
 }
 
 fn floor(args: &Args) -> Result<(), Box<dyn std::error::Error>> {

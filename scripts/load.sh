@@ -14,8 +14,11 @@
 #   - servers, each pinned to the first core (`taskset`) when there are two or more:
 #     `load_server serve` (/bare; /layered, behind a tower layer that does nothing, for
 #     what any route layer costs; /extension, behind one that only puts an Arc in the
-#     request's extensions, for what handing the handler its claims costs any layer; and
-#     /auth behind CognitoAuthLayer, keys fetched from a JWKS endpoint on 127.0.0.1 as
+#     request's extensions, for what handing the handler its claims costs any layer;
+#     /minimal, behind one that does only what no layer refusing what it cannot vouch for
+#     can skip on a repeated token (compare the header with the one token it knows, read
+#     both clocks, hand the handler one Arc), for a lower bound of the crate's repeated
+#     path; and /auth behind CognitoAuthLayer, keys fetched from a JWKS endpoint on 127.0.0.1 as
 #     in production), `load_peer_jsonwebtoken` (/jwt, and /jwt-moka with a moka cache
 #     keyed by SHA-256), and scripts/peers/node-server.mjs (aws-jwt-verify at the version
 #     pinned in tests/reference/, installed here with `npm ci` into .load/node). Token caches: CACHE entries wherever there is one.
@@ -30,8 +33,8 @@
 #   - it prints the medians, the ratios to bare, and issue 14's targets with PASS or MISS:
 #     crate repeated / bare >= 0.95; crate distinct / the rate the floor allows
 #     (1 / (1/bare + floor)) >= 0.90; crate distinct / jsonwebtoken + moka distinct >= 1.0;
-#     crate distinct / Node distinct >= 2.0. Then, for reference, the one-Arc layer / bare
-#     and the crate's repeated rate / the one-Arc layer's.
+#     crate distinct / Node distinct >= 2.0. Then, for reference, the one-Arc layer and the
+#     minimal one over bare, and the crate's repeated rate over theirs.
 #
 # Settings (environment): DURATION (per run, default 10s), WARMUP (per server and kind of
 # token, before the rounds, 2s), THREADS (wrk threads, 1), CONNECTIONS (16), ROUNDS (3),
@@ -153,6 +156,7 @@ add() { url[$1]=$2; file[$1]=$3; }
 add bare "$crate/bare" "$work/token"
 add layered "$crate/layered" "$work/token"
 add extension "$crate/extension" "$work/token"
+add minimal "$crate/minimal" "$work/token"
 add crate_rep "$crate/auth" "$work/token"
 add crate_dist "$crate/auth" "$work/tokens"
 add jwt_rep "$jwt/jwt" "$work/token"
@@ -161,7 +165,7 @@ add moka_rep "$jwt/jwt-moka" "$work/token"
 add moka_dist "$jwt/jwt-moka" "$work/tokens"
 add node_rep "$node/auth" "$work/token"
 add node_dist "$node/auth" "$work/tokens"
-names="bare layered extension crate_rep crate_dist jwt_rep jwt_dist moka_rep moka_dist node_rep node_dist"
+names="bare layered extension minimal crate_rep crate_dist jwt_rep jwt_dist moka_rep moka_dist node_rep node_dist"
 if [[ $SPIN_NS -gt 0 ]]; then
     add spin "$crate/spin" "$work/token"
     names+=" spin"
@@ -194,6 +198,10 @@ check() {
     expect layered "$crate/layered" "" "200 ok"
     expect extension "$crate/extension" "" "200 ok"
     local server name at
+    # The minimal layer knows one token: any other, or none, is refused.
+    expect "minimal, its token" "$crate/minimal" "$work/token" "200 ok"
+    expect "minimal, another token" "$crate/minimal" "$work/token.last" "401"
+    expect "minimal, no token" "$crate/minimal" "" "401"
     for server in "crate $crate/auth" "jsonwebtoken $jwt/jwt" "jsonwebtoken+moka $jwt/jwt-moka" \
         "node $node/auth"; do
         read -r name at <<<"$server"
@@ -326,6 +334,7 @@ echo "| --- | ---: | ---: | ---: | ---: |"
 row "bare axum handler, no auth" bare
 row "bare handler behind a pass-through layer" layered
 row "pass-through layer + one Arc in extensions" extension
+row "the least a fail-closed layer does (minimal)" minimal
 row "this crate's layer (CognitoAuthLayer)" crate_rep crate_dist
 row "axum + jsonwebtoken 12, no cache" jwt_rep jwt_dist
 row "axum + jsonwebtoken 12 + moka (SHA-256 key)" moka_rep moka_dist
@@ -345,8 +354,11 @@ target "crate, distinct / jsonwebtoken + moka, distinct" "$(ratio "${m[crate_dis
 target "crate, distinct / Node + aws-jwt-verify, distinct" "$(ratio "${m[crate_dist]}" "${m[node_dist]}")" ">=" 2.0
 echo
 # Not a target: how much of the repeated gap is the crate's own, with what any layer
-# that hands the handler one Arc through the extensions costs taken out.
+# that hands the handler one Arc through the extensions costs taken out, and with what
+# no layer that refuses what it cannot vouch for can skip taken out.
 printf 'reference (not a target): pass-through layer + one Arc / bare = %s; crate, repeated / that layer = %s\n' \
     "$(ratio "${m[extension]}" "${m[bare]}")" "$(ratio "${m[crate_rep]}" "${m[extension]}")"
+printf 'reference (not a target): minimal layer / bare = %s; crate, repeated / minimal layer = %s\n' \
+    "$(ratio "${m[minimal]}" "${m[bare]}")" "$(ratio "${m[crate_rep]}" "${m[minimal]}")"
 echo
 echo "took $((SECONDS - started)) s"
