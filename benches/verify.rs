@@ -42,6 +42,9 @@ use tower::{Layer as _, ServiceExt as _, service_fn};
 use tower_cognito::test_util::LocalUserPool;
 use tower_cognito::{CognitoAuthLayer, Requirement, TokenUse, UserPool, Verifier};
 
+#[path = "support/minimal.rs"]
+mod minimal;
+
 /// The scope the benchmarked route requires (and every benchmark token holds).
 const SCOPE: &str = "bench/read";
 /// Capacity of the verifier whose distinct tokens must miss: at most
@@ -255,13 +258,14 @@ fn cases<'a>(rt: &'a Runtime, fx: &'a Fixture) -> Vec<Case<'a>> {
     // The same handler in an axum router, as scripts/load.sh serves it: bare,
     // behind a tower layer that does nothing, behind one that only puts a value
     // in the request's extensions (as the crate's layer puts the claims there),
-    // and behind the crate's layer.
+    // behind the minimal fail-closed layer, and behind the crate's layer.
     let handed = std::sync::Arc::new(SCOPE.to_owned());
     let [
         bare_router,
         layered_router,
         wrapped_router,
         extension_router,
+        minimal_router,
         auth_router,
     ] = [
         axum::Router::new().route("/notes", axum::routing::get(hello)),
@@ -289,6 +293,12 @@ fn cases<'a>(rt: &'a Runtime, fx: &'a Fixture) -> Vec<Case<'a>> {
                     request
                 },
             )),
+        axum::Router::new()
+            .route("/notes", axum::routing::get(hello))
+            .route_layer(
+                minimal::MinimalLayer::new(&fx.token, std::sync::Arc::new(SCOPE.to_owned()))
+                    .expect("a token with exp"),
+            ),
         axum::Router::new()
             .route("/notes", axum::routing::get(hello))
             .route_layer(layer(&cached)),
@@ -456,6 +466,7 @@ fn cases<'a>(rt: &'a Runtime, fx: &'a Fixture) -> Vec<Case<'a>> {
         router_case("router/layered", rt, layered_router, bearer.clone()),
         router_case("router/wrapped_body", rt, wrapped_router, bearer.clone()),
         router_case("router/extension", rt, extension_router, bearer.clone()),
+        router_case("router/minimal", rt, minimal_router, bearer.clone()),
         router_case("router/repeated_token", rt, auth_router, bearer),
         Case {
             id: "layer/new_token",
@@ -597,6 +608,11 @@ fn print_ratios(cases: &[Case<'_>], times: &[Vec<f64>], rounds: usize) {
     println!(
         "axum router, a response body of the layer's own type: +{:.0} ns over a pass-through layer",
         of("router/wrapped_body") - of("router/layered")
+    );
+    println!(
+        "axum router, the minimal fail-closed layer: +{:.0} ns over the one-value layer; the crate's layer, +{:.0} ns over the minimal one",
+        of("router/minimal") - of("router/extension"),
+        of("router/repeated_token") - of("router/minimal")
     );
     println!(
         "layer, new token: +{:.0} ns over verify/new_token",

@@ -20,7 +20,7 @@
 //! nothing (what axum's `route_layer` costs any layer), `/extension` behind one
 //! that only puts a shared value in the request's extensions (what handing the
 //! handler anything costs, as the crate hands it the claims), `/minimal` behind
-//! [`Minimal`] (the least a layer that refuses what it cannot vouch for does for
+//! `Minimal` of `benches/support/minimal.rs` (the least a layer that refuses what it cannot vouch for does for
 //! a repeated token: a lower bound for the crate's repeated path, not a
 //! verifier), and `/auth` behind [`CognitoAuthLayer`] requiring the scope
 //! `bench/read`. The keys are fetched, as in production, from a JWKS endpoint on
@@ -37,21 +37,21 @@
 
 use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use axum::Router;
-use axum::response::IntoResponse as _;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use futures_util::future::Either;
 use serde_json::{Value, json};
-use std::future::Ready;
 use std::hint::black_box;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use tower_cognito::test_util::{JwksServer, LocalUserPool, SigningKey};
 use tower_cognito::{CognitoAuthLayer, Requirement, TokenUse, UserPool, Verifier};
+
+#[path = "../benches/support/minimal.rs"]
+mod minimal;
+use minimal::MinimalLayer;
 
 /// The scope `/auth` requires; every minted token holds it.
 const SCOPE: &str = "bench/read";
@@ -227,9 +227,13 @@ async fn serve(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             request
         }),
     );
-    let minimal = Router::new()
-        .route("/minimal", get(hello))
-        .route_layer(MinimalLayer::for_token(&args.dir.join("token"))?);
+    let minimal = Router::new().route("/minimal", get(hello)).route_layer(
+        MinimalLayer::new(
+            std::fs::read_to_string(args.dir.join("token"))?.trim(),
+            Arc::new(SCOPE.to_owned()),
+        )
+        .ok_or("the token file holds no token with an exp")?,
+    );
     let mut app = Router::new()
         .route("/auth", get(hello))
         .route_layer(auth)
@@ -252,89 +256,6 @@ async fn serve(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     axum::serve(listener, app).await?;
     Ok(())
-}
-
-/// Makes [`Minimal`] for the one token of a file.
-#[derive(Clone)]
-struct MinimalLayer(Arc<Known>);
-
-/// What [`Minimal`] knows: the `Authorization` header of its one token, the
-/// token's `exp`, a deadline on the monotonic clock standing for the keys' trust
-/// window, and the value it hands the handler (an `Arc`, as the crate's claims).
-struct Known {
-    header: Vec<u8>,
-    exp: u64,
-    trusted_until: Instant,
-    handed: Arc<String>,
-}
-
-impl MinimalLayer {
-    fn for_token(path: &std::path::Path) -> Result<Self, Box<dyn std::error::Error>> {
-        let token = std::fs::read_to_string(path)?;
-        let payload = token.split('.').nth(1).ok_or("a token without dots")?;
-        let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload)?)?;
-        Ok(Self(Arc::new(Known {
-            header: format!("Bearer {}", token.trim()).into_bytes(),
-            exp: claims["exp"].as_u64().ok_or("a token without exp")?,
-            trusted_until: Instant::now() + Duration::from_secs(24 * 3600),
-            handed: Arc::new(SCOPE.to_owned()),
-        })))
-    }
-}
-
-impl<S> tower::Layer<S> for MinimalLayer {
-    type Service = Minimal<S>;
-
-    fn layer(&self, inner: S) -> Minimal<S> {
-        Minimal {
-            inner,
-            known: Arc::clone(&self.0),
-        }
-    }
-}
-
-/// The work no layer that refuses what it cannot vouch for can skip on a repeated
-/// token, and nothing more: find the `Authorization` header and compare its bytes
-/// in full with the known token's; read the wall clock (for `exp`) and the
-/// monotonic one (for the keys' trust window); hand the handler one `Arc` in the
-/// extensions. Anything else is answered 401. No token cache can do less for a
-/// hit, so its rate over bare bounds what the crate's repeated path can reach.
-#[derive(Clone)]
-struct Minimal<S> {
-    inner: S,
-    known: Arc<Known>,
-}
-
-impl<S> tower::Service<axum::extract::Request> for Minimal<S>
-where
-    S: tower::Service<axum::extract::Request, Response = axum::response::Response>,
-{
-    type Response = axum::response::Response;
-    type Error = S::Error;
-    type Future = Either<S::Future, Ready<Result<Self::Response, S::Error>>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: axum::extract::Request) -> Self::Future {
-        let known = &*self.known;
-        let vouched = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .is_some_and(|value| value.as_bytes() == known.header)
-            && Instant::now() < known.trusted_until
-            && SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .is_ok_and(|now| now.as_secs() < known.exp);
-        if vouched {
-            request.extensions_mut().insert(Arc::clone(&known.handed));
-            Either::Left(self.inner.call(request))
-        } else {
-            let refusal = http::StatusCode::UNAUTHORIZED.into_response();
-            Either::Right(std::future::ready(Ok(refusal)))
-        }
-    }
 }
 
 fn floor(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
