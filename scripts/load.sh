@@ -34,7 +34,9 @@
 #     crate repeated / bare >= 0.95; crate distinct / the rate the floor allows
 #     (1 / (1/bare + floor)) >= 0.90; crate distinct / jsonwebtoken + moka distinct >= 1.0;
 #     crate distinct / Node distinct >= 2.0. Then, for reference, the one-Arc layer and the
-#     minimal one over bare, and the crate's repeated rate over theirs.
+#     minimal one over bare, and the crate's repeated rate over theirs; and how far the
+#     rounds of bare, the minimal layer and the crate's repeated token lie apart, with a
+#     warning when bare's spread is wider than the repeated target's 5 % margin.
 #
 # Settings (environment): DURATION (per run, default 10s), WARMUP (per server and kind of
 # token, before the rounds, 2s), THREADS (wrk threads, 1), CONNECTIONS (16), ROUNDS (3),
@@ -360,5 +362,20 @@ printf 'reference (not a target): pass-through layer + one Arc / bare = %s; crat
     "$(ratio "${m[extension]}" "${m[bare]}")" "$(ratio "${m[crate_rep]}" "${m[extension]}")"
 printf 'reference (not a target): minimal layer / bare = %s; crate, repeated / minimal layer = %s\n' \
     "$(ratio "${m[minimal]}" "${m[bare]}")" "$(ratio "${m[crate_rep]}" "${m[minimal]}")"
+# How far the rounds of one server lie apart. The repeated target's margin is 5 %: a
+# host whose rounds of the same server spread wider than that cannot tell it.
+spread() {
+    tr ' ' '\n' | grep . | sort -g |
+        awk -v m="$1" '{ v[NR] = $1 } END { printf "%.1f", 100 * (v[NR] - v[1]) / m }'
+}
+spreads=
+for pair in bare:bare "minimal:minimal layer" "crate_rep:crate, repeated"; do
+    name=${pair%%:*}
+    spreads+=" ${pair#*:} $(spread "${m[$name]}" <<<"${results[$name]}") %,"
+done
+echo "spread of the rounds ((highest - lowest) / median):${spreads%,}"
+if awk -v s="$(spread "${m[bare]}" <<<"${results[bare]}")" 'BEGIN { exit !(s > 5) }'; then
+    echo "bare's rounds spread wider than the repeated target's 5 %: its PASS or MISS here is within the noise"
+fi
 echo
 echo "took $((SECONDS - started)) s"
